@@ -1,0 +1,133 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config says where NATS is: embedded (URL empty) or an external server or cluster.
+type Config struct {
+	// URL lists external servers, comma-separated; empty means embedded.
+	URL string
+	// CredsFile is a NATS credentials file for the external servers.
+	CredsFile string
+	// Embedded configures the embedded server when URL is empty.
+	Embedded EmbeddedConfig
+	// Streams shapes the streams.
+	Streams StreamOptions
+	// Prefix is the subject prefix.
+	Prefix string
+	// Name identifies this connection in the server's monitoring.
+	Name string
+}
+
+// Broker is a ready connection to JetStream with hookstream's streams in place.
+type Broker struct {
+	Conn     *nats.Conn
+	JS       jetstream.JetStream
+	Subjects Subjects
+
+	server *server.Server
+	closed chan struct{}
+	log    *slog.Logger
+}
+
+// Open starts the embedded server or connects to the external one, then creates or updates the streams.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
+	b := &Broker{Subjects: Subjects{Prefix: cfg.Prefix}, closed: make(chan struct{}), log: log}
+	if b.Subjects.Prefix == "" {
+		b.Subjects.Prefix = DefaultPrefix
+	}
+	name := cfg.Name
+	if name == "" {
+		name = "hookstream"
+	}
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "server", c.ConnectedUrlRedacted()) }),
+		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
+	}
+	var err error
+	if cfg.URL == "" {
+		if b.server, err = StartEmbedded(ctx, cfg.Embedded, log); err != nil {
+			return nil, err
+		}
+		b.Conn, err = nats.Connect("", append(opts, nats.InProcessServer(b.server))...)
+	} else {
+		if cfg.CredsFile != "" {
+			opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+		}
+		servers := strings.Split(cfg.URL, ",")
+		b.Conn, err = nats.Connect(strings.Join(servers, ","), append(opts, nats.RetryOnFailedConnect(false))...)
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	if b.JS, err = jetstream.New(b.Conn); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := EnsureStreams(ctx, b.JS, b.Subjects, cfg.Streams); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Embedded reports whether the broker runs its own nats-server.
+func (b *Broker) Embedded() bool { return b.server != nil }
+
+// ClientURL is the URL producers use to reach the embedded server ("" when external).
+func (b *Broker) ClientURL() string {
+	if b.server == nil {
+		return ""
+	}
+	return b.server.ClientURL()
+}
+
+// Connected reports whether the connection to NATS is up.
+func (b *Broker) Connected() bool { return b.Conn != nil && b.Conn.IsConnected() }
+
+// Close drains the connection, so in-flight publishes finish, then stops the embedded server.
+func (b *Broker) Close() {
+	if b.Conn != nil {
+		if err := b.Conn.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			b.log.Warn("drain nats connection", "err", err)
+		}
+		select {
+		case <-b.closed:
+		case <-time.After(10 * time.Second):
+			b.log.Warn("nats connection did not drain in 10 s; closing it")
+		}
+		b.Conn.Close()
+	}
+	if b.server != nil {
+		b.server.Shutdown()
+		b.server.WaitForShutdown()
+	}
+}
+
+// Stream returns a handle on the stream of kind.
+func (b *Broker) Stream(ctx context.Context, kind string) (jetstream.Stream, error) {
+	s, err := b.JS.Stream(ctx, b.Subjects.StreamName(kind))
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", kind, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,181 @@
+// Package config builds one validated Config from command-line flags, environment variables and an optional
+// JSON file. Flags beat the environment, the environment beats the file, and the file beats the defaults.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// EnvPrefix prefixes every environment variable: --nats-listen is HOOKSTREAM_NATS_LISTEN.
+const EnvPrefix = "HOOKSTREAM_"
+
+// Config is everything `hookstream serve` can be told.
+type Config struct {
+	HTTP                     string
+	Data                     string
+	NATS                     string
+	NATSListen               string
+	NATSCreds                string
+	Replicas                 int
+	AllowPrivateDestinations bool
+	DeliveryTimeout          time.Duration
+	AdminTokenFile           string
+	LogFormat                string
+	LogLevel                 string
+	SubjectPrefix            string
+	DuplicateWindow          time.Duration
+	Sync                     string
+	// AdminToken comes only from the environment (HOOKSTREAM_ADMIN_TOKEN): a secret on a command line would
+	// show in the process list.
+	AdminToken string
+}
+
+// EnvName returns the environment variable for a flag name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ServeFlags registers serve's flags on fs, with their defaults, into c.
+func ServeFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen address for the API")
+	fs.StringVar(&c.Data, "data", "./data", "data folder: embedded JetStream store, views.db, generated admin token")
+	fs.StringVar(&c.NATS, "nats", "", "external NATS server URL(s), comma-separated; empty runs an embedded server")
+	fs.StringVar(&c.NATSListen, "nats-listen", "127.0.0.1:4222", "listen address of the embedded NATS server, for producers")
+	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file for --nats")
+	fs.IntVar(&c.Replicas, "replicas", 1, "stream replicas (1 for the embedded server; 3 on a 3-node cluster)")
+	fs.BoolVar(&c.AllowPrivateDestinations, "allow-private-destinations", false, "allow endpoints on loopback, private and link-local addresses")
+	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 15*time.Second, "how long one delivery attempt may take")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "", "file holding the admin token (else HOOKSTREAM_ADMIN_TOKEN, else one is generated in the data folder)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.SubjectPrefix, "subject-prefix", "hookstream", "prefix of every NATS subject and stream name")
+	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 2*time.Minute, "how long Nats-Msg-Id and Idempotency-Key dedupe an event")
+	fs.StringVar(&c.Sync, "sync", "interval", "JetStream fsync policy of the embedded server: always or interval")
+}
+
+// Parse parses args into c with fs (on which the flags are registered), then fills every flag not given on
+// the command line from the environment, then from the --config file (JSON object keyed by flag name).
+func Parse(fs *flag.FlagSet, c *Config, args []string, getenv func(string) string) error {
+	configFile := fs.String("config", "", "JSON file of settings keyed by flag name, e.g. {\"http\": \"127.0.0.1:9090\"}")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if !explicit["config"] {
+		*configFile = getenv(EnvName("config"))
+	}
+	fromFile := map[string]string{}
+	if *configFile != "" {
+		var err error
+		if fromFile, err = readFile(*configFile); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if explicit[f.Name] || f.Name == "config" {
+			return
+		}
+		source, value := "", ""
+		if v := getenv(EnvName(f.Name)); v != "" {
+			source, value = EnvName(f.Name), v
+		} else if v, ok := fromFile[f.Name]; ok {
+			source, value = *configFile, v
+		} else {
+			return
+		}
+		if err := fs.Set(f.Name, value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s: %w", source, f.Name, err))
+		}
+	})
+	for name := range fromFile {
+		if fs.Lookup(name) == nil || name == "config" {
+			errs = append(errs, fmt.Errorf("%s: unknown setting %q", *configFile, name))
+		}
+	}
+	c.AdminToken = getenv(EnvPrefix + "ADMIN_TOKEN")
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return nil
+}
+
+func readFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: must be a JSON object: %w", path, err)
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case bool, float64:
+			out[k] = fmt.Sprint(v)
+		default:
+			return nil, fmt.Errorf("config file %s: %s must be a string, number or boolean", path, k)
+		}
+	}
+	return out, nil
+}
+
+// Validate checks the settings together.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTP, err))
+	}
+	if c.NATS == "" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			errs = append(errs, fmt.Errorf("--nats-listen %q: %w", c.NATSListen, err))
+		}
+	}
+	if c.Data == "" {
+		errs = append(errs, errors.New("--data must name a folder"))
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("--replicas must be 1 to 5, got %d", c.Replicas))
+	}
+	if c.DeliveryTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--delivery-timeout must be positive, got %s", c.DeliveryTimeout))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel))
+	}
+	if c.Sync != "always" && c.Sync != "interval" {
+		errs = append(errs, fmt.Errorf("--sync must be always or interval, got %q", c.Sync))
+	}
+	if c.SubjectPrefix == "" || strings.ContainsAny(c.SubjectPrefix, " .*>\t") {
+		errs = append(errs, fmt.Errorf("--subject-prefix must be one subject token, got %q", c.SubjectPrefix))
+	}
+	if c.DuplicateWindow <= 0 {
+		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, args []string, env map[string]string) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var c Config
+	ServeFlags(fs, &c)
+	err := Parse(fs, &c, args, func(k string) string { return env[k] })
+	return &c, err
+}
+
+func TestPrecedenceFlagsBeatEnvBeatFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hookstream.json")
+	if err := os.WriteFile(file, []byte(`{"http":"127.0.0.1:1111","data":"/from/file","replicas":3,"allow-private-destinations":true,"delivery-timeout":"2s"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parse(t, []string{"--config", file, "--http", "127.0.0.1:3333"},
+		map[string]string{"HOOKSTREAM_HTTP": "127.0.0.1:2222", "HOOKSTREAM_DATA": "/from/env", "HOOKSTREAM_ADMIN_TOKEN": "secret-admin-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP != "127.0.0.1:3333" {
+		t.Errorf("http = %q, want the flag's value", c.HTTP)
+	}
+	if c.Data != "/from/env" {
+		t.Errorf("data = %q, want the environment's value", c.Data)
+	}
+	if c.Replicas != 3 || !c.AllowPrivateDestinations || c.DeliveryTimeout != 2*time.Second {
+		t.Errorf("file values not applied: %+v", c)
+	}
+	if c.NATSListen != "127.0.0.1:4222" {
+		t.Errorf("nats-listen = %q, want the default", c.NATSListen)
+	}
+	if c.AdminToken != "secret-admin-token" {
+		t.Errorf("admin token not read from the environment")
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+}
+
+func TestConfigFileFromEnvironment(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.json")
+	if err := os.WriteFile(file, []byte(`{"log-format":"json"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parse(t, nil, map[string]string{"HOOKSTREAM_CONFIG": file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogFormat != "json" {
+		t.Errorf("log-format = %q, want json from the file named by HOOKSTREAM_CONFIG", c.LogFormat)
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown flag", []string{"--nope"}, nil, "nope"},
+		{"bad env value", nil, map[string]string{"HOOKSTREAM_REPLICAS": "many"}, "HOOKSTREAM_REPLICAS"},
+		{"unknown file key", []string{"--config", write("a.json", `{"htp":"x"}`)}, nil, `"htp"`},
+		{"file not an object", []string{"--config", write("b.json", `[1]`)}, nil, "JSON object"},
+		{"missing file", []string{"--config", filepath.Join(dir, "none.json")}, nil, "config file"},
+		{"stray argument", []string{"extra"}, nil, "extra"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(t, tc.args, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	c, err := parse(t, []string{"--replicas", "0", "--log-format", "xml", "--http", "nonsense", "--sync", "sometimes"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	for _, want := range []string{"--replicas", "--log-format", "--http", "--sync"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("validate error %v does not mention %s", err, want)
+		}
+	}
+}

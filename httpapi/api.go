@@ -1,0 +1,156 @@
+// Package httpapi serves hookstream's HTTP faces over one model: the Socotra-style /event/{tenantLocator}
+// API, the admin token API, and health, readiness and metrics. Routing is gorilla/mux; errors are mapped to
+// status codes in one place per face.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/commands"
+	"github.com/hookstream/hookstream/projections"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config holds what the API serves from.
+type Config struct {
+	Commands *commands.Service
+	Webhooks *projections.Webhooks
+	Tokens   *projections.Tokens
+	// AdminTokenHash is the SHA-256 (hex) of the admin token.
+	AdminTokenHash string
+	// Ready reports nil when the engine can serve: NATS connected, views caught up.
+	Ready func() error
+	// Registry receives the HTTP metrics and is served at /metrics.
+	Registry *prometheus.Registry
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// API is the HTTP handler.
+type API struct {
+	cmd      *commands.Service
+	webhooks *projections.Webhooks
+	tokens   *projections.Tokens
+	auth     *authenticator
+	ready    func() error
+	log      *slog.Logger
+	metrics  *httpMetrics
+	handler  http.Handler
+}
+
+// New builds the API.
+func New(cfg Config) *API {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	a := &API{
+		cmd:      cfg.Commands,
+		webhooks: cfg.Webhooks,
+		tokens:   cfg.Tokens,
+		auth:     &authenticator{adminHash: cfg.AdminTokenHash, tokens: cfg.Tokens, now: now},
+		ready:    cfg.Ready,
+		log:      cfg.Log,
+		metrics:  newHTTPMetrics(cfg.Registry),
+	}
+	r := mux.NewRouter()
+	r.Use(nameRoute)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{Code: hookstream.CodeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path})
+	})
+
+	r.Handle("/healthz", http.HandlerFunc(a.healthz)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", http.HandlerFunc(a.readyz)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+
+	r.Handle("/admin/tokens", a.admin(a.createToken)).Methods(http.MethodPost)
+	r.Handle("/admin/tokens", a.admin(a.listTokens)).Methods(http.MethodGet)
+	r.Handle("/admin/tokens/{tokenLocator}", a.admin(a.revokeToken)).Methods(http.MethodDelete)
+
+	wh := r.PathPrefix("/event/{tenantLocator}/webhooks").Subrouter()
+	wh.Handle("", a.tenant(a.createWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPost)
+	wh.Handle("/list", a.tenant(a.listWebhooks, hookstream.PermWebhooksList, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
+	wh.Handle("/{webhookLocator}", a.tenant(a.getWebhook, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
+	wh.Handle("/{webhookLocator}", a.tenant(a.updateWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPatch)
+	wh.Handle("/{webhookLocator}", a.tenant(a.deleteWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodDelete)
+	wh.Handle("/{webhookLocator}/unsuspend", a.tenant(a.unsuspendWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPatch)
+	wh.Handle("/{webhookLocator}/history", a.tenant(a.webhookHistory, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
+
+	a.handler = a.outer(r)
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// request is what a tenant-scoped handler gets: the principal and the validated tenant.
+type request struct {
+	*http.Request
+	principal *hookstream.Principal
+	tenant    string
+}
+
+// tenantHandler answers a request or returns the error to answer with.
+type tenantHandler func(w http.ResponseWriter, r *request) error
+
+// tenant wraps a handler of the Socotra face: 401 without a valid token, 400 for a tenant that is not a UUID,
+// 403 when the token lacks every one of perms or the tenant.
+func (a *API) tenant(h tenantHandler, perms ...hookstream.Permission) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.auth.authenticate(r)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		tenant := mux.Vars(r)["tenantLocator"]
+		if err := hookstream.CheckTenant("tenantLocator", tenant); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		if err := p.Authorize(tenant, perms...); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		if err := h(w, &request{Request: r, principal: p, tenant: tenant}); err != nil {
+			writeError(w, r, a.log, err)
+		}
+	})
+}
+
+// admin wraps a handler that only the admin token may call.
+func (a *API) admin(h tenantHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.auth.authenticate(r)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		if !p.Admin {
+			writeError(w, r, a.log, hookstream.Forbidden("only the admin token may manage tokens"))
+			return
+		}
+		if err := h(w, &request{Request: r, principal: p}); err != nil {
+			writeError(w, r, a.log, err)
+		}
+	})
+}
+
+func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
+	if err := a.ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,390 @@
+// Package projections materializes hookstream's read models from the JetStream streams into one bbolt file.
+// Each view is fed by an ordered consumer on its stream and applies messages in batches, storing the stream
+// sequence it has applied in the same transaction, so the file is always a consistent prefix of the log and
+// can be deleted and rebuilt at any time.
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Msg is one stream message as a view sees it.
+type Msg struct {
+	Subject string
+	Seq     uint64
+	Time    time.Time
+	Header  map[string][]string
+	Data    []byte
+}
+
+// View is a read model fed from one stream. Apply is called inside a write transaction with the messages in
+// stream order; it must be deterministic (same messages, same bytes) so that a rebuild gives the same views.
+// A message it cannot understand is skipped with a log line, never retried forever.
+type View interface {
+	// Name names the view; its cursor is stored under it.
+	Name() string
+	// Stream is the kind of stream that feeds the view (broker.KindWebhooks, …).
+	Stream() string
+	// Buckets are the bbolt buckets the view owns; they are created at start and dropped on a reset.
+	Buckets() []string
+	// Apply applies one message.
+	Apply(tx *bolt.Tx, m *Msg) error
+}
+
+// Skip marks an error of Apply as concerning only that message (it cannot be decoded or applied): the view
+// logs it and goes on. Any other error aborts the batch, leaving the cursor where it was.
+func Skip(err error) error { return skipError{err} }
+
+type skipError struct{ err error }
+
+func (e skipError) Error() string { return e.err.Error() }
+func (e skipError) Unwrap() error { return e.err }
+
+// metaBucket holds each view's cursor: the applied sequence and the creation time of the stream it came from.
+var metaBucket = []byte("meta")
+
+// Options configure a Store.
+type Options struct {
+	// Path is the bbolt file.
+	Path string
+	// StreamName maps a stream kind to its stream name.
+	StreamName func(kind string) string
+	// NoSync skips the fsync of each batch (rebuild uses it and syncs once at the end).
+	NoSync bool
+	// MaxBatch bounds the messages applied in one transaction.
+	MaxBatch int
+}
+
+// Store is the bbolt file and the views it feeds.
+type Store struct {
+	db      *bolt.DB
+	js      jetstream.JetStream
+	opts    Options
+	log     *slog.Logger
+	runners []*runner
+	wg      sync.WaitGroup
+}
+
+// Open opens (or creates) the bbolt file. A file that cannot be opened as bbolt is moved aside and a new one
+// created: every view will be rebuilt from the streams.
+func Open(path string, js jetstream.JetStream, opts Options, log *slog.Logger) (*Store, error) {
+	opts.Path = path
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 2048
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: another hookstream process holds it: %w", path, err)
+		}
+		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
+		log.Warn("views file unreadable; moving it aside and rebuilding from the streams", "path", path, "aside", aside, "err", err)
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("open %s: %w (and moving it aside failed: %v)", path, err, rerr)
+		}
+		if db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync}); err != nil {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+	}
+	return &Store{db: db, js: js, opts: opts, log: log}, nil
+}
+
+// DB gives views read access to the file.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Start resets any view whose cursor does not belong to its stream (the stream was deleted or replaced), then
+// starts feeding every view. It returns once every consumer is subscribed; use WaitCaughtUp to wait for the
+// views to reach the streams' ends.
+func (s *Store) Start(ctx context.Context, views ...View) error {
+	for _, v := range views {
+		r := &runner{store: s, view: v, changed: make(chan struct{}), in: make(chan jetstream.Msg, 4*s.opts.MaxBatch)}
+		if err := r.start(ctx); err != nil {
+			return fmt.Errorf("start view %s: %w", v.Name(), err)
+		}
+		s.runners = append(s.runners, r)
+	}
+	return nil
+}
+
+// WaitCaughtUp waits until every view has applied its stream up to the sequence that was last when called.
+func (s *Store) WaitCaughtUp(ctx context.Context) error {
+	for _, r := range s.runners {
+		info, err := r.stream.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("stream info for view %s: %w", r.view.Name(), err)
+		}
+		if err := r.waitFor(ctx, info.State.LastSeq); err != nil {
+			return fmt.Errorf("catch up view %s to %d: %w", r.view.Name(), info.State.LastSeq, err)
+		}
+	}
+	return nil
+}
+
+// WaitFor waits until the view named name has applied seq: how a write reads its own result.
+func (s *Store) WaitFor(ctx context.Context, name string, seq uint64) error {
+	for _, r := range s.runners {
+		if r.view.Name() == name {
+			return r.waitFor(ctx, seq)
+		}
+	}
+	return fmt.Errorf("no view %q", name)
+}
+
+// Lag reports, for each view, how many stream messages it has not applied yet, as of its last message.
+func (s *Store) Lag() map[string]uint64 {
+	lag := make(map[string]uint64, len(s.runners))
+	for _, r := range s.runners {
+		r.mu.Lock()
+		lag[r.view.Name()] = r.pending
+		r.mu.Unlock()
+	}
+	return lag
+}
+
+// Applied reports the sequence each view has applied.
+func (s *Store) Applied() map[string]uint64 {
+	out := make(map[string]uint64, len(s.runners))
+	for _, r := range s.runners {
+		r.mu.Lock()
+		out[r.view.Name()] = r.applied
+		r.mu.Unlock()
+	}
+	return out
+}
+
+// Close stops the consumers, lets the batches in progress finish, and closes the file (which syncs it).
+func (s *Store) Close() error {
+	for _, r := range s.runners {
+		r.stop()
+	}
+	s.wg.Wait()
+	if s.opts.NoSync {
+		if err := s.db.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", s.opts.Path, err)
+		}
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", s.opts.Path, err)
+	}
+	return nil
+}
+
+// cursor is a view's position in its stream.
+type cursor struct {
+	applied       uint64
+	streamCreated int64 // unix nanoseconds
+}
+
+func readCursor(tx *bolt.Tx, name string) cursor {
+	b := tx.Bucket(metaBucket)
+	if b == nil {
+		return cursor{}
+	}
+	v := b.Get([]byte("cursor/" + name))
+	if len(v) != 16 {
+		return cursor{}
+	}
+	return cursor{applied: binary.BigEndian.Uint64(v[:8]), streamCreated: int64(binary.BigEndian.Uint64(v[8:]))}
+}
+
+func writeCursor(tx *bolt.Tx, name string, c cursor) error {
+	b, err := tx.CreateBucketIfNotExists(metaBucket)
+	if err != nil {
+		return err
+	}
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v[:8], c.applied)
+	binary.BigEndian.PutUint64(v[8:], uint64(c.streamCreated))
+	return b.Put([]byte("cursor/"+name), v)
+}
+
+// runner feeds one view.
+type runner struct {
+	store  *Store
+	view   View
+	stream jetstream.Stream
+	in     chan jetstream.Msg
+	cc     jetstream.ConsumeContext
+	done   chan struct{}
+
+	mu      sync.Mutex
+	applied uint64
+	pending uint64
+	cursor  cursor
+	changed chan struct{} // closed and replaced after every batch
+}
+
+func (r *runner) start(ctx context.Context) error {
+	s := r.store
+	name := r.view.Name()
+	stream, err := s.js.Stream(ctx, s.opts.StreamName(r.view.Stream()))
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", r.view.Stream(), err)
+	}
+	r.stream = stream
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream info: %w", err)
+	}
+	created := info.Created.UnixNano()
+	var c cursor
+	if err := s.db.View(func(tx *bolt.Tx) error { c = readCursor(tx, name); return nil }); err != nil {
+		return err
+	}
+	if c.applied > 0 && (c.streamCreated != created || c.applied > info.State.LastSeq) {
+		s.log.Warn("view is ahead of or foreign to its stream; rebuilding it", "view", name,
+			"applied", c.applied, "stream_last", info.State.LastSeq)
+		c = cursor{}
+	}
+	c.streamCreated = created
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if c.applied == 0 {
+			for _, b := range r.view.Buckets() {
+				if err := tx.DeleteBucket([]byte(b)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+					return err
+				}
+			}
+		}
+		for _, b := range r.view.Buckets() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return writeCursor(tx, name, c)
+	})
+	if err != nil {
+		return fmt.Errorf("prepare buckets: %w", err)
+	}
+	r.cursor, r.applied = c, c.applied
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if c.applied > 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: c.applied + 1}
+	}
+	cons, err := stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("ordered consumer: %w", err)
+	}
+	r.done = make(chan struct{})
+	s.wg.Add(1)
+	go r.loop()
+	r.cc, err = cons.Consume(func(m jetstream.Msg) {
+		select {
+		case r.in <- m:
+		case <-r.done:
+		}
+	}, jetstream.PullMaxMessages(s.opts.MaxBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		s.log.Debug("projection consumer", "view", name, "err", err)
+	}))
+	if err != nil {
+		r.stop()
+		return fmt.Errorf("consume: %w", err)
+	}
+	return nil
+}
+
+func (r *runner) stop() {
+	if r.cc != nil {
+		r.cc.Stop()
+	}
+	select {
+	case <-r.done:
+	default:
+		close(r.done)
+	}
+}
+
+// loop applies what arrives in batches: it blocks for one message, then takes whatever else is already
+// waiting, up to MaxBatch, into the same transaction.
+func (r *runner) loop() {
+	defer r.store.wg.Done()
+	batch := make([]jetstream.Msg, 0, r.store.opts.MaxBatch)
+	for {
+		select {
+		case <-r.done:
+			return
+		case m := <-r.in:
+			batch = append(batch[:0], m)
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case m := <-r.in:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		if err := r.apply(batch); err != nil {
+			// A failed bbolt write leaves the cursor where it was: the view stays a consistent prefix and
+			// stops advancing, which readiness and the lag metric report.
+			r.store.log.Error("apply batch to view; view stopped", "view", r.view.Name(), "err", err)
+			<-r.done
+			return
+		}
+	}
+}
+
+func (r *runner) apply(batch []jetstream.Msg) error {
+	name := r.view.Name()
+	c := r.cursor
+	var pending uint64
+	err := r.store.db.Update(func(tx *bolt.Tx) error {
+		for _, jm := range batch {
+			md, err := jm.Metadata()
+			if err != nil {
+				return fmt.Errorf("message metadata: %w", err)
+			}
+			if md.Sequence.Stream <= c.applied {
+				continue // redelivered by the ordered consumer after a reset
+			}
+			m := &Msg{Subject: jm.Subject(), Seq: md.Sequence.Stream, Time: md.Timestamp, Header: jm.Headers(), Data: jm.Data()}
+			if err := r.view.Apply(tx, m); err != nil {
+				if !errors.As(err, &skipError{}) {
+					return fmt.Errorf("apply %s seq %d: %w", m.Subject, m.Seq, err)
+				}
+				r.store.log.Warn("view skipped a message it cannot apply", "view", name, "seq", m.Seq, "subject", m.Subject, "err", err)
+			}
+			c.applied = md.Sequence.Stream
+			pending = md.NumPending
+		}
+		return writeCursor(tx, name, c)
+	})
+	if err != nil {
+		return err
+	}
+	r.cursor = c
+	r.mu.Lock()
+	r.applied, r.pending = c.applied, pending
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *runner) waitFor(ctx context.Context, seq uint64) error {
+	for {
+		r.mu.Lock()
+		applied, changed := r.applied, r.changed
+		r.mu.Unlock()
+		if applied >= seq {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("view %s at %d waiting for %d: %w", r.view.Name(), applied, seq, ctx.Err())
+		case <-r.done:
+			return fmt.Errorf("view %s stopped at %d", r.view.Name(), applied)
+		}
+	}
+}
