@@ -47,6 +47,9 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*
 		}
 		_ = l.Close()
 	}
+	if port == 0 {
+		port = server.RANDOM_PORT // nats-server reads 0 as "the default 4222"
+	}
 	name := cfg.ServerName
 	if name == "" {
 		name = "hookstream"

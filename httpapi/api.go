@@ -75,14 +75,16 @@ func New(cfg Config) *API {
 	r.Handle("/admin/tokens", a.admin(a.listTokens)).Methods(http.MethodGet)
 	r.Handle("/admin/tokens/{tokenLocator}", a.admin(a.revokeToken)).Methods(http.MethodDelete)
 
-	wh := r.PathPrefix("/event/{tenantLocator}/webhooks").Subrouter()
-	wh.Handle("", a.tenant(a.createWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPost)
-	wh.Handle("/list", a.tenant(a.listWebhooks, hookstream.PermWebhooksList, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
-	wh.Handle("/{webhookLocator}", a.tenant(a.getWebhook, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
-	wh.Handle("/{webhookLocator}", a.tenant(a.updateWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPatch)
-	wh.Handle("/{webhookLocator}", a.tenant(a.deleteWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodDelete)
-	wh.Handle("/{webhookLocator}/unsuspend", a.tenant(a.unsuspendWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPatch)
-	wh.Handle("/{webhookLocator}/history", a.tenant(a.webhookHistory, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
+	// Full paths rather than a PathPrefix subrouter: gorilla/mux answers 404 instead of 405 for a method
+	// mismatch inside a subrouter.
+	const wh = "/event/{tenantLocator}/webhooks"
+	r.Handle(wh, a.tenant(a.createWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPost)
+	r.Handle(wh+"/list", a.tenant(a.listWebhooks, hookstream.PermWebhooksList, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
+	r.Handle(wh+"/{webhookLocator}", a.tenant(a.getWebhook, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
+	r.Handle(wh+"/{webhookLocator}", a.tenant(a.updateWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPatch)
+	r.Handle(wh+"/{webhookLocator}", a.tenant(a.deleteWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodDelete)
+	r.Handle(wh+"/{webhookLocator}/unsuspend", a.tenant(a.unsuspendWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPatch)
+	r.Handle(wh+"/{webhookLocator}/history", a.tenant(a.webhookHistory, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
 
 	a.handler = a.outer(r)
 	return a

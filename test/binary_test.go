@@ -1,0 +1,144 @@
+package test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary builds cmd/hookstream once per test run.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hookstream-bin")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "hookstream")
+	out, err := exec.Command("go", "build", "-o", path, "../cmd/hookstream").CombinedOutput()
+	if err != nil {
+		return "", errors.New(string(out))
+	}
+	return path, nil
+})
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startBinary(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer, chan error) {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "HOOKSTREAM_ADMIN_TOKEN="+adminToken)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	return cmd, out, done
+}
+
+func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	httpAddr := freePort(t)
+	cmd, out, done := startBinary(t, "serve", "--http", httpAddr, "--data", t.TempDir(), "--nats-listen", freePort(t))
+	eventually(t, 30*time.Second, "readyz", func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after SIGTERM\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "stopped") {
+		t.Fatalf("no clean-stop log line:\n%s", out.String())
+	}
+}
+
+func TestBusyPortsFailFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for name, args := range map[string][]string{
+		"http": {"serve", "--http", busy.Addr().String(), "--data", t.TempDir(), "--nats-listen", freePort(t)},
+		"nats": {"serve", "--http", freePort(t), "--data", t.TempDir(), "--nats-listen", busy.Addr().String()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, out, done := startBinary(t, args...)
+			select {
+			case err := <-done:
+				done <- err
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+					t.Fatalf("exit %v, want non-zero\n%s", err, out.String())
+				}
+				if !strings.Contains(out.String(), busy.Addr().String()) || !strings.Contains(out.String(), "not available") {
+					t.Fatalf("error does not name the busy address:\n%s", out.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("hung on a busy %s port\n%s", name, out.String())
+			}
+		})
+	}
+}
