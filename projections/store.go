@@ -41,6 +41,14 @@ type View interface {
 	Apply(tx *bolt.Tx, m *Msg) error
 }
 
+// BatchView is a View that keeps state across the messages of one batch (to decode and encode each
+// aggregate once per batch, not once per message) and writes it in Flush, at the end of the batch's
+// transaction.
+type BatchView interface {
+	View
+	Flush(tx *bolt.Tx) error
+}
+
 // Skip marks an error of Apply as concerning only that message (it cannot be decoded or applied): the view
 // logs it and goes on. Any other error aborts the batch, leaving the cursor where it was.
 func Skip(err error) error { return skipError{err} }
@@ -356,6 +364,11 @@ func (r *runner) apply(batch []jetstream.Msg) error {
 			}
 			c.applied = md.Sequence.Stream
 			pending = md.NumPending
+		}
+		if bv, ok := r.view.(BatchView); ok {
+			if err := bv.Flush(tx); err != nil {
+				return fmt.Errorf("flush: %w", err)
+			}
 		}
 		return writeCursor(tx, name, c)
 	})

@@ -21,10 +21,16 @@ var (
 )
 
 // Webhooks is the view of every webhook's current state and change history.
-type Webhooks struct{ store *Store }
+type Webhooks struct {
+	store *Store
+	// batch holds the states changed by the batch being applied (only the apply loop touches it), written
+	// once each by Flush.
+	batch   map[string]*hookstream.Webhook
+	batchTx *bolt.Tx
+}
 
 // NewWebhooks returns the webhooks view over store.
-func NewWebhooks(store *Store) *Webhooks { return &Webhooks{store: store} }
+func NewWebhooks(store *Store) *Webhooks { return &Webhooks{store: store, batch: map[string]*hookstream.Webhook{}} }
 
 // Name implements View.
 func (*Webhooks) Name() string { return WebhooksView }
@@ -38,35 +44,39 @@ func (*Webhooks) Buckets() []string {
 }
 
 // Apply implements View.
-func (*Webhooks) Apply(tx *bolt.Tx, m *Msg) error {
+func (v *Webhooks) Apply(tx *bolt.Tx, m *Msg) error {
 	var e hookstream.WebhookEvent
 	if err := json.Unmarshal(m.Data, &e); err != nil {
 		return Skip(fmt.Errorf("decode webhook event: %w", err))
 	}
-	k := key(e.Tenant, e.Webhook)
-	states := tx.Bucket(webhooksBucket)
-	var w hookstream.Webhook
-	if v := states.Get(k); v != nil {
-		if err := json.Unmarshal(v, &w); err != nil {
-			return Skip(fmt.Errorf("decode stored webhook %s: %w", k, err))
-		}
-	} else if e.Type != hookstream.WebhookCreated {
-		return Skip(fmt.Errorf("%s for unknown webhook %s", e.Type, k))
+	if v.batchTx != tx {
+		clear(v.batch)
+		v.batchTx = tx
 	}
-	if err := w.Apply(&e, m.Seq); err != nil {
+	k := string(key(e.Tenant, e.Webhook))
+	w, ok := v.batch[k]
+	if !ok {
+		var err error
+		if w, err = getWebhook(tx, e.Tenant, e.Webhook); err != nil {
+			return Skip(err)
+		}
+	}
+	if w == nil {
+		if e.Type != hookstream.WebhookCreated {
+			return Skip(fmt.Errorf("%s for unknown webhook %s", e.Type, k))
+		}
+		w = &hookstream.Webhook{}
+	}
+	next := *w
+	if err := next.Apply(&e, m.Seq); err != nil {
 		return Skip(err)
 	}
-	data, err := json.Marshal(&w)
-	if err != nil {
-		return fmt.Errorf("encode webhook: %w", err)
-	}
-	if err := states.Put(k, data); err != nil {
-		return err
-	}
-	order := seqKey(key(e.Tenant, ""), w.CreatedSeq)
+	v.batch[k] = &next
+	order := seqKey(key(e.Tenant, ""), next.CreatedSeq)
+	var err error
 	switch e.Type {
 	case hookstream.WebhookCreated:
-		err = tx.Bucket(webhookOrder).Put(order, []byte(w.Locator))
+		err = tx.Bucket(webhookOrder).Put(order, []byte(next.Locator))
 	case hookstream.WebhookDeleted:
 		err = tx.Bucket(webhookOrder).Delete(order)
 	}
@@ -74,6 +84,23 @@ func (*Webhooks) Apply(tx *bolt.Tx, m *Msg) error {
 		return err
 	}
 	return tx.Bucket(webhookHistory).Put(seqKey(key(e.Tenant, e.Webhook, ""), m.Seq), m.Data)
+}
+
+// Flush implements BatchView: it writes each state the batch changed, once.
+func (v *Webhooks) Flush(tx *bolt.Tx) error {
+	states := tx.Bucket(webhooksBucket)
+	for k, w := range v.batch {
+		data, err := json.Marshal(w)
+		if err != nil {
+			return fmt.Errorf("encode webhook %s: %w", k, err)
+		}
+		if err := states.Put([]byte(k), data); err != nil {
+			return err
+		}
+	}
+	clear(v.batch)
+	v.batchTx = nil
+	return nil
 }
 
 // Get returns a live webhook of tenant, or a NotFound error.
