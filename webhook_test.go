@@ -444,6 +444,8 @@ func TestCreateWebhookPrivateDestinations(t *testing.T) {
 		"http://[ff02::1]/",
 		"http://[::ffff:127.0.0.1]/",
 		"http://[::ffff:10.0.0.1]/",
+		"http://[::ffff:100.64.0.1]/",
+		"http://[::ffff:255.255.255.255]/",
 		"http://localhost/",
 		"http://localhost:3000/hook",
 		"http://LOCALHOST/",

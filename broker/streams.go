@@ -41,6 +41,38 @@ func (s Subjects) ParseEvent(subject string) (tenant, eventType string, ok bool)
 	return tenant, eventType, ok && eventType != ""
 }
 
+// Delivery is the subject of delivery tasks for one webhook: <prefix>.deliveries.<tenant>.<webhook>.
+func (s Subjects) Delivery(tenant, webhook string) string {
+	return s.Prefix + ".deliveries." + tenant + "." + webhook
+}
+
+// Attempts is the subject of one webhook's delivery records: <prefix>.attempts.<tenant>.<webhook>.
+func (s Subjects) Attempts(tenant, webhook string) string {
+	return s.Prefix + ".attempts." + tenant + "." + webhook
+}
+
+// RetrySchedule is the subject of the schedule of one pending retry, identified by its attempt locator: a
+// schedule's subject is its identity, so each pending try has its own.
+func (s Subjects) RetrySchedule(tenant, webhook, attempt string) string {
+	return s.Prefix + ".retries.sched." + tenant + "." + webhook + "." + attempt
+}
+
+// RetryDue is where a retry's schedule puts the task when it is due.
+func (s Subjects) RetryDue(tenant, webhook string) string {
+	return s.Prefix + ".retries.due." + tenant + "." + webhook
+}
+
+// RetryDueAll matches every due retry.
+func (s Subjects) RetryDueAll() string { return s.Prefix + ".retries.due.>" }
+
+// Held is the subject of the events held for a suspended webhook, in arrival order.
+func (s Subjects) Held(tenant, webhook string) string {
+	return s.Prefix + ".held." + tenant + "." + webhook
+}
+
+// HeldAll matches every held event.
+func (s Subjects) HeldAll() string { return s.Prefix + ".held.>" }
+
 // StreamName returns the stream name for kind ("WEBHOOKS", "TOKENS", …) under this prefix.
 func (s Subjects) StreamName(kind string) string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.Prefix)) + "_" + kind
@@ -50,7 +82,11 @@ func (s Subjects) StreamName(kind string) string {
 const (
 	KindWebhooks = "WEBHOOKS"
 	KindTokens   = "TOKENS"
-	KindEvents   = "EVENTS"
+	KindEvents     = "EVENTS"
+	KindDeliveries = "DELIVERIES"
+	KindAttempts   = "ATTEMPTS"
+	KindRetries    = "RETRIES"
+	KindHeld       = "HELD"
 )
 
 // StreamOptions are the settings that shape the streams.
@@ -60,6 +96,8 @@ type StreamOptions struct {
 	DuplicateWindow time.Duration
 	// RetainEvents bounds the events stream by age (0 keeps everything).
 	RetainEvents time.Duration
+	// RetainAttempts bounds the attempts stream by age (0 keeps everything).
+	RetainAttempts time.Duration
 }
 
 // streamConfigs are the definitions of every stream. The webhooks and tokens streams are never trimmed:
@@ -95,6 +133,46 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Replicas:    replicas,
 			Duplicates:  window,
 			MaxAge:      o.RetainEvents,
+			AllowDirect: true,
+		},
+		{
+			Name:        s.StreamName(KindDeliveries),
+			Description: "hookstream delivery tasks, one per (event, webhook) try; removed once done",
+			Subjects:    []string{s.Prefix + ".deliveries.*.*"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+			Duplicates:  window,
+			Retention:   jetstream.WorkQueuePolicy,
+		},
+		{
+			Name:        s.StreamName(KindRetries),
+			Description: "hookstream scheduled retries: schedules on .sched., due tasks on .due.",
+			Subjects:    []string{s.Prefix + ".retries.sched.*.*.*", s.Prefix + ".retries.due.*.*"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+			Duplicates:  window,
+			// Kept apart from the deliveries stream: a million far-future schedules in the stream that
+			// carries fresh work would slow every fresh delivery down.
+			AllowMsgSchedules: true,
+			Retention:         jetstream.WorkQueuePolicy,
+		},
+		{
+			Name:        s.StreamName(KindHeld),
+			Description: "hookstream events held for suspended webhooks, released in order on unsuspend",
+			Subjects:    []string{s.Prefix + ".held.*.*"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+			Duplicates:  window,
+			AllowDirect: true,
+		},
+		{
+			Name:        s.StreamName(KindAttempts),
+			Description: "hookstream delivery records: attempts, pending retries, diverted events",
+			Subjects:    []string{s.Prefix + ".attempts.*.*"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+			Duplicates:  window,
+			MaxAge:      o.RetainAttempts,
 		},
 	}
 }

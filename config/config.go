@@ -33,6 +33,8 @@ type Config struct {
 	SubjectPrefix            string
 	DuplicateWindow          time.Duration
 	Sync                     string
+	MaxInFlight              int
+	MaxInFlightPerEndpoint   int
 	// AdminToken comes only from the environment (HOOKSTREAM_ADMIN_TOKEN): a secret on a command line would
 	// show in the process list.
 	AdminToken string
@@ -58,6 +60,8 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.SubjectPrefix, "subject-prefix", "hookstream", "prefix of every NATS subject and stream name")
 	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 2*time.Minute, "how long Nats-Msg-Id and Idempotency-Key dedupe an event")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", 256, "delivery attempts in flight at once on this instance")
+	fs.IntVar(&c.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", 16, "delivery attempts in flight at once to one endpoint URL")
 	fs.StringVar(&c.Sync, "sync", "interval", "JetStream fsync policy of the embedded server: always or interval")
 }
 
@@ -173,6 +177,10 @@ func (c *Config) Validate() error {
 	}
 	if c.SubjectPrefix == "" || strings.ContainsAny(c.SubjectPrefix, " .*>\t") {
 		errs = append(errs, fmt.Errorf("--subject-prefix must be one subject token, got %q", c.SubjectPrefix))
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlightPerEndpoint < 1 || c.MaxInFlightPerEndpoint > c.MaxInFlight {
+		errs = append(errs, fmt.Errorf("--max-in-flight (%d) and --max-in-flight-per-endpoint (%d) must be at least 1, per endpoint at most the total",
+			c.MaxInFlight, c.MaxInFlightPerEndpoint))
 	}
 	if c.DuplicateWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))

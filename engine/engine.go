@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/commands"
 	"github.com/hookstream/hookstream/config"
+	"github.com/hookstream/hookstream/delivery"
 	"github.com/hookstream/hookstream/httpapi"
 	"github.com/hookstream/hookstream/projections"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +43,10 @@ type Engine struct {
 	server   *http.Server
 	served   chan error
 	ready    atomic.Bool
+
+	// stopDelivery ends the router, workers and holds; delivered is closed once they have finished.
+	stopDelivery context.CancelFunc
+	delivered    chan struct{}
 
 	adminToken     string
 	adminTokenPath string
@@ -76,7 +82,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 	}, log.With("component", "projections")); err != nil {
 		return nil, err
 	}
-	v := newViews(e.store)
+	v := newViews(e.store, e.broker.Subjects)
 	if err := e.store.Start(ctx, v.all()...); err != nil {
 		return nil, err
 	}
@@ -88,10 +94,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newLagCollector(e.store, e.broker))
+	worker := e.startDelivery(cfg, v, cmd, reg)
+	deliveries := commands.NewDeliveryCommands(e.broker, e.store, v.webhooks, v.events, v.attempts, worker, time.Now)
 	api := httpapi.New(httpapi.Config{
 		Commands:       cmd,
 		Webhooks:       v.webhooks,
 		Tokens:         v.tokens,
+		Deliveries:     deliveries,
+		Events:         v.events,
+		Attempts:       v.attempts,
 		AdminTokenHash: hookstream.HashToken(e.adminToken),
 		Ready:          e.readiness,
 		Registry:       reg,
@@ -110,6 +121,35 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 	log.Info("hookstream ready", "version", Version, "http", e.listener.Addr().String(), "nats", e.NATSURL(),
 		"data", cfg.Data, "admin_token_file", e.adminTokenPath)
 	return e, nil
+}
+
+// startDelivery runs the router, the workers and the hold releaser until Stop.
+func (e *Engine) startDelivery(cfg *config.Config, v views, cmd *commands.Service, reg prometheus.Registerer) *delivery.Worker {
+	log := e.log.With("component", "delivery")
+	metrics := delivery.NewMetrics(reg)
+	holds := delivery.NewHolds(e.broker, v.webhooks, log)
+	worker := delivery.NewWorker(delivery.WorkerConfig{
+		Timeout:        cfg.DeliveryTimeout,
+		AllowPrivate:   cfg.AllowPrivateDestinations,
+		MaxInFlight:    cfg.MaxInFlight,
+		MaxPerEndpoint: cfg.MaxInFlightPerEndpoint,
+		UserAgent:      "hookstream/" + Version,
+	}, e.broker, v.webhooks, v.attempts, cmd, metrics, log)
+	holds.SetWorker(worker)
+	router := delivery.NewRouter(e.broker, e.store, v.webhooks, holds, metrics, log)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopDelivery, e.delivered = cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	for name, run := range map[string]func(context.Context) error{"router": router.Run, "worker": worker.Run, "holds": holds.Run} {
+		wg.Go(func() {
+			if err := run(ctx); err != nil {
+				log.Error("delivery component stopped", "component", name, "err", err)
+			}
+		})
+	}
+	go func() { wg.Wait(); close(e.delivered) }()
+	return worker
 }
 
 // OpenBroker connects to NATS as cfg says. noListen keeps an embedded server off the network (for offline
@@ -173,6 +213,10 @@ func (e *Engine) stop(ctx context.Context) error {
 		}
 	} else if e.listener != nil {
 		_ = e.listener.Close()
+	}
+	if e.stopDelivery != nil {
+		e.stopDelivery()
+		<-e.delivered
 	}
 	if e.store != nil {
 		if err := e.store.Close(); err != nil {

@@ -43,7 +43,7 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, kind := range []string{broker.KindWebhooks, broker.KindTokens, broker.KindEvents} {
+	for _, kind := range []string{broker.KindWebhooks, broker.KindTokens, broker.KindEvents, broker.KindDeliveries, broker.KindRetries, broker.KindHeld, broker.KindAttempts} {
 		s, err := c.broker.Stream(ctx, kind)
 		if err != nil {
 			continue

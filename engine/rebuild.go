@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/config"
 	"github.com/hookstream/hookstream/projections"
 )
@@ -45,7 +46,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, log *slog.Logger, progress
 	if err != nil {
 		return RebuildStats{}, err
 	}
-	views := newViews(store).all()
+	views := newViews(store, b.Subjects).all()
 	var total uint64
 	for _, v := range views {
 		s, err := b.Stream(ctx, v.Stream())
@@ -91,13 +92,18 @@ func Rebuild(ctx context.Context, cfg *config.Config, log *slog.Logger, progress
 type views struct {
 	webhooks *projections.Webhooks
 	tokens   *projections.Tokens
+	events   *projections.Events
+	attempts *projections.Attempts
 }
 
-func newViews(store *projections.Store) views {
-	return views{webhooks: projections.NewWebhooks(store), tokens: projections.NewTokens(store)}
+func newViews(store *projections.Store, subjects broker.Subjects) views {
+	return views{webhooks: projections.NewWebhooks(store), tokens: projections.NewTokens(store),
+		events: projections.NewEvents(store, subjects), attempts: projections.NewAttempts(store)}
 }
 
-func (v views) all() []projections.View { return []projections.View{v.webhooks, v.tokens} }
+func (v views) all() []projections.View {
+	return []projections.View{v.webhooks, v.tokens, v.events, v.attempts}
+}
 
 func sum(m map[string]uint64) uint64 {
 	var n uint64

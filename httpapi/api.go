@@ -21,6 +21,10 @@ type Config struct {
 	Commands *commands.Service
 	Webhooks *projections.Webhooks
 	Tokens   *projections.Tokens
+	// Deliveries carries out event and delivery-record commands.
+	Deliveries *commands.DeliveryCommands
+	Events     *projections.Events
+	Attempts   *projections.Attempts
 	// AdminTokenHash is the SHA-256 (hex) of the admin token.
 	AdminTokenHash string
 	// Ready reports nil when the engine can serve: NATS connected, views caught up.
@@ -36,11 +40,15 @@ type API struct {
 	cmd      *commands.Service
 	webhooks *projections.Webhooks
 	tokens   *projections.Tokens
-	auth     *authenticator
-	ready    func() error
-	log      *slog.Logger
-	metrics  *httpMetrics
-	handler  http.Handler
+	events   *projections.Events
+	attempts *projections.Attempts
+
+	deliveries *commands.DeliveryCommands
+	auth       *authenticator
+	ready      func() error
+	log        *slog.Logger
+	metrics    *httpMetrics
+	handler    http.Handler
 }
 
 // New builds the API.
@@ -53,10 +61,14 @@ func New(cfg Config) *API {
 		cmd:      cfg.Commands,
 		webhooks: cfg.Webhooks,
 		tokens:   cfg.Tokens,
-		auth:     &authenticator{adminHash: cfg.AdminTokenHash, tokens: cfg.Tokens, now: now},
-		ready:    cfg.Ready,
-		log:      cfg.Log,
-		metrics:  newHTTPMetrics(cfg.Registry),
+		events:   cfg.Events,
+		attempts: cfg.Attempts,
+
+		deliveries: cfg.Deliveries,
+		auth:       &authenticator{adminHash: cfg.AdminTokenHash, tokens: cfg.Tokens, now: now},
+		ready:      cfg.Ready,
+		log:        cfg.Log,
+		metrics:    newHTTPMetrics(cfg.Registry),
 	}
 	r := mux.NewRouter()
 	r.Use(nameRoute)
@@ -85,6 +97,16 @@ func New(cfg Config) *API {
 	r.Handle(wh+"/{webhookLocator}", a.tenant(a.deleteWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodDelete)
 	r.Handle(wh+"/{webhookLocator}/unsuspend", a.tenant(a.unsuspendWebhook, hookstream.PermWebhooksWrite)).Methods(http.MethodPatch)
 	r.Handle(wh+"/{webhookLocator}/history", a.tenant(a.webhookHistory, hookstream.PermWebhooksRead)).Methods(http.MethodGet)
+
+	r.Handle(wh+"/{webhookLocator}/diverted", a.tenant(a.listDiverted, hookstream.PermDivertedList, hookstream.PermDivertedRead)).Methods(http.MethodGet)
+	r.Handle(wh+"/{webhookLocator}/diverted/{eventLocator}", a.tenant(a.getDiverted, hookstream.PermDivertedRead)).Methods(http.MethodGet)
+	r.Handle(wh+"/{webhookLocator}/diverted/{eventLocator}", a.tenant(a.deleteDiverted, hookstream.PermDivertedDelete)).Methods(http.MethodDelete)
+	r.Handle(wh+"/{webhookLocator}/diverted/{eventLocator}/resend", a.tenant(a.resendDiverted, hookstream.PermDivertedResend)).Methods(http.MethodPost)
+
+	const ev = "/event/{tenantLocator}/events"
+	r.Handle(ev, a.tenant(a.publishEvent, hookstream.PermEventsWrite)).Methods(http.MethodPost)
+	r.Handle(ev+"/list", a.tenant(a.listEvents, hookstream.PermEventsList, hookstream.PermEventsRead)).Methods(http.MethodGet)
+	r.Handle(ev+"/{eventLocator}", a.tenant(a.getEvent, hookstream.PermEventsRead)).Methods(http.MethodGet)
 
 	a.handler = a.outer(r)
 	return a

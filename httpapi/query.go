@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookstream/hookstream"
 )
@@ -66,4 +67,17 @@ func single(q url.Values, name string) (string, bool) {
 		return "", false
 	}
 	return v[len(v)-1], true
+}
+
+// queryTime reads an RFC 3339 timestamp; zero when absent.
+func queryTime(q url.Values, name string) (time.Time, error) {
+	s, ok := single(q, name)
+	if !ok {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, hookstream.Invalid(name, "must be an RFC 3339 timestamp")
+	}
+	return t, nil
 }

@@ -49,6 +49,13 @@ type BatchView interface {
 	Flush(tx *bolt.Tx) error
 }
 
+// LoadingView is a View that keeps an in-memory index of its state; Load fills it from the file at start,
+// before any message is applied.
+type LoadingView interface {
+	View
+	Load(tx *bolt.Tx) error
+}
+
 // Skip marks an error of Apply as concerning only that message (it cannot be decoded or applied): the view
 // logs it and goes on. Any other error aborts the batch, leaving the cursor where it was.
 func Skip(err error) error { return skipError{err} }
@@ -272,6 +279,11 @@ func (r *runner) start(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("prepare buckets: %w", err)
+	}
+	if lv, ok := r.view.(LoadingView); ok {
+		if err := s.db.View(lv.Load); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
 	}
 	r.cursor, r.applied = c, c.applied
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}

@@ -27,10 +27,32 @@ type Webhooks struct {
 	// once each by Flush.
 	batch   map[string]*hookstream.Webhook
 	batchTx *bolt.Tx
+	index   *subscriberIndex
 }
 
 // NewWebhooks returns the webhooks view over store.
-func NewWebhooks(store *Store) *Webhooks { return &Webhooks{store: store, batch: map[string]*hookstream.Webhook{}} }
+func NewWebhooks(store *Store) *Webhooks {
+	return &Webhooks{store: store, batch: map[string]*hookstream.Webhook{}, index: newSubscriberIndex()}
+}
+
+// Load implements LoadingView: it fills the in-memory subscriber index from the file.
+func (v *Webhooks) Load(tx *bolt.Tx) error {
+	v.index.reset()
+	return tx.Bucket(webhooksBucket).ForEach(func(k, data []byte) error {
+		var w hookstream.Webhook
+		if err := json.Unmarshal(data, &w); err != nil {
+			return fmt.Errorf("decode webhook %s: %w", k, err)
+		}
+		v.index.put(&w)
+		return nil
+	})
+}
+
+// Subscribers returns the webhooks of tenant that receive eventType, whatever their state (the caller
+// decides between delivering, holding and skipping). The index is current up to the view's applied sequence.
+func (v *Webhooks) Subscribers(tenant, eventType string) []*hookstream.Webhook {
+	return v.index.lookup(tenant, eventType)
+}
 
 // Name implements View.
 func (*Webhooks) Name() string { return WebhooksView }
@@ -97,6 +119,7 @@ func (v *Webhooks) Flush(tx *bolt.Tx) error {
 		if err := states.Put([]byte(k), data); err != nil {
 			return err
 		}
+		v.index.put(w)
 	}
 	clear(v.batch)
 	v.batchTx = nil

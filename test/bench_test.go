@@ -116,7 +116,7 @@ func benchConfig(b *testing.B) *config.Config {
 	return &config.Config{
 		HTTP: "127.0.0.1:0", Data: b.TempDir(), NATSListen: "127.0.0.1:0", Replicas: 1, AllowPrivateDestinations: true,
 		DeliveryTimeout: 2 * time.Second, LogFormat: "text", LogLevel: "warn", SubjectPrefix: "hookstream",
-		DuplicateWindow: 2 * time.Minute, Sync: "interval", AdminToken: adminToken,
+		DuplicateWindow: 2 * time.Minute, Sync: "interval", AdminToken: adminToken, MaxInFlight: 256, MaxInFlightPerEndpoint: 16,
 	}
 }
 

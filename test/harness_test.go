@@ -67,6 +67,8 @@ func testConfig(t *testing.T) *config.Config {
 		SubjectPrefix:            "hookstream",
 		DuplicateWindow:          2 * time.Minute,
 		Sync:                     "interval",
+		MaxInFlight:              64,
+		MaxInFlightPerEndpoint:   8,
 		AdminToken:               adminToken,
 	}
 }

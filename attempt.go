@@ -1,0 +1,107 @@
+package hookstream
+
+import (
+	"crypto/sha256"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Attempt statuses.
+const (
+	AttemptSuccess = "SUCCESS"
+	AttemptFailed  = "FAILED"
+	AttemptPending = "PENDING"
+	AttemptSending = "SENDING"
+)
+
+// MaxResponseBodyBytes is how much of an endpoint's answer an attempt keeps.
+const MaxResponseBodyBytes = 4 << 10
+
+// Attempt is one HTTP request to one endpoint for one event (a Lithic message attempt), or, while PENDING,
+// a scheduled try not yet sent.
+type Attempt struct {
+	Locator  string `json:"locator"`
+	Tenant   string `json:"tenant"`
+	Webhook  string `json:"webhook"`
+	Event    string `json:"event"`
+	EventSeq uint64 `json:"eventSeq"`
+	// Try is 0 for the first try of a delivery and k for its k-th retry.
+	Try          int       `json:"try"`
+	URL          string    `json:"url"`
+	Status       string    `json:"status"`
+	StatusCode   int       `json:"statusCode"`
+	ResponseBody string    `json:"responseBody,omitempty"`
+	LatencyMs    float64   `json:"latencyMs"`
+	Trigger      string    `json:"trigger,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	Created      time.Time `json:"created"`
+	// Due is when a PENDING attempt will be sent.
+	Due *time.Time `json:"due,omitempty"`
+}
+
+// DivertedEvent is an event whose delivery to a webhook finally failed while divert was on.
+type DivertedEvent struct {
+	Tenant           string    `json:"tenant"`
+	Webhook          string    `json:"webhook"`
+	EventLocator     string    `json:"eventLocator"`
+	EventSeq         uint64    `json:"eventSeq"`
+	RequestLocator   string    `json:"requestLocator"`
+	FailureMessage   string    `json:"failureMessage"`
+	FailureTimestamp time.Time `json:"failureTimestamp"`
+	FailureTrigger   string    `json:"failureTrigger"`
+}
+
+// Delivery record types, appended to the attempts stream.
+const (
+	// RecordAttempt is an attempt's outcome, or a PENDING try (the outcome later replaces it).
+	RecordAttempt = "attempt"
+	// RecordAttemptCancelled removes a PENDING try that will not run.
+	RecordAttemptCancelled = "attempt.cancelled"
+	// RecordDiverted parks an event after a final failure.
+	RecordDiverted = "diverted"
+	// RecordDivertedDeleted removes a diverted record.
+	RecordDivertedDeleted = "diverted.deleted"
+)
+
+// DeliveryRecord is one entry of the attempts stream.
+type DeliveryRecord struct {
+	Type     string         `json:"type"`
+	Tenant   string         `json:"tenant"`
+	Webhook  string         `json:"webhook"`
+	Event    string         `json:"event"`
+	Actor    string         `json:"actor,omitempty"`
+	Time     time.Time      `json:"time"`
+	Attempt  *Attempt       `json:"attempt,omitempty"`
+	Diverted *DivertedEvent `json:"diverted,omitempty"`
+	// Cancelled names the attempt that will not run (attempt.cancelled).
+	Cancelled string `json:"cancelled,omitempty"`
+}
+
+// DerivedLocator returns a ULID whose time is at and whose entropy is a hash of parts: the same inputs give
+// the same locator, so a redelivered task records the same attempt.
+func DerivedLocator(at time.Time, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(at))
+	_ = id.SetEntropy(sum[:10])
+	return id.String()
+}
+
+// AlertNotice is the failure notice POSTed to a webhook's alert endpoint after a final failure.
+type AlertNotice struct {
+	Type             string    `json:"type"`
+	Tenant           string    `json:"tenantLocator"`
+	Webhook          string    `json:"webhookLocator"`
+	Event            string    `json:"eventLocator"`
+	Request          string    `json:"requestLocator"`
+	FailureTrigger   string    `json:"failureTrigger"`
+	FailureMessage   string    `json:"failureMessage"`
+	FailureTimestamp time.Time `json:"failureTimestamp"`
+	Diverted         bool      `json:"diverted"`
+	Suspended        bool      `json:"suspended"`
+}
+
+// AlertType is the type of an AlertNotice.
+const AlertType = "webhook.delivery.failed"

@@ -1,0 +1,74 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hookstream/hookstream"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// HeaderRequestID carries a producer's request id on an event message.
+const HeaderRequestID = "Hookstream-Request-Id"
+
+// DecodeEvent turns a stored event message into the Event that every view, delivery and replay uses, or an
+// error saying why the message is not a valid event. The locator comes from the stored timestamp and
+// sequence, so everyone computes the same one.
+func (s Subjects) DecodeEvent(subject string, seq uint64, stored time.Time, header nats.Header, data []byte) (*hookstream.Event, error) {
+	tenant, eventType, ok := s.ParseEvent(subject)
+	if !ok {
+		return nil, hookstream.Invalid("subject", "not an event subject: %q", subject)
+	}
+	if err := hookstream.CheckEvent(tenant, eventType, data); err != nil {
+		return nil, err
+	}
+	requestID := header.Get(HeaderRequestID)
+	if err := hookstream.CheckRequestID("requestId", requestID); err != nil {
+		return nil, err
+	}
+	return &hookstream.Event{
+		Locator:   hookstream.EventLocator(stored, seq),
+		Type:      eventType,
+		Tenant:    tenant,
+		Timestamp: stored.UTC(),
+		RequestID: requestID,
+		Data:      bytes.TrimSpace(data),
+	}, nil
+}
+
+// PublishEvent validates and appends an event, and returns it as stored. idempotencyKey, when given, dedupes
+// within the stream's duplicate window: a repeat returns the first event.
+func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, data []byte, requestID, idempotencyKey string) (*hookstream.Event, error) {
+	if err := hookstream.CheckEvent(tenant, eventType, data); err != nil {
+		return nil, err
+	}
+	if err := hookstream.CheckRequestID("requestId", requestID); err != nil {
+		return nil, err
+	}
+	msg := nats.NewMsg(b.Subjects.Event(tenant, eventType))
+	msg.Data = data
+	if requestID != "" {
+		msg.Header.Set(HeaderRequestID, requestID)
+	}
+	var opts []jetstream.PublishOpt
+	if idempotencyKey != "" {
+		opts = append(opts, jetstream.WithMsgID("idem/"+tenant+"/"+idempotencyKey))
+	}
+	ack, err := b.JS.PublishMsg(ctx, msg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("publish event: %w", err)
+	}
+	stream, err := b.Stream(ctx, KindEvents)
+	if err != nil {
+		return nil, err
+	}
+	// The stored timestamp fixes the locator; a duplicate's ack names the first event's sequence.
+	raw, err := stream.GetMsg(ctx, ack.Sequence)
+	if err != nil {
+		return nil, fmt.Errorf("read back event %d: %w", ack.Sequence, err)
+	}
+	return b.Subjects.DecodeEvent(raw.Subject, raw.Sequence, raw.Time, raw.Header, raw.Data)
+}

@@ -1,0 +1,80 @@
+package commands
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/projections"
+)
+
+// Enqueuer starts a new delivery of an event to a webhook (a resend), under the webhook's current failure
+// handling.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, e *hookstream.Event, eventSeq uint64, webhook string, now time.Time) error
+}
+
+// DeliveryCommands are the commands on events and delivery records.
+type DeliveryCommands struct {
+	broker   *broker.Broker
+	store    *projections.Store
+	webhooks *projections.Webhooks
+	events   *projections.Events
+	attempts *projections.Attempts
+	enqueuer Enqueuer
+	now      func() time.Time
+}
+
+// NewDeliveryCommands returns DeliveryCommands.
+func NewDeliveryCommands(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, events *projections.Events,
+	attempts *projections.Attempts, enqueuer Enqueuer, now func() time.Time) *DeliveryCommands {
+	return &DeliveryCommands{broker: b, store: store, webhooks: webhooks, events: events, attempts: attempts, enqueuer: enqueuer, now: now}
+}
+
+// PublishEvent ingests an event and answers once the events view has it, so the caller can read it back.
+func (c *DeliveryCommands) PublishEvent(ctx context.Context, tenant, eventType string, data []byte, requestID, idempotencyKey string) (*hookstream.Event, error) {
+	e, err := c.broker.PublishEvent(ctx, tenant, eventType, data, requestID, idempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	seq, _ := hookstream.EventSeq(e.Locator)
+	if err := c.store.WaitFor(ctx, projections.EventsView, seq); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ResendDiverted delivers a diverted event again under the webhook's current failure handling; the diverted
+// record goes when the resend succeeds, and is replaced if it finally fails again.
+func (c *DeliveryCommands) ResendDiverted(ctx context.Context, tenant, webhook, event string) error {
+	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
+		return err
+	}
+	d, err := c.attempts.Diverted(tenant, webhook, event)
+	if err != nil {
+		return err
+	}
+	e, err := c.events.Get(tenant, d.EventLocator)
+	if err != nil {
+		return hookstream.NotFound("event %s is no longer retained", d.EventLocator)
+	}
+	return c.enqueuer.Enqueue(ctx, e, d.EventSeq, webhook, c.now())
+}
+
+// DeleteDiverted removes a diverted record.
+func (c *DeliveryCommands) DeleteDiverted(ctx context.Context, actor, tenant, webhook, event string) error {
+	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
+		return err
+	}
+	if _, err := c.attempts.Diverted(tenant, webhook, event); err != nil {
+		return err
+	}
+	seq, err := c.broker.AppendJSON(ctx, c.broker.Subjects.Attempts(tenant, webhook), &hookstream.DeliveryRecord{
+		Type: hookstream.RecordDivertedDeleted, Tenant: tenant, Webhook: webhook, Event: event, Actor: actor, Time: c.now().UTC(),
+	}, broker.AppendOptions{})
+	if err != nil {
+		return err
+	}
+	return c.store.WaitFor(ctx, projections.AttemptsView, seq)
+}

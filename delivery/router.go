@@ -1,0 +1,200 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/projections"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// routerBatch bounds the events routed between two checks that the webhooks view is current.
+const routerBatch = 512
+
+// Router fans each ingested event out into one delivery task per subscribed webhook. It is one durable
+// consumer shared by every instance and every webhook; the webhooks are found through the view's in-memory
+// index, never by scanning.
+type Router struct {
+	broker   *broker.Broker
+	store    *projections.Store
+	webhooks *projections.Webhooks
+	holds    *Holds
+	metrics  *Metrics
+	log      *slog.Logger
+}
+
+// NewRouter returns a Router.
+func NewRouter(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, holds *Holds, m *Metrics, log *slog.Logger) *Router {
+	return &Router{broker: b, store: store, webhooks: webhooks, holds: holds, metrics: m, log: log}
+}
+
+// Run routes events until ctx ends.
+func (r *Router) Run(ctx context.Context) error {
+	stream, err := r.broker.Stream(ctx, broker.KindEvents)
+	if err != nil {
+		return err
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       "router",
+		Description:   "hookstream router: events to delivery tasks",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: 4 * routerBatch,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("router consumer: %w", err)
+	}
+	webhookStream, err := r.broker.Stream(ctx, broker.KindWebhooks)
+	if err != nil {
+		return err
+	}
+	return consumeBatches(ctx, cons, routerBatch, func(batch []jetstream.Msg) {
+		r.route(ctx, webhookStream, batch)
+	}, r.log)
+}
+
+// route handles one batch: it waits until the webhooks view has applied every webhook change appended so far
+// (so a change answered 2xx before these events were ingested applies to them), publishes the tasks, waits
+// for their acks, then acks the events.
+func (r *Router) route(ctx context.Context, webhookStream jetstream.Stream, batch []jetstream.Msg) {
+	info, err := webhookStream.Info(ctx)
+	if err == nil {
+		err = r.store.WaitFor(ctx, projections.WebhooksView, info.State.LastSeq)
+	}
+	if err != nil {
+		r.log.Warn("router cannot see current webhooks; retrying the batch", "err", err)
+		nakAll(batch, time.Second)
+		return
+	}
+	type pending struct {
+		msg     jetstream.Msg
+		futures []jetstream.PubAckFuture
+	}
+	work := make([]pending, 0, len(batch))
+	for _, m := range batch {
+		p := pending{msg: m}
+		futures, err := r.fanOut(m)
+		if err != nil {
+			var de *hookstream.Error
+			if errors.As(err, &de) {
+				r.metrics.EventsRejected.Inc()
+				r.log.Warn("rejected an invalid event", "subject", m.Subject(), "err", err)
+				_ = m.Term()
+				continue
+			}
+			r.log.Warn("route event", "subject", m.Subject(), "err", err)
+			_ = m.NakWithDelay(time.Second)
+			continue
+		}
+		p.futures = futures
+		work = append(work, p)
+	}
+	for _, p := range work {
+		ok := true
+		for _, f := range p.futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				r.log.Warn("publish delivery task", "err", err)
+				ok = false
+			case <-ctx.Done():
+				return
+			}
+		}
+		if ok {
+			_ = p.msg.Ack()
+			r.metrics.EventsRouted.Inc()
+		} else {
+			_ = p.msg.NakWithDelay(time.Second)
+		}
+	}
+}
+
+// fanOut publishes the event's tasks (asynchronously) and returns their ack futures.
+func (r *Router) fanOut(m jetstream.Msg) ([]jetstream.PubAckFuture, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	ev, err := projections.DecodeEvent(r.broker.Subjects, &projections.Msg{Subject: m.Subject(), Seq: md.Sequence.Stream,
+		Time: md.Timestamp, Header: m.Headers(), Data: m.Data()})
+	if err != nil {
+		return nil, err
+	}
+	subs := r.webhooks.Subscribers(ev.Tenant, ev.Type)
+	if len(subs) == 0 {
+		return nil, nil
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	var futures []jetstream.PubAckFuture
+	for _, w := range subs {
+		if !w.Enabled {
+			continue // disabled webhooks receive nothing; replay_missing can send it later
+		}
+		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
+			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
+		subject := r.broker.Subjects.Delivery(ev.Tenant, w.Locator)
+		if w.Suspended || r.holds.Holding(ev.Tenant, w.Locator) {
+			subject = r.broker.Subjects.Held(ev.Tenant, w.Locator)
+		}
+		f, err := r.broker.JS.PublishMsgAsync(t.msg(subject), jetstream.WithMsgID("task/"+t.attempt))
+		if err != nil {
+			return nil, fmt.Errorf("publish task: %w", err)
+		}
+		futures = append(futures, f)
+	}
+	return futures, nil
+}
+
+// consumeBatches feeds handle with batches of what the consumer delivers: it blocks for one message, then
+// takes whatever else is already waiting, up to max.
+func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handle func([]jetstream.Msg), log *slog.Logger) error {
+	in := make(chan jetstream.Msg, max)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case in <- m:
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(max), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		log.Debug("consumer", "err", err)
+	}))
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	defer cc.Stop()
+	batch := make([]jetstream.Msg, 0, max)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-in:
+			batch = append(batch[:0], m)
+		}
+	fill:
+		for len(batch) < max {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		handle(batch)
+	}
+}
+
+func nakAll(batch []jetstream.Msg, delay time.Duration) {
+	for _, m := range batch {
+		_ = m.NakWithDelay(delay)
+	}
+}

@@ -1,0 +1,80 @@
+package delivery
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Task headers: a delivery task's body is exactly the bytes POSTed (the EventResponse, or an alert notice);
+// everything else travels in headers, so the body is built once per event and never re-encoded.
+const (
+	headerKind     = "Hookstream-Kind"
+	headerTenant   = "Hookstream-Tenant"
+	headerWebhook  = "Hookstream-Webhook"
+	headerEvent    = "Hookstream-Event"
+	headerEventSeq = "Hookstream-Event-Seq"
+	headerTry      = "Hookstream-Try"
+	headerAttempt  = "Hookstream-Attempt"
+)
+
+// Task kinds.
+const (
+	kindEvent = "event"
+	kindAlert = "alert"
+)
+
+// task is one try of one event to one webhook (or one alert to an alert endpoint).
+type task struct {
+	kind     string
+	tenant   string
+	webhook  string
+	event    string
+	eventSeq uint64
+	try      int
+	attempt  string
+	body     []byte
+}
+
+func (t *task) header() nats.Header {
+	return nats.Header{
+		headerKind:     {t.kind},
+		headerTenant:   {t.tenant},
+		headerWebhook:  {t.webhook},
+		headerEvent:    {t.event},
+		headerEventSeq: {strconv.FormatUint(t.eventSeq, 10)},
+		headerTry:      {strconv.Itoa(t.try)},
+		headerAttempt:  {t.attempt},
+	}
+}
+
+func parseTask(h nats.Header, body []byte) (*task, error) {
+	t := &task{
+		kind:    h.Get(headerKind),
+		tenant:  h.Get(headerTenant),
+		webhook: h.Get(headerWebhook),
+		event:   h.Get(headerEvent),
+		attempt: h.Get(headerAttempt),
+		body:    body,
+	}
+	var err error
+	if t.eventSeq, err = strconv.ParseUint(h.Get(headerEventSeq), 10, 64); err != nil {
+		return nil, fmt.Errorf("task event sequence: %w", err)
+	}
+	if t.try, err = strconv.Atoi(h.Get(headerTry)); err != nil || t.try < 0 {
+		return nil, fmt.Errorf("task try %q: %w", h.Get(headerTry), err)
+	}
+	if t.kind != kindEvent && t.kind != kindAlert {
+		return nil, fmt.Errorf("unknown task kind %q", t.kind)
+	}
+	if t.tenant == "" || t.webhook == "" || t.event == "" || t.attempt == "" {
+		return nil, fmt.Errorf("task lacks tenant, webhook, event or attempt")
+	}
+	return t, nil
+}
+
+// msg builds the NATS message of the task on subject.
+func (t *task) msg(subject string) *nats.Msg {
+	return &nats.Msg{Subject: subject, Header: t.header(), Data: t.body}
+}

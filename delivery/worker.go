@@ -1,0 +1,485 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/projections"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Suspender suspends a webhook on the engine's behalf after a final failure.
+type Suspender interface {
+	Suspend(ctx context.Context, tenant, webhook, reason string) (*hookstream.Webhook, error)
+}
+
+// WorkerConfig bounds the delivery work.
+type WorkerConfig struct {
+	// Timeout is how long one attempt may take.
+	Timeout time.Duration
+	// AllowPrivate lets deliveries reach loopback, private and link-local addresses.
+	AllowPrivate bool
+	// MaxInFlight bounds the attempts in flight on this instance.
+	MaxInFlight int
+	// MaxPerEndpoint bounds the attempts in flight to one endpoint URL, so a slow endpoint cannot take every
+	// slot.
+	MaxPerEndpoint int
+	// UserAgent is sent with every delivery.
+	UserAgent string
+}
+
+// Worker carries out delivery tasks: it POSTs, records the attempt, and schedules the retry or handles the
+// final failure. One durable consumer on the deliveries stream and one on due retries serve every webhook.
+type Worker struct {
+	cfg       WorkerConfig
+	broker    *broker.Broker
+	webhooks  *projections.Webhooks
+	attempts  *projections.Attempts
+	suspender Suspender
+	metrics   *Metrics
+	log       *slog.Logger
+	now       func() time.Time
+
+	secure, insecure *http.Client
+	global           chan struct{}
+	inFlight         sync.WaitGroup
+
+	mu          sync.Mutex
+	perEndpoint map[string]chan struct{}
+	signers     map[string]*Signer
+}
+
+// NewWorker returns a Worker.
+func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhooks, attempts *projections.Attempts,
+	suspender Suspender, m *Metrics, log *slog.Logger) *Worker {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 256
+	}
+	if cfg.MaxPerEndpoint <= 0 {
+		cfg.MaxPerEndpoint = 16
+	}
+	client := func(insecure bool) *http.Client {
+		return NewHTTPClient(ClientOptions{Timeout: cfg.Timeout, AllowPrivate: cfg.AllowPrivate, InsecureSkipVerify: insecure,
+			MaxConnsPerHost: cfg.MaxPerEndpoint, MaxIdleConnsPerHost: cfg.MaxPerEndpoint})
+	}
+	return &Worker{
+		cfg: cfg, broker: b, webhooks: webhooks, attempts: attempts, suspender: suspender, metrics: m, log: log, now: time.Now,
+		secure: client(false), insecure: client(true),
+		global:      make(chan struct{}, cfg.MaxInFlight),
+		perEndpoint: map[string]chan struct{}{},
+		signers:     map[string]*Signer{},
+	}
+}
+
+// Run consumes delivery tasks and due retries until ctx ends, then waits for the attempts in flight.
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.inFlight.Wait()
+	ackWait := w.cfg.Timeout + 30*time.Second
+	deliveries, err := w.consumer(ctx, broker.KindDeliveries, "deliveries", "", ackWait)
+	if err != nil {
+		return err
+	}
+	retries, err := w.consumer(ctx, broker.KindRetries, "retries", w.broker.Subjects.RetryDueAll(), ackWait)
+	if err != nil {
+		return err
+	}
+	var ccs []jetstream.ConsumeContext
+	for _, c := range []jetstream.Consumer{deliveries, retries} {
+		cc, err := c.Consume(func(m jetstream.Msg) { w.dispatch(ctx, m) }, jetstream.PullMaxMessages(w.cfg.MaxInFlight),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) { w.log.Debug("worker consumer", "err", err) }))
+		if err != nil {
+			return fmt.Errorf("consume: %w", err)
+		}
+		ccs = append(ccs, cc)
+	}
+	<-ctx.Done()
+	for _, cc := range ccs {
+		cc.Stop()
+	}
+	return nil
+}
+
+func (w *Worker) consumer(ctx context.Context, kind, name, filter string, ackWait time.Duration) (jetstream.Consumer, error) {
+	stream, err := w.broker.Stream(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	c, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   "hookstream workers: " + name,
+		FilterSubject: filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: 4 * w.cfg.MaxInFlight,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// dispatch runs in the consumer's goroutine: it takes a global slot (blocking, which throttles the
+// consumer) and hands the message to its own goroutine.
+func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
+	select {
+	case w.global <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	w.inFlight.Add(1)
+	go func() {
+		defer w.inFlight.Done()
+		defer func() { <-w.global }()
+		w.handle(m)
+	}()
+}
+
+// handle carries out one task message. It runs to completion even while the engine stops: an attempt that
+// was sent is recorded, not abandoned half-way.
+func (w *Worker) handle(m jetstream.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout+30*time.Second)
+	defer cancel()
+	t, err := parseTask(m.Headers(), m.Data())
+	if err != nil {
+		w.log.Warn("dropping a malformed delivery task", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	if t.kind == kindAlert {
+		w.sendAlert(ctx, t)
+		_ = m.Ack()
+		return
+	}
+	wh, err := w.webhooks.GetAny(t.tenant, t.webhook)
+	if err != nil {
+		w.log.Warn("load webhook for delivery", "webhook", t.webhook, "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	release, ok := w.endpointSlot(wh)
+	if !ok {
+		// This endpoint has all its slots busy: come back shortly rather than hold a global slot.
+		_ = m.NakWithDelay(200 * time.Millisecond)
+		return
+	}
+	defer release()
+	if _, err := w.process(ctx, t, wh, false); err != nil {
+		w.log.Warn("delivery task failed; it will be redelivered", "webhook", t.webhook, "event", t.event, "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	_ = m.Ack()
+}
+
+// result says what became of a task.
+type result int
+
+const (
+	resultDone   result = iota // delivered, failed for good, or dropped
+	resultHeld                 // the webhook is suspended: the task waits in the held stream
+	resultFailed               // failed; a retry is scheduled or the final failure handled
+)
+
+// process carries out one try for webhook state wh (nil when it no longer exists). fromHold is set when the
+// task comes out of the held stream, where a still-suspended webhook leaves it.
+func (w *Worker) process(ctx context.Context, t *task, wh *hookstream.Webhook, fromHold bool) (result, error) {
+	switch {
+	case wh == nil || wh.Deleted:
+		w.metrics.Deliveries.WithLabelValues("skipped").Inc()
+		return resultDone, w.cancelPending(ctx, t)
+	case !wh.Enabled:
+		w.metrics.Deliveries.WithLabelValues("skipped").Inc()
+		return resultDone, w.cancelPending(ctx, t)
+	case wh.Suspended:
+		if fromHold {
+			return resultHeld, nil
+		}
+		w.metrics.Deliveries.WithLabelValues("held").Inc()
+		_, err := w.broker.JS.PublishMsg(ctx, t.msg(w.broker.Subjects.Held(t.tenant, t.webhook)), jetstream.WithMsgID("hold/"+t.attempt))
+		if err != nil {
+			return resultHeld, fmt.Errorf("hold task: %w", err)
+		}
+		return resultHeld, nil
+	}
+	if t.try > 0 {
+		done, err := w.attempts.Delivered(t.tenant, t.webhook, t.event)
+		if err != nil {
+			return resultDone, err
+		}
+		if done {
+			w.metrics.Deliveries.WithLabelValues("skipped").Inc()
+			return resultDone, w.cancelPending(ctx, t)
+		}
+	}
+
+	started := w.now()
+	code, body, sendErr := w.send(ctx, &wh.Endpoint, t.event, t.body)
+	ended := w.now()
+	latency := ended.Sub(started)
+	w.metrics.Latency.Observe(latency.Seconds())
+	a := &hookstream.Attempt{
+		Locator: t.attempt, Tenant: t.tenant, Webhook: t.webhook, Event: t.event, EventSeq: t.eventSeq, Try: t.try,
+		URL: wh.Endpoint.URL, StatusCode: code, ResponseBody: body, LatencyMs: float64(latency.Microseconds()) / 1000,
+		Created: started.UTC(), Status: hookstream.AttemptSuccess,
+	}
+	if sendErr != nil {
+		a.Error = sendErr.Error()
+	}
+	fh := wh.FailureHandling
+	trigger, matched := "", false
+	if !Succeeded(code) {
+		a.Status = hookstream.AttemptFailed
+		trigger, matched = MatchTrigger(fh.Triggers, code)
+		a.Trigger = trigger
+	}
+	if err := w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
+		Event: t.event, Time: ended.UTC(), Attempt: a}, "att/"+t.attempt); err != nil {
+		return resultDone, err
+	}
+	if a.Status == hookstream.AttemptSuccess {
+		w.metrics.Deliveries.WithLabelValues("success").Inc()
+		return resultDone, nil
+	}
+	w.metrics.Deliveries.WithLabelValues("failed").Inc()
+	if !matched {
+		return resultFailed, nil
+	}
+	if rs := fh.RetryStrategy; rs != nil && t.try < rs.Attempts {
+		return resultFailed, w.scheduleRetry(ctx, t, rs, ended)
+	}
+	return resultFailed, w.finalFailure(ctx, t, wh, a, ended)
+}
+
+// send POSTs body to the endpoint, signed, and returns the status code (0 when no response came back) and the
+// start of the response body.
+func (w *Worker) send(ctx context.Context, ep *hookstream.Endpoint, msgID string, body []byte) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", fmt.Errorf("build request: %w", err)
+	}
+	for name, values := range ep.Headers {
+		for _, v := range values {
+			req.Header.Add(name, v)
+		}
+	}
+	now := w.now()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", w.cfg.UserAgent)
+	req.Header.Set("Webhook-Id", msgID)
+	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(now.Unix(), 10))
+	if ep.HMACEnabled {
+		sigs := make([]string, 0, 2)
+		for _, secret := range ep.Secrets(now) {
+			s, err := w.signer(secret)
+			if err != nil {
+				return 0, "", err
+			}
+			sigs = append(sigs, s.Sign(msgID, now, body))
+		}
+		req.Header.Set("Webhook-Signature", strings.Join(sigs, " "))
+	}
+	client := w.secure
+	if !ep.SecureSSL {
+		client = w.insecure
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", describeSendError(err, w.cfg.Timeout)
+	}
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, hookstream.MaxResponseBodyBytes))
+	// Read a little more so the connection can be reused; give up on endpoints that answer with a flood.
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	return resp.StatusCode, string(head), nil
+}
+
+func describeSendError(err error, timeout time.Duration) error {
+	switch {
+	case errors.Is(err, ErrPrivateDestination):
+		return fmt.Errorf("refused: %w", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("no response within %s", timeout)
+	}
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+func (w *Worker) signer(secret string) (*Signer, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s, ok := w.signers[secret]; ok {
+		return s, nil
+	}
+	s, err := NewSigner(secret)
+	if err != nil {
+		return nil, err
+	}
+	w.signers[secret] = s
+	return s, nil
+}
+
+// endpointSlot takes one of the endpoint's slots without waiting.
+func (w *Worker) endpointSlot(wh *hookstream.Webhook) (func(), bool) {
+	if wh == nil {
+		return func() {}, true
+	}
+	w.mu.Lock()
+	slots, ok := w.perEndpoint[wh.Endpoint.URL]
+	if !ok {
+		slots = make(chan struct{}, w.cfg.MaxPerEndpoint)
+		w.perEndpoint[wh.Endpoint.URL] = slots
+	}
+	w.mu.Unlock()
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, true
+	default:
+		return nil, false
+	}
+}
+
+// record appends a delivery record with a deterministic message id, so a redelivered task writes it once.
+func (w *Worker) record(ctx context.Context, r *hookstream.DeliveryRecord, msgID string) error {
+	_, err := w.broker.AppendJSON(ctx, w.broker.Subjects.Attempts(r.Tenant, r.Webhook), r, broker.AppendOptions{MsgID: msgID})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", r.Type, err)
+	}
+	return nil
+}
+
+// cancelPending removes the PENDING record of a retry that will not run.
+func (w *Worker) cancelPending(ctx context.Context, t *task) error {
+	if t.try == 0 {
+		return nil
+	}
+	return w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordAttemptCancelled, Tenant: t.tenant, Webhook: t.webhook,
+		Event: t.event, Time: w.now().UTC(), Cancelled: t.attempt}, "cancel/"+t.attempt)
+}
+
+// scheduleRetry records the next try as PENDING and schedules it, durably, in the retries stream. The
+// schedule's time carries nanoseconds: a whole-second time would fire up to a second early.
+func (w *Worker) scheduleRetry(ctx context.Context, t *task, rs *hookstream.RetryStrategy, failedAt time.Time) error {
+	due := failedAt.Add(RetryDelay(rs.Type, time.Duration(rs.Interval)*time.Second, t.try+1))
+	next := *t
+	next.try = t.try + 1
+	next.attempt = hookstream.DerivedLocator(due, t.event, t.webhook, t.attempt)
+	pending := &hookstream.Attempt{Locator: next.attempt, Tenant: t.tenant, Webhook: t.webhook, Event: t.event, EventSeq: t.eventSeq,
+		Try: next.try, Status: hookstream.AttemptPending, Created: failedAt.UTC(), Due: &due}
+	if wh, err := w.webhooks.GetAny(t.tenant, t.webhook); err == nil && wh != nil {
+		pending.URL = wh.Endpoint.URL
+	}
+	if err := w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
+		Event: t.event, Time: failedAt.UTC(), Attempt: pending}, "pend/"+next.attempt); err != nil {
+		return err
+	}
+	msg := next.msg(w.broker.Subjects.RetrySchedule(t.tenant, t.webhook, next.attempt))
+	msg.Header.Set("Nats-Schedule", "@at "+due.UTC().Format(time.RFC3339Nano))
+	msg.Header.Set("Nats-Schedule-Target", w.broker.Subjects.RetryDue(t.tenant, t.webhook))
+	if _, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID("sched/"+next.attempt)); err != nil {
+		return fmt.Errorf("schedule retry: %w", err)
+	}
+	w.metrics.Deliveries.WithLabelValues("retry_scheduled").Inc()
+	return nil
+}
+
+// finalFailure diverts, suspends and alerts as the webhook's failure handling says. Each step is written with
+// a message id derived from the attempt, so a crash between steps writes each exactly once.
+func (w *Worker) finalFailure(ctx context.Context, t *task, wh *hookstream.Webhook, a *hookstream.Attempt, at time.Time) error {
+	fh := wh.FailureHandling
+	message := failureMessage(a)
+	if fh.Divert {
+		d := &hookstream.DivertedEvent{Tenant: t.tenant, Webhook: t.webhook, EventLocator: t.event, EventSeq: t.eventSeq,
+			RequestLocator: a.Locator, FailureMessage: message, FailureTimestamp: at.UTC(), FailureTrigger: a.Trigger}
+		if err := w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordDiverted, Tenant: t.tenant, Webhook: t.webhook,
+			Event: t.event, Time: at.UTC(), Diverted: d}, "div/"+a.Locator); err != nil {
+			return err
+		}
+		w.metrics.Deliveries.WithLabelValues("diverted").Inc()
+	}
+	if fh.Suspend {
+		if _, err := w.suspender.Suspend(ctx, t.tenant, t.webhook, "final delivery failure of event "+t.event+": "+message); err != nil {
+			return fmt.Errorf("suspend: %w", err)
+		}
+	}
+	if fh.AlertEndpoint != nil {
+		notice, err := json.Marshal(&hookstream.AlertNotice{Type: hookstream.AlertType, Tenant: t.tenant, Webhook: t.webhook,
+			Event: t.event, Request: a.Locator, FailureTrigger: a.Trigger, FailureMessage: message, FailureTimestamp: at.UTC(),
+			Diverted: fh.Divert, Suspended: fh.Suspend})
+		if err != nil {
+			return fmt.Errorf("encode alert: %w", err)
+		}
+		alert := &task{kind: kindAlert, tenant: t.tenant, webhook: t.webhook, event: t.event, eventSeq: t.eventSeq,
+			attempt: hookstream.DerivedLocator(at, a.Locator, "alert"), body: notice}
+		if _, err := w.broker.JS.PublishMsg(ctx, alert.msg(w.broker.Subjects.Delivery(t.tenant, t.webhook)), jetstream.WithMsgID("alert/"+a.Locator)); err != nil {
+			return fmt.Errorf("queue alert: %w", err)
+		}
+	}
+	return nil
+}
+
+func failureMessage(a *hookstream.Attempt) string {
+	if a.StatusCode == 0 {
+		return a.Error
+	}
+	msg := fmt.Sprintf("endpoint answered %d", a.StatusCode)
+	if b := strings.TrimSpace(a.ResponseBody); b != "" {
+		if len(b) > 200 {
+			b = b[:200]
+		}
+		msg += ": " + b
+	}
+	return msg
+}
+
+// sendAlert POSTs a failure notice to the webhook's alert endpoint, signed with the alert endpoint's own
+// secret. One try: an alert about failing deliveries is not itself retried.
+func (w *Worker) sendAlert(ctx context.Context, t *task) {
+	wh, err := w.webhooks.GetAny(t.tenant, t.webhook)
+	if err != nil || wh == nil || wh.FailureHandling.AlertEndpoint == nil {
+		w.metrics.Alerts.WithLabelValues("skipped").Inc()
+		return
+	}
+	code, _, err := w.send(ctx, wh.FailureHandling.AlertEndpoint, t.attempt, t.body)
+	if err != nil || !Succeeded(code) {
+		w.metrics.Alerts.WithLabelValues("failed").Inc()
+		w.log.Warn("failure alert not accepted", "webhook", t.webhook, "status", code, "err", err)
+		return
+	}
+	w.metrics.Alerts.WithLabelValues("sent").Inc()
+}
+
+// Enqueue publishes a first try of an event to a webhook outside the router: a diverted-event resend. The
+// attempt locator is new, so the try is a new delivery with the webhook's current failure handling.
+func (w *Worker) Enqueue(ctx context.Context, e *hookstream.Event, eventSeq uint64, webhook string, now time.Time) error {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	t := &task{kind: kindEvent, tenant: e.Tenant, webhook: webhook, event: e.Locator, eventSeq: eventSeq,
+		attempt: hookstream.NewLocator(now), body: body}
+	msg := t.msg(w.broker.Subjects.Delivery(e.Tenant, webhook))
+	if _, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID("task/"+t.attempt)); err != nil {
+		return fmt.Errorf("enqueue delivery: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
+	bolt "go.etcd.io/bbolt"
+)
+
+// AttemptsView is the name of the attempts view (attempts, pending tries, diverted events).
+const AttemptsView = "attempts"
+
+var (
+	attemptsBucket   = []byte("attempts")            // tenant/attempt → Attempt
+	attemptsByHook   = []byte("attempts_by_webhook") // tenant/webhook/attempt → nil
+	attemptsByEvent  = []byte("attempts_by_event")   // tenant/event/attempt → nil
+	deliveredBucket  = []byte("delivered")           // tenant/webhook/event → attempt that succeeded
+	lastAttempt      = []byte("last_attempt")        // tenant/webhook/event → latest attempt with an outcome
+	divertedBucket   = []byte("diverted")            // tenant/webhook/event → DivertedEvent
+	everAttemptedKey = []byte("attempted")           // tenant/webhook/event → nil: some try ran or is pending
+)
+
+// Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event,
+// which (event, webhook) pairs were delivered, and the diverted events.
+type Attempts struct{ store *Store }
+
+// NewAttempts returns the attempts view over store.
+func NewAttempts(store *Store) *Attempts { return &Attempts{store: store} }
+
+// Name implements View.
+func (*Attempts) Name() string { return AttemptsView }
+
+// Stream implements View.
+func (*Attempts) Stream() string { return broker.KindAttempts }
+
+// Buckets implements View.
+func (*Attempts) Buckets() []string {
+	return []string{string(attemptsBucket), string(attemptsByHook), string(attemptsByEvent), string(deliveredBucket),
+		string(lastAttempt), string(divertedBucket), string(everAttemptedKey)}
+}
+
+// Apply implements View.
+func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
+	var r hookstream.DeliveryRecord
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return Skip(fmt.Errorf("decode delivery record: %w", err))
+	}
+	pair := key(r.Tenant, r.Webhook, r.Event)
+	switch r.Type {
+	case hookstream.RecordAttempt:
+		a := r.Attempt
+		if a == nil {
+			return Skip(fmt.Errorf("attempt record without attempt"))
+		}
+		data, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("encode attempt: %w", err)
+		}
+		puts := []struct {
+			bucket, key, value []byte
+		}{
+			{attemptsBucket, key(a.Tenant, a.Locator), data},
+			{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
+			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
+			{everAttemptedKey, pair, nil},
+		}
+		switch a.Status {
+		case hookstream.AttemptSuccess:
+			puts = append(puts, struct{ bucket, key, value []byte }{deliveredBucket, pair, []byte(a.Locator)},
+				struct{ bucket, key, value []byte }{lastAttempt, pair, []byte(a.Locator)})
+			if err := tx.Bucket(divertedBucket).Delete(pair); err != nil {
+				return err
+			}
+		case hookstream.AttemptFailed:
+			puts = append(puts, struct{ bucket, key, value []byte }{lastAttempt, pair, []byte(a.Locator)})
+		}
+		for _, p := range puts {
+			if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	case hookstream.RecordAttemptCancelled:
+		k := key(r.Tenant, r.Cancelled)
+		data := tx.Bucket(attemptsBucket).Get(k)
+		if data == nil {
+			return nil
+		}
+		var a hookstream.Attempt
+		if err := json.Unmarshal(data, &a); err != nil {
+			return Skip(err)
+		}
+		if a.Status != hookstream.AttemptPending {
+			return nil // it ran after all: its outcome stays
+		}
+		for _, p := range [][2][]byte{{attemptsBucket, k}, {attemptsByHook, key(a.Tenant, a.Webhook, a.Locator)}, {attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}} {
+			if err := tx.Bucket(p[0]).Delete(p[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case hookstream.RecordDiverted:
+		if r.Diverted == nil {
+			return Skip(fmt.Errorf("diverted record without diversion"))
+		}
+		data, err := json.Marshal(r.Diverted)
+		if err != nil {
+			return fmt.Errorf("encode diverted: %w", err)
+		}
+		return tx.Bucket(divertedBucket).Put(pair, data)
+	case hookstream.RecordDivertedDeleted:
+		return tx.Bucket(divertedBucket).Delete(pair)
+	default:
+		return Skip(fmt.Errorf("unknown delivery record type %q", r.Type))
+	}
+}
+
+// Delivered reports whether the event was delivered to the webhook successfully.
+func (v *Attempts) Delivered(tenant, webhook, event string) (bool, error) {
+	var ok bool
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(deliveredBucket).Get(key(tenant, webhook, event)) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// Attempt returns one attempt, or a NotFound error.
+func (v *Attempts) Attempt(tenant, locator string) (*hookstream.Attempt, error) {
+	var a *hookstream.Attempt
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		data := tx.Bucket(attemptsBucket).Get(key(tenant, locator))
+		if data == nil {
+			return nil
+		}
+		a = &hookstream.Attempt{}
+		return json.Unmarshal(data, a)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read attempt: %w", err)
+	}
+	if a == nil {
+		return nil, hookstream.NotFound("attempt %s not found", locator)
+	}
+	return a, nil
+}
+
+// ForEvent returns the attempts for an event, oldest first.
+func (v *Attempts) ForEvent(tenant, event string) ([]*hookstream.Attempt, error) {
+	return v.list(attemptsByEvent, key(tenant, event, ""), tenant)
+}
+
+// ForWebhook returns the attempts for a webhook, oldest first.
+func (v *Attempts) ForWebhook(tenant, webhook string) ([]*hookstream.Attempt, error) {
+	return v.list(attemptsByHook, key(tenant, webhook, ""), tenant)
+}
+
+func (v *Attempts) list(index, prefix []byte, tenant string) ([]*hookstream.Attempt, error) {
+	var out []*hookstream.Attempt
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		attempts := tx.Bucket(attemptsBucket)
+		c := tx.Bucket(index).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			loc := k[len(prefix):]
+			data := attempts.Get(key(tenant, string(loc)))
+			if data == nil {
+				continue
+			}
+			var a hookstream.Attempt
+			if err := json.Unmarshal(data, &a); err != nil {
+				return fmt.Errorf("decode attempt: %w", err)
+			}
+			out = append(out, &a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Diverted returns a diverted event, or a NotFound error.
+func (v *Attempts) Diverted(tenant, webhook, event string) (*hookstream.DivertedEvent, error) {
+	var d *hookstream.DivertedEvent
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		data := tx.Bucket(divertedBucket).Get(key(tenant, webhook, event))
+		if data == nil {
+			return nil
+		}
+		d = &hookstream.DivertedEvent{}
+		return json.Unmarshal(data, d)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read diverted event: %w", err)
+	}
+	if d == nil {
+		return nil, hookstream.NotFound("no diverted event %s for webhook %s", event, webhook)
+	}
+	return d, nil
+}
+
+// DivertedList returns up to count diverted events of a webhook after skipping offset, oldest event first.
+func (v *Attempts) DivertedList(tenant, webhook string, offset, count int) ([]*hookstream.DivertedEvent, error) {
+	var out []*hookstream.DivertedEvent
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		prefix := key(tenant, webhook, "")
+		c := tx.Bucket(divertedBucket).Cursor()
+		i := 0
+		for k, data := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < count; k, data = c.Next() {
+			if i++; i <= offset {
+				continue
+			}
+			var d hookstream.DivertedEvent
+			if err := json.Unmarshal(data, &d); err != nil {
+				return fmt.Errorf("decode diverted event: %w", err)
+			}
+			out = append(out, &d)
+		}
+		return nil
+	})
+	return out, err
+}

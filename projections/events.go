@@ -1,0 +1,133 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
+	bolt "go.etcd.io/bbolt"
+)
+
+// EventsView is the name of the events view.
+const EventsView = "events"
+
+var eventsBucket = []byte("events") // tenant/ + seq → Event
+
+// Events is the view of ingested events, per tenant in ingestion order. Messages that are not valid events
+// (published straight to NATS) are skipped, as the router rejects them.
+type Events struct {
+	store    *Store
+	subjects broker.Subjects
+}
+
+// NewEvents returns the events view over store.
+func NewEvents(store *Store, subjects broker.Subjects) *Events {
+	return &Events{store: store, subjects: subjects}
+}
+
+// Name implements View.
+func (*Events) Name() string { return EventsView }
+
+// Stream implements View.
+func (*Events) Stream() string { return broker.KindEvents }
+
+// Buckets implements View.
+func (*Events) Buckets() []string { return []string{string(eventsBucket)} }
+
+// Apply implements View.
+func (v *Events) Apply(tx *bolt.Tx, m *Msg) error {
+	e, err := DecodeEvent(v.subjects, m)
+	if err != nil {
+		return Skip(err)
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return Skip(fmt.Errorf("encode event: %w", err))
+	}
+	return tx.Bucket(eventsBucket).Put(seqKey(key(e.Tenant, ""), m.Seq), data)
+}
+
+// DecodeEvent decodes a stored event message (see broker.Subjects.DecodeEvent).
+func DecodeEvent(subjects broker.Subjects, m *Msg) (*hookstream.Event, error) {
+	return subjects.DecodeEvent(m.Subject, m.Seq, m.Time, m.Header, m.Data)
+}
+
+// Get returns an event of tenant by locator, or a NotFound error.
+func (v *Events) Get(tenant, locator string) (*hookstream.Event, error) {
+	seq, ok := hookstream.EventSeq(locator)
+	if !ok {
+		return nil, hookstream.NotFound("event %s not found", locator)
+	}
+	var e *hookstream.Event
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		data := tx.Bucket(eventsBucket).Get(seqKey(key(tenant, ""), seq))
+		if data == nil {
+			return nil
+		}
+		e = &hookstream.Event{}
+		return json.Unmarshal(data, e)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read event: %w", err)
+	}
+	if e == nil || e.Locator != locator {
+		return nil, hookstream.NotFound("event %s not found", locator)
+	}
+	return e, nil
+}
+
+// EventFilter selects events in a listing.
+type EventFilter struct {
+	Start, End time.Time // zero: unbounded; End is exclusive
+	Types      []string  // empty: every type
+}
+
+func (f *EventFilter) match(e *hookstream.Event) bool {
+	if !f.Start.IsZero() && e.Timestamp.Before(f.Start) {
+		return false
+	}
+	if !f.End.IsZero() && !e.Timestamp.Before(f.End) {
+		return false
+	}
+	if len(f.Types) == 0 {
+		return true
+	}
+	for _, t := range f.Types {
+		if t == e.Type {
+			return true
+		}
+	}
+	return false
+}
+
+// List returns up to limit events of tenant after stream sequence after that match f, in ingestion order,
+// and the sequence of the last event examined (where the next page starts).
+func (v *Events) List(tenant string, f EventFilter, after uint64, limit int) ([]*hookstream.Event, uint64, error) {
+	var out []*hookstream.Event
+	last := after
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		prefix := key(tenant, "")
+		c := tx.Bucket(eventsBucket).Cursor()
+		for k, data := c.Seek(seqKey(prefix, after+1)); k != nil && bytes.HasPrefix(k, prefix); k, data = c.Next() {
+			var e hookstream.Event
+			if err := json.Unmarshal(data, &e); err != nil {
+				return fmt.Errorf("decode event: %w", err)
+			}
+			if !f.End.IsZero() && !e.Timestamp.Before(f.End) {
+				return nil // ingestion order is time order: nothing later can match
+			}
+			last = seqOf(k)
+			if f.match(&e) {
+				out = append(out, &e)
+				if len(out) == limit {
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	return out, last, err
+}
