@@ -80,8 +80,8 @@ func (s Subjects) StreamName(kind string) string {
 
 // Stream kinds.
 const (
-	KindWebhooks = "WEBHOOKS"
-	KindTokens   = "TOKENS"
+	KindWebhooks   = "WEBHOOKS"
+	KindTokens     = "TOKENS"
 	KindEvents     = "EVENTS"
 	KindDeliveries = "DELIVERIES"
 	KindAttempts   = "ATTEMPTS"

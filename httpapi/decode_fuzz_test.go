@@ -385,6 +385,9 @@ var querySeeds = []string{
 	";",
 	"%zz",
 	"count=1;offset=2",
+	"startTimestamp=2025-03-14T09:26:53Z&endTimestamp=2025-03-14T10:00:00.123456789%2B01:00",
+	"startTimestamp=2025-03-14T09:26:53+01:00",
+	"startTimestamp=yesterday&endTimestamp=",
 	"",
 }
 
@@ -448,6 +451,26 @@ func FuzzQueryParsing(f *testing.F) {
 			default:
 				if b == nil || (s != "true" && s != "false") || *b != (s == "true") {
 					t.Fatalf("%s=%q accepted as %v", name, s, b)
+				}
+			}
+		}
+
+		for _, name := range []string{"startTimestamp", "endTimestamp"} {
+			ts, err := queryTime(q, name)
+			s, present := last(name)
+			switch {
+			case err != nil:
+				checkQueryError(t, err, name)
+				if _, perr := time.Parse(time.RFC3339Nano, s); perr == nil {
+					t.Fatalf("%s=%q refused although RFC 3339", name, s)
+				}
+			case !present:
+				if !ts.IsZero() {
+					t.Fatalf("%s absent gave %v", name, ts)
+				}
+			default:
+				if want, perr := time.Parse(time.RFC3339Nano, s); perr != nil || !want.Equal(ts) {
+					t.Fatalf("%s=%q accepted as %v", name, s, ts)
 				}
 			}
 		}

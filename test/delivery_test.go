@@ -1,0 +1,327 @@
+package test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+func TestDeliveryIsSignedAndFannedOutToActiveSubscribers(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	typed := h.must(http.StatusOK, http.MethodPost, wpath(tenantA, ""), adminToken, webhookBody("typed", rc.url("/typed"), map[string]any{
+		"eventTypes": []string{"policy.issue"},
+	})).object(t)
+	h.must(http.StatusOK, http.MethodPost, wpath(tenantA, ""), adminToken, map[string]any{
+		"name": "all", "endpoint": map[string]any{"url": rc.url("/all"), "headers": map[string][]string{"X-Team": {"uw"}}},
+	})
+	h.createWebhook(tenantA, webhookBody("other type", rc.url("/other"), map[string]any{"eventTypes": []string{"policy.cancel"}}))
+	h.createWebhook(tenantA, webhookBody("disabled", rc.url("/disabled"), map[string]any{"enabled": false}))
+	h.createWebhook(tenantB, webhookBody("other tenant", rc.url("/b"), nil))
+	secret := typed["endpoint"].(map[string]any)["secret"].(string)
+
+	ev := h.publishHTTP(tenantA, "policy.issue", map[string]any{"policyLocator": "P-1", "premium": 120.5})
+	if ev.Locator == "" || ev.Type != "policy.issue" || ev.Tenant != tenantA || ev.Timestamp.IsZero() {
+		t.Fatalf("EventResponse = %+v", ev)
+	}
+	got := rc.waitFor(t, 2, 10*time.Second)
+	// A third, late delivery would be a bug; give the pipeline a moment by publishing a marker event to the
+	// all-types webhook and waiting for it: everything routed before it has arrived by then.
+	h.publishHTTP(tenantA, "marker.done", map[string]any{})
+	got = rc.waitFor(t, 3, 10*time.Second)
+	paths := []string{}
+	for _, r := range got {
+		paths = append(paths, r.path)
+	}
+	slices.Sort(paths)
+	if !slices.Equal(paths, []string{"/all", "/all", "/typed"}) {
+		t.Fatalf("deliveries went to %v, want /typed and /all (twice, with the marker)", paths)
+	}
+	for _, r := range got {
+		if r.path != "/typed" {
+			continue
+		}
+		if r.header.Get("Webhook-Id") != ev.Locator || r.header.Get("Content-Type") != "application/json" ||
+			!strings.HasPrefix(r.header.Get("User-Agent"), "hookstream/") {
+			t.Fatalf("headers %v", r.header)
+		}
+		body := decodeEvent(t, r.body)
+		if body.Locator != ev.Locator || string(body.Data) != `{"policyLocator":"P-1","premium":120.5}` {
+			t.Fatalf("body %s, want the EventResponse of %s", r.body, ev.Locator)
+		}
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wh.Verify(r.body, r.header); err != nil {
+			t.Fatalf("Standard Webhooks verification failed: %v (headers %v)", err, r.header)
+		}
+	}
+	for _, r := range got {
+		if r.path == "/all" && r.header.Get("X-Team") != "uw" {
+			t.Fatalf("custom header missing: %v", r.header)
+		}
+	}
+
+	// The event reads back through the events API, identical.
+	var back eventJSON
+	h.must(http.StatusOK, http.MethodGet, "/event/"+tenantA+"/events/"+ev.Locator, adminToken, nil).json(t, &back)
+	if back.Locator != ev.Locator || !back.Timestamp.Equal(ev.Timestamp) || string(back.Data) != string(ev.Data) {
+		t.Fatalf("events API %+v, want %+v", back, ev)
+	}
+	h.must(http.StatusNotFound, http.MethodGet, "/event/"+tenantB+"/events/"+ev.Locator, adminToken, nil)
+}
+
+func TestPublishOverNATSDedupesAndRejectsInvalid(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	h.createWebhook(tenantA, webhookBody("all", rc.url("/all"), nil))
+	_, js := h.natsClient()
+	ctx := context.Background()
+	subject := "hookstream.events." + tenantA + ".card.created"
+
+	// Invalid messages straight to NATS: not an object, and a bad tenant. They must not block what follows.
+	if _, err := js.Publish(ctx, subject, []byte(`[1,2,3]`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "hookstream.events.not-a-uuid.card.created", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		m := nats.NewMsg(subject)
+		m.Data = []byte(`{"card":"c-1"}`)
+		m.Header.Set("Nats-Msg-Id", "producer-key-1")
+		m.Header.Set("Hookstream-Request-Id", "req-77")
+		ack, err := js.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = ack
+	}
+	h.publishHTTP(tenantA, "marker.done", map[string]any{})
+	got := rc.waitFor(t, 2, 10*time.Second)
+	first := decodeEvent(t, got[0].body)
+	if first.Type != "card.created" || first.RequestID != "req-77" || string(first.Data) != `{"card":"c-1"}` {
+		t.Fatalf("first delivery %s", got[0].body)
+	}
+	if decodeEvent(t, got[1].body).Type != "marker.done" {
+		t.Fatalf("the duplicate Nats-Msg-Id was delivered twice: %s", got[1].body)
+	}
+	metrics := string(h.must(http.StatusOK, http.MethodGet, "/metrics", "", nil).body)
+	if !strings.Contains(metrics, "hookstream_events_rejected_total 2") {
+		t.Fatalf("rejected events not counted:\n%s", grepLines(metrics, "hookstream_events"))
+	}
+	if !strings.Contains(h.logs.String(), "rejected an invalid event") {
+		t.Fatal("rejected events not logged")
+	}
+}
+
+func decodeJSONBody(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestHTTPIngestIdempotencyAndBadInput(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	h.createWebhook(tenantA, webhookBody("all", rc.url("/all"), nil))
+	send := func(key string) eventJSON {
+		req, _ := http.NewRequest(http.MethodPost, h.base+"/event/"+tenantA+"/events", strings.NewReader(`{"type":"policy.issue","data":{"n":1},"requestId":"r-1"}`))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		var e eventJSON
+		if err := decodeJSONBody(resp, &e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	a, b := send("k-1"), send("k-1")
+	if a.Locator != b.Locator || !a.Timestamp.Equal(b.Timestamp) || a.RequestID != "r-1" {
+		t.Fatalf("repeated Idempotency-Key gave %+v then %+v", a, b)
+	}
+	c := send("k-2")
+	if c.Locator == a.Locator {
+		t.Fatal("a new key gave the same event")
+	}
+	rc.waitFor(t, 2, 10*time.Second)
+	h.publishHTTP(tenantA, "marker.done", map[string]any{})
+	if got := rc.waitFor(t, 3, 10*time.Second); len(got) != 3 {
+		t.Fatalf("got %d deliveries, want 3 (k-1 once, k-2, marker)", len(got))
+	}
+
+	reader, _ := h.mintToken([]string{tenantA}, "events.read")
+	for _, tc := range []struct {
+		body, token, field string
+		status             int
+	}{
+		{`{"type":"policy.issue","data":[1]}`, adminToken, "data", 400},
+		{`{"type":"policy.issue","data":"x"}`, adminToken, "data", 400},
+		{`{"type":"policy.issue"}`, adminToken, "data", 400},
+		{`{"type":"bad type","data":{}}`, adminToken, "type", 400},
+		{`{"data":{}}`, adminToken, "type", 400},
+		{`{"type":"a.b","data":{},"extra":1}`, adminToken, "extra", 400},
+		{`{"type":"a.b","data":{},"requestId":"` + strings.Repeat("r", 300) + `"}`, adminToken, "requestId", 400},
+		{`{"type":"a.b","data":{}}`, reader, "", 403},
+	} {
+		r := h.do(http.MethodPost, "/event/"+tenantA+"/events", tc.token, tc.body)
+		if r.status != tc.status || (tc.field != "" && r.object(t)["field"] != tc.field) {
+			t.Errorf("%s: %d %s, want %d naming %q", tc.body, r.status, r.body, tc.status, tc.field)
+		}
+	}
+	big := `{"type":"a.b","data":{"x":"` + strings.Repeat("x", 1<<20) + `"}}`
+	h.must(http.StatusRequestEntityTooLarge, http.MethodPost, "/event/"+tenantA+"/events", adminToken, big)
+	h.must(http.StatusBadRequest, http.MethodPost, "/event/not-a-tenant/events", adminToken, `{"type":"a.b","data":{}}`)
+}
+
+func TestEventsListPagesAndPollsForever(t *testing.T) {
+	h := startEngine(t)
+	var locs []string
+	for i := range 5 {
+		typ := "policy.issue"
+		if i%2 == 1 {
+			typ = "policy.cancel"
+		}
+		locs = append(locs, h.publishHTTP(tenantA, typ, map[string]any{"i": i}).Locator)
+	}
+	h.publishHTTP(tenantB, "policy.issue", map[string]any{})
+	type page struct {
+		PagingToken string      `json:"pagingToken"`
+		Events      []eventJSON `json:"events"`
+	}
+	get := func(q string) page {
+		var p page
+		h.must(http.StatusOK, http.MethodGet, "/event/"+tenantA+"/events/list"+q, adminToken, nil).json(t, &p)
+		if p.PagingToken == "" {
+			t.Fatalf("page without pagingToken for %s", q)
+		}
+		return p
+	}
+	p1 := get("?pageSize=2")
+	p2 := get("?pageSize=2&pagingToken=" + p1.PagingToken)
+	p3 := get("?pageSize=2&pagingToken=" + p2.PagingToken)
+	var seen []string
+	for _, p := range []page{p1, p2, p3} {
+		for _, e := range p.Events {
+			seen = append(seen, e.Locator)
+		}
+	}
+	if !slices.Equal(seen, locs) {
+		t.Fatalf("pages gave %v, want %v", seen, locs)
+	}
+	empty := get("?pageSize=2&pagingToken=" + p3.PagingToken)
+	if len(empty.Events) != 0 {
+		t.Fatalf("page after the end has %d events", len(empty.Events))
+	}
+	// Polling with the token of an empty page finds what arrives later.
+	later := h.publishHTTP(tenantA, "policy.issue", map[string]any{"late": true})
+	if p := get("?pageSize=2&pagingToken=" + empty.PagingToken); len(p.Events) != 1 || p.Events[0].Locator != later.Locator {
+		t.Fatalf("poll after new event: %+v", p.Events)
+	}
+	// Filters travel in the token.
+	f1 := get("?pageSize=1&type=policy.cancel")
+	f2 := get("?pageSize=5&pagingToken=" + f1.PagingToken)
+	if len(f1.Events) != 1 || f1.Events[0].Locator != locs[1] || len(f2.Events) != 1 || f2.Events[0].Locator != locs[3] {
+		t.Fatalf("type filter pages: %+v then %+v", f1.Events, f2.Events)
+	}
+	start := p1.Events[1].Timestamp.Format(time.RFC3339Nano)
+	if p := get("?pageSize=10&startTimestamp=" + start + "&endTimestamp=" + later.Timestamp.Format(time.RFC3339Nano)); len(p.Events) != 4 {
+		t.Fatalf("time window gave %d events, want 4", len(p.Events))
+	}
+	for _, q := range []string{"?pageSize=0", "?pageSize=1001", "?pagingToken=garbage!", "?pagingToken=eyJ4IjoxfQ", "?startTimestamp=yesterday", "?type=a..b"} {
+		h.must(http.StatusBadRequest, http.MethodGet, "/event/"+tenantA+"/events/list"+q, adminToken, nil)
+	}
+}
+
+func TestConcurrentPublishersAllDeliveredOnce(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	h.createWebhook(tenantA, webhookBody("all", rc.url("/all"), nil))
+	_, js := h.natsClient()
+	const producers, each = 16, 25
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Go(func() {
+			for i := range each {
+				if p%2 == 0 {
+					if _, err := js.Publish(context.Background(), "hookstream.events."+tenantA+".load.test", fmt.Appendf(nil, `{"p":%d,"i":%d}`, p, i)); err != nil {
+						t.Error(err)
+					}
+				} else {
+					r := h.do(http.MethodPost, "/event/"+tenantA+"/events", adminToken, map[string]any{"type": "load.test", "data": map[string]int{"p": p, "i": i}})
+					if r.status != http.StatusAccepted {
+						t.Errorf("status %d", r.status)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	distinct := func() int {
+		ids := map[string]bool{}
+		for _, r := range rc.requests() {
+			ids[r.header.Get("Webhook-Id")] = true
+		}
+		return len(ids)
+	}
+	eventually(t, 30*time.Second, "every event delivered", func() bool { return distinct() == producers*each })
+}
+
+func TestThousandWebhooksOnOneTenantWithTypeFilters(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	want := map[string]bool{}
+	for i := range 1000 {
+		types := []string{"claim.open"}
+		if i%2 == 0 {
+			types = []string{"claim.close", "claim.reopen"}
+		}
+		path := fmt.Sprintf("/w%d", i)
+		h.createWebhook(tenantA, webhookBody(path, rc.url(path), map[string]any{"eventTypes": types}))
+		if i%2 == 0 {
+			want[path] = true
+		}
+	}
+	h.publishHTTP(tenantA, "claim.close", map[string]any{})
+	got := rc.waitFor(t, 500, 60*time.Second)
+	// Everything routed has been delivered once a second event to the other half has arrived too.
+	h.publishHTTP(tenantA, "claim.open", map[string]any{})
+	got = rc.waitFor(t, 1000, 60*time.Second)
+	closes := map[string]bool{}
+	for _, r := range got {
+		if decodeEvent(t, r.body).Type == "claim.close" {
+			if closes[r.path] || !want[r.path] {
+				t.Fatalf("claim.close went to %s (twice or unsubscribed)", r.path)
+			}
+			closes[r.path] = true
+		}
+	}
+	if len(closes) != 500 {
+		t.Fatalf("claim.close reached %d webhooks, want 500", len(closes))
+	}
+}
