@@ -3,6 +3,7 @@ package hookstream
 import (
 	"crypto/rand"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,7 +17,8 @@ func NewLocator(now time.Time) string {
 
 // ValidTenant reports whether s is a tenant locator: a UUID in its canonical 36-character form.
 func ValidTenant(s string) bool {
-	if len(s) != 36 {
+	// Only the canonical lowercase form: one tenant must not be reachable under two spellings.
+	if len(s) != 36 || strings.ToLower(s) != s {
 		return false
 	}
 	_, err := uuid.Parse(s)
@@ -25,7 +27,7 @@ func ValidTenant(s string) bool {
 
 // ValidLocator reports whether s is a ULID locator (26 characters of Crockford base32).
 func ValidLocator(s string) bool {
-	if len(s) != ulid.EncodedSize {
+	if len(s) != ulid.EncodedSize || strings.ToUpper(s) != s {
 		return false
 	}
 	_, err := ulid.ParseStrict(s)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -140,6 +141,7 @@ func (t *Token) Apply(e *TokenEvent, seq uint64) error {
 			return fmt.Errorf("%s event without create payload", e.Type)
 		}
 		*t = *e.Create
+		t.Tenants, t.Permissions = slices.Clone(t.Tenants), slices.Clone(t.Permissions)
 	case TokenRevoked:
 		at := e.Time
 		t.Revoked, t.RevokedAt = true, &at
@@ -211,8 +213,8 @@ func (p *Principal) Has(perms ...Permission) bool {
 
 // Authorize returns a Forbidden error unless the principal may act on tenant with one of perms.
 func (p *Principal) Authorize(tenant string, perms ...Permission) error {
-	if !p.Has(perms...) {
-		return Forbidden("token lacks permission %s", perms[0])
+	if len(perms) == 0 || !p.Has(perms...) {
+		return Forbidden("token lacks permission %s", strings.Join(perms, " or "))
 	}
 	if !p.Admin && !slices.Contains(p.Tenants, tenant) {
 		return Forbidden("token has no access to tenant %s", tenant)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/textproto"
 	"net/url"
@@ -423,19 +424,50 @@ func isPrivateHost(host string) bool {
 	return err == nil && IsPrivateAddress(addr)
 }
 
-// IsPrivateAddress reports whether addr is one that webhooks may not reach unless private destinations are
-// allowed: loopback, private, shared (CGNAT), link-local, unique-local, multicast, unspecified or broadcast.
-func IsPrivateAddress(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	if addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() ||
-		addr.IsInterfaceLocalMulticast() || addr.IsMulticast() || addr.IsUnspecified() {
+// IsPrivateAddress reports whether ip must not be reached from a webhook delivery
+// because it may belong to our own network rather than the endpoint owner's:
+// loopback, private, CGNAT, link-local, unique-local, site-local, multicast,
+// unspecified, "this network", reserved and broadcast addresses, including
+// their IPv4-mapped and NAT64 forms. An invalid address counts as private so
+// that callers fail closed.
+func IsPrivateAddress(ip netip.Addr) bool {
+	if !ip.IsValid() {
 		return true
 	}
-	if addr.Is4() {
-		b := addr.As4()
-		return b[0] == 0 || // "this network"
-			(b[0] == 100 && b[1]&0xc0 == 64) || // 100.64.0.0/10 shared address space
-			b == [4]byte{255, 255, 255, 255}
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
+		ip.IsMulticast() || ip.IsUnspecified() {
+		return true
+	}
+	if ip.Is4() {
+		a := ip.As4()
+		switch {
+		case a[0] == 0:
+			// "This network" (RFC 1122); Linux routes 0.x.y.z to the
+			// local host.
+			return true
+		case a[0] == 100 && a[1]&0xc0 == 64:
+			// 100.64.0.0/10, carrier-grade NAT (RFC 6598): private in
+			// practice, often provider or cloud-internal infrastructure.
+			return true
+		case a[0] >= 240:
+			// 240.0.0.0/4, reserved (RFC 1112), including the limited
+			// broadcast address 255.255.255.255.
+			return true
+		}
+		return false
+	}
+	a := ip.As16()
+	switch {
+	case a[0] == 0xfe && a[1]&0xc0 == 0xc0:
+		// fec0::/10, deprecated site-local (RFC 3879), still treated as
+		// internal by some stacks.
+		return true
+	case [12]byte(a[:12]) == [12]byte{0, 0x64, 0xff, 0x9b}:
+		// 64:ff9b::/96, NAT64 well-known prefix (RFC 6052): a translator
+		// turns 64:ff9b::a.b.c.d into a connection to a.b.c.d, so the
+		// embedded IPv4 address is the real destination.
+		return IsPrivateAddress(netip.AddrFrom4([4]byte(a[12:])))
 	}
 	return false
 }
@@ -458,8 +490,15 @@ func checkHeaders(field string, headers map[string][]string) error {
 	if len(headers) > MaxHeaders {
 		return Invalid(field, "at most %d headers", MaxHeaders)
 	}
-	for name, values := range headers {
+	seen := make(map[string]string, len(headers))
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
+		values := headers[name]
 		f := field + "." + name
+		canonical := textproto.CanonicalMIMEHeaderKey(name)
+		if other, dup := seen[canonical]; dup {
+			return Invalid(truncate(f, 300), "names the same header as %q (header names ignore case)", truncate(other, 64))
+		}
+		seen[canonical] = name
 		if !validHeaderName(name) {
 			return Invalid(truncate(f, 300), "is not a valid header name")
 		}

@@ -629,7 +629,7 @@ func TestDuplicateHeaderNamesAreDeterministic(t *testing.T) {
 			seen[mustJSON(t, n.Endpoint.Headers)] = true
 		}
 		if len(seen) > 1 {
-			t.Skip(bug + strings.Join(slices.Sorted(maps.Keys(seen)), " | "))
+			t.Fatal(bug + strings.Join(slices.Sorted(maps.Keys(seen)), " | "))
 		}
 	})
 	t.Run("create", func(t *testing.T) {
@@ -645,7 +645,7 @@ func TestDuplicateHeaderNamesAreDeterministic(t *testing.T) {
 			seen[mustJSON(t, ev.Create.Endpoint.Headers)] = true
 		}
 		if len(seen) > 1 {
-			t.Skip(bug + strings.Join(slices.Sorted(maps.Keys(seen)), " | "))
+			t.Fatal(bug + strings.Join(slices.Sorted(maps.Keys(seen)), " | "))
 		}
 	})
 }

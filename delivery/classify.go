@@ -47,22 +47,3 @@ func MatchTrigger(triggers []string, statusCode int) (trigger string, ok bool) {
 	}
 	return classMatched, classMatched != ""
 }
-
-// ValidTrigger reports whether s is a trigger MatchTrigger can ever fire:
-// "timeout", a failure class "3xx".."5xx", or a code "300".."599". Matching
-// is case-sensitive, so "4XX" is rejected here rather than silently never
-// matching at delivery time.
-func ValidTrigger(s string) bool {
-	if s == TriggerTimeout {
-		return true
-	}
-	if len(s) != 3 || s[0] < '3' || s[0] > '5' {
-		return false
-	}
-	if s[1:] == "xx" {
-		return true
-	}
-	return isDigit(s[1]) && isDigit(s[2])
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"fmt"
+	"github.com/hookstream/hookstream"
 	"testing"
 
 	"github.com/hookstream/hookstream/delivery"
@@ -91,7 +92,7 @@ func TestMatchTriggerEveryCode(t *testing.T) {
 		if got, ok := delivery.MatchTrigger([]string{class}, code); !ok || got != class {
 			t.Fatalf("MatchTrigger(%q, %d) = %q, %v", class, code, got, ok)
 		}
-		if !delivery.ValidTrigger(exact) || !delivery.ValidTrigger(class) {
+		if !hookstream.ValidTrigger(exact) || !hookstream.ValidTrigger(class) {
 			t.Fatalf("ValidTrigger(%q) or ValidTrigger(%q) false", exact, class)
 		}
 	}
@@ -140,7 +141,7 @@ func TestValidTrigger(t *testing.T) {
 		{"timeouts", false},
 	}
 	for _, tt := range tests {
-		if got := delivery.ValidTrigger(tt.s); got != tt.want {
+		if got := hookstream.ValidTrigger(tt.s); got != tt.want {
 			t.Errorf("ValidTrigger(%q) = %v, want %v", tt.s, got, tt.want)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/hookstream/hookstream"
 	"net"
 	"net/http"
 	"net/netip"
@@ -15,56 +16,8 @@ import (
 // because its resolved address is not on the public internet.
 var ErrPrivateDestination = errors.New("destination address is private")
 
-// IsPrivate reports whether ip must not be reached from a webhook delivery
-// because it may belong to our own network rather than the endpoint owner's:
-// loopback, private, CGNAT, link-local, unique-local, site-local, multicast,
-// unspecified, "this network", reserved and broadcast addresses, including
-// their IPv4-mapped and NAT64 forms. An invalid address counts as private so
-// that callers fail closed.
-func IsPrivate(ip netip.Addr) bool {
-	if !ip.IsValid() {
-		return true
-	}
-	ip = ip.Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-		ip.IsMulticast() || ip.IsUnspecified() {
-		return true
-	}
-	if ip.Is4() {
-		a := ip.As4()
-		switch {
-		case a[0] == 0:
-			// "This network" (RFC 1122); Linux routes 0.x.y.z to the
-			// local host.
-			return true
-		case a[0] == 100 && a[1]&0xc0 == 64:
-			// 100.64.0.0/10, carrier-grade NAT (RFC 6598): private in
-			// practice, often provider or cloud-internal infrastructure.
-			return true
-		case a[0] >= 240:
-			// 240.0.0.0/4, reserved (RFC 1112), including the limited
-			// broadcast address 255.255.255.255.
-			return true
-		}
-		return false
-	}
-	a := ip.As16()
-	switch {
-	case a[0] == 0xfe && a[1]&0xc0 == 0xc0:
-		// fec0::/10, deprecated site-local (RFC 3879), still treated as
-		// internal by some stacks.
-		return true
-	case [12]byte(a[:12]) == [12]byte{0, 0x64, 0xff, 0x9b}:
-		// 64:ff9b::/96, NAT64 well-known prefix (RFC 6052): a translator
-		// turns 64:ff9b::a.b.c.d into a connection to a.b.c.d, so the
-		// embedded IPv4 address is the real destination.
-		return IsPrivate(netip.AddrFrom4([4]byte(a[12:])))
-	}
-	return false
-}
-
 // NewDialer returns a dialer that, unless allowPrivate is set, refuses
-// private destinations (see IsPrivate) with an error wrapping
+// private destinations (see hookstream.IsPrivateAddress) with an error wrapping
 // ErrPrivateDestination.
 //
 // The check lives in Control because Control runs for every connection
@@ -90,7 +43,7 @@ func refusePrivate(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("refusing to dial %s %q: %w: %w", network, address, ErrPrivateDestination, err)
 	}
-	if IsPrivate(ap.Addr()) {
+	if hookstream.IsPrivateAddress(ap.Addr()) {
 		return fmt.Errorf("refusing to dial %s: %w", ap.Addr(), ErrPrivateDestination)
 	}
 	return nil

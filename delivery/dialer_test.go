@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/hookstream/hookstream"
 	"io"
 	"net"
 	"net/http"
@@ -108,13 +109,13 @@ func TestIsPrivate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
 			ip := netip.MustParseAddr(tt.addr)
-			if got := delivery.IsPrivate(ip); got != tt.want {
-				t.Errorf("IsPrivate(%s) = %v, want %v", ip, got, tt.want)
+			if got := hookstream.IsPrivateAddress(ip); got != tt.want {
+				t.Errorf("hookstream.IsPrivateAddress(%s) = %v, want %v", ip, got, tt.want)
 			}
 		})
 	}
-	if !delivery.IsPrivate(netip.Addr{}) {
-		t.Error("IsPrivate(zero Addr) = false, want true (fail closed)")
+	if !hookstream.IsPrivateAddress(netip.Addr{}) {
+		t.Error("hookstream.IsPrivateAddress(zero Addr) = false, want true (fail closed)")
 	}
 }
 

@@ -80,7 +80,7 @@ func (r *Router) route(ctx context.Context, webhookStream jetstream.Stream, batc
 	work := make([]pending, 0, len(batch))
 	for _, m := range batch {
 		p := pending{msg: m}
-		futures, err := r.fanOut(m)
+		futures, err := r.fanOut(ctx, m)
 		if err != nil {
 			var de *hookstream.Error
 			if errors.As(err, &de) {
@@ -118,7 +118,7 @@ func (r *Router) route(ctx context.Context, webhookStream jetstream.Stream, batc
 }
 
 // fanOut publishes the event's tasks (asynchronously) and returns their ack futures.
-func (r *Router) fanOut(m jetstream.Msg) ([]jetstream.PubAckFuture, error) {
+func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]jetstream.PubAckFuture, error) {
 	md, err := m.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
@@ -143,11 +143,15 @@ func (r *Router) fanOut(m jetstream.Msg) ([]jetstream.PubAckFuture, error) {
 		}
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
-		subject := r.broker.Subjects.Delivery(ev.Tenant, w.Locator)
 		if w.Suspended || r.holds.Holding(ev.Tenant, w.Locator) {
-			subject = r.broker.Subjects.Held(ev.Tenant, w.Locator)
+			// Rare, and ordered against the release: appended synchronously.
+			if err := r.holds.Hold(ctx, t); err != nil {
+				return nil, err
+			}
+			r.metrics.Deliveries.WithLabelValues("held").Inc()
+			continue
 		}
-		f, err := r.broker.JS.PublishMsgAsync(t.msg(subject), jetstream.WithMsgID("task/"+t.attempt))
+		f, err := r.broker.JS.PublishMsgAsync(t.msg(r.broker.Subjects.Delivery(ev.Tenant, w.Locator)), jetstream.WithMsgID("task/"+t.attempt))
 		if err != nil {
 			return nil, fmt.Errorf("publish task: %w", err)
 		}

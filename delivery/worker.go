@@ -48,6 +48,7 @@ type Worker struct {
 	webhooks  *projections.Webhooks
 	attempts  *projections.Attempts
 	suspender Suspender
+	holds     *Holds
 	metrics   *Metrics
 	log       *slog.Logger
 	now       func() time.Time
@@ -63,7 +64,7 @@ type Worker struct {
 
 // NewWorker returns a Worker.
 func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhooks, attempts *projections.Attempts,
-	suspender Suspender, m *Metrics, log *slog.Logger) *Worker {
+	suspender Suspender, holds *Holds, m *Metrics, log *slog.Logger) *Worker {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 256
 	}
@@ -75,7 +76,7 @@ func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhook
 			MaxConnsPerHost: cfg.MaxPerEndpoint, MaxIdleConnsPerHost: cfg.MaxPerEndpoint})
 	}
 	return &Worker{
-		cfg: cfg, broker: b, webhooks: webhooks, attempts: attempts, suspender: suspender, metrics: m, log: log, now: time.Now,
+		cfg: cfg, broker: b, webhooks: webhooks, attempts: attempts, suspender: suspender, holds: holds, metrics: m, log: log, now: time.Now,
 		secure: client(false), insecure: client(true),
 		global:      make(chan struct{}, cfg.MaxInFlight),
 		perEndpoint: map[string]chan struct{}{},
@@ -208,11 +209,7 @@ func (w *Worker) process(ctx context.Context, t *task, wh *hookstream.Webhook, f
 			return resultHeld, nil
 		}
 		w.metrics.Deliveries.WithLabelValues("held").Inc()
-		_, err := w.broker.JS.PublishMsg(ctx, t.msg(w.broker.Subjects.Held(t.tenant, t.webhook)), jetstream.WithMsgID("hold/"+t.attempt))
-		if err != nil {
-			return resultHeld, fmt.Errorf("hold task: %w", err)
-		}
-		return resultHeld, nil
+		return resultHeld, w.holds.Hold(ctx, t)
 	}
 	if t.try > 0 {
 		done, err := w.attempts.Delivered(t.tenant, t.webhook, t.event)

@@ -94,7 +94,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newLagCollector(e.store, e.broker))
-	worker := e.startDelivery(cfg, v, cmd, reg)
+	worker, err := e.startDelivery(ctx, cfg, v, cmd, reg)
+	if err != nil {
+		return nil, err
+	}
 	deliveries := commands.NewDeliveryCommands(e.broker, e.store, v.webhooks, v.events, v.attempts, worker, time.Now)
 	api := httpapi.New(httpapi.Config{
 		Commands:       cmd,
@@ -124,7 +127,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 }
 
 // startDelivery runs the router, the workers and the hold releaser until Stop.
-func (e *Engine) startDelivery(cfg *config.Config, v views, cmd *commands.Service, reg prometheus.Registerer) *delivery.Worker {
+func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views, cmd *commands.Service, reg prometheus.Registerer) (*delivery.Worker, error) {
 	log := e.log.With("component", "delivery")
 	metrics := delivery.NewMetrics(reg)
 	holds := delivery.NewHolds(e.broker, v.webhooks, log)
@@ -134,22 +137,25 @@ func (e *Engine) startDelivery(cfg *config.Config, v views, cmd *commands.Servic
 		MaxInFlight:    cfg.MaxInFlight,
 		MaxPerEndpoint: cfg.MaxInFlightPerEndpoint,
 		UserAgent:      "hookstream/" + Version,
-	}, e.broker, v.webhooks, v.attempts, cmd, metrics, log)
+	}, e.broker, v.webhooks, v.attempts, cmd, holds, metrics, log)
 	holds.SetWorker(worker)
 	router := delivery.NewRouter(e.broker, e.store, v.webhooks, holds, metrics, log)
+	if err := holds.Load(ctx); err != nil {
+		return nil, err
+	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	runCtx, cancel := context.WithCancel(context.Background())
 	e.stopDelivery, e.delivered = cancel, make(chan struct{})
 	var wg sync.WaitGroup
 	for name, run := range map[string]func(context.Context) error{"router": router.Run, "worker": worker.Run, "holds": holds.Run} {
 		wg.Go(func() {
-			if err := run(ctx); err != nil {
+			if err := run(runCtx); err != nil {
 				log.Error("delivery component stopped", "component", name, "err", err)
 			}
 		})
 	}
 	go func() { wg.Wait(); close(e.delivered) }()
-	return worker
+	return worker, nil
 }
 
 // OpenBroker connects to NATS as cfg says. noListen keeps an embedded server off the network (for offline

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/hookstream/hookstream"
@@ -36,11 +37,21 @@ func decodeJSON(data []byte, v any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err := dec.Token(); err != io.EOF {
+			return hookstream.Invalid("body", "unexpected data after the JSON object")
+		}
+	} else if !json.Valid(data) {
 		return jsonError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return hookstream.Invalid("body", "unexpected data after the JSON object")
+	// The document is valid JSON: walk it against the target type to name the field at fault, and to refuse
+	// field names that encoding/json would have matched case-insensitively.
+	if field, problem := fieldProblem(data, reflect.TypeOf(v), ""); field != "" {
+		return hookstream.Invalid(field, "%s", problem)
+	}
+	if err != nil {
+		return jsonError(err)
 	}
 	return nil
 }

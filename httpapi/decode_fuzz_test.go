@@ -288,7 +288,7 @@ func FuzzDecodeWebhookUpdate(f *testing.F) {
 		}
 		if u := ev.Update; u.Endpoint != nil && caseCollision(u.Endpoint.AddHeaders) ||
 			u.FailureHandling != nil && u.FailureHandling.AlertEndpoint != nil && caseCollision(u.FailureHandling.AlertEndpoint.AddHeaders) {
-			t.Skip("bug: header names equal up to case fold in random order (see TestDuplicateHeaderNamesAreDeterministic)")
+			t.Fatal("header names equal up to case fold were accepted")
 		}
 		if replayed := foldReplayed(t, base, ev, 2); toJSON(t, replayed) != toJSON(t, next) {
 			t.Fatalf("replay differs:\nlive   %s\nreplay %s", toJSON(t, next), toJSON(t, replayed))
@@ -571,9 +571,6 @@ func TestDecodeJSONErrors(t *testing.T) {
 				t.Errorf("code %q", e.Code)
 			}
 			if e.Field != tt.field {
-				if tt.skip != "" {
-					t.Skip(tt.skip + fmt.Sprintf(" (got field %q)", e.Field))
-				}
 				t.Errorf("field %q, want %q (%v)", e.Field, tt.field, err)
 			}
 		})
