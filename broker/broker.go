@@ -40,8 +40,21 @@ type Broker struct {
 	log    *slog.Logger
 }
 
+// Connect connects to an external NATS server that hookstream's streams are already on, as a producer
+// does: it neither starts a server nor touches the streams.
+func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("a NATS URL is required")
+	}
+	return open(ctx, cfg, log, false)
+}
+
 // Open starts the embedded server or connects to the external one, then creates or updates the streams.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
+	return open(ctx, cfg, log, true)
+}
+
+func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams bool) (*Broker, error) {
 	b := &Broker{Subjects: Subjects{Prefix: cfg.Prefix}, closed: make(chan struct{}), log: log}
 	if b.Subjects.Prefix == "" {
 		b.Subjects.Prefix = DefaultPrefix
@@ -83,9 +96,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := EnsureStreams(ctx, b.JS, b.Subjects, cfg.Streams); err != nil {
-		b.Close()
-		return nil, err
+	if ensureStreams {
+		if err := EnsureStreams(ctx, b.JS, b.Subjects, cfg.Streams); err != nil {
+			b.Close()
+			return nil, err
+		}
 	}
 	return b, nil
 }

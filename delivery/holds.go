@@ -164,11 +164,7 @@ func (h *Holds) scan(ctx context.Context, stream jetstream.Stream) error {
 		if !ok {
 			continue
 		}
-		wh, err := h.webhooks.GetAny(tenant, webhook)
-		if err != nil {
-			return err
-		}
-		if wh != nil && !wh.Deleted && wh.Suspended {
+		if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.Suspended {
 			continue
 		}
 		if err := h.release(ctx, stream, tenant, webhook, subject); err != nil {
@@ -213,11 +209,7 @@ func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, we
 		}
 		t, err := parseTask(raw.Header, raw.Data)
 		if err == nil {
-			wh, err := h.webhooks.GetAny(tenant, webhook)
-			if err != nil {
-				return err
-			}
-			res, err := h.worker.process(ctx, t, wh, true)
+			res, err := h.worker.process(ctx, t, h.webhooks.Current(tenant, webhook), true)
 			if err != nil {
 				return err
 			}

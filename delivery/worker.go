@@ -33,8 +33,8 @@ type WorkerConfig struct {
 	AllowPrivate bool
 	// MaxInFlight bounds the attempts in flight on this instance.
 	MaxInFlight int
-	// MaxPerEndpoint bounds the attempts in flight to one endpoint URL, so a slow endpoint cannot take every
-	// slot.
+	// MaxPerEndpoint bounds the attempts in flight to one webhook's endpoint, so a slow endpoint cannot take
+	// every slot.
 	MaxPerEndpoint int
 	// UserAgent is sent with every delivery.
 	UserAgent string
@@ -57,9 +57,9 @@ type Worker struct {
 	global           chan struct{}
 	inFlight         sync.WaitGroup
 
-	mu          sync.Mutex
-	perEndpoint map[string]chan struct{}
-	signers     map[string]*Signer
+	mu      sync.Mutex
+	lanes   map[string]*lane
+	signers map[string]*Signer
 }
 
 // NewWorker returns a Worker.
@@ -78,16 +78,17 @@ func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhook
 	return &Worker{
 		cfg: cfg, broker: b, webhooks: webhooks, attempts: attempts, suspender: suspender, holds: holds, metrics: m, log: log, now: time.Now,
 		secure: client(false), insecure: client(true),
-		global:      make(chan struct{}, cfg.MaxInFlight),
-		perEndpoint: map[string]chan struct{}{},
-		signers:     map[string]*Signer{},
+		global:  make(chan struct{}, cfg.MaxInFlight),
+		lanes:   map[string]*lane{},
+		signers: map[string]*Signer{},
 	}
 }
 
 // Run consumes delivery tasks and due retries until ctx ends, then waits for the attempts in flight.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.inFlight.Wait()
-	ackWait := w.cfg.Timeout + 30*time.Second
+	// A task may wait in its lane behind two rounds of attempts before its own runs.
+	ackWait := 3*w.cfg.Timeout + 30*time.Second
 	deliveries, err := w.consumer(ctx, broker.KindDeliveries, "deliveries", "", ackWait)
 	if err != nil {
 		return err
@@ -132,52 +133,115 @@ func (w *Worker) consumer(ctx context.Context, kind, name, filter string, ackWai
 	return c, nil
 }
 
-// dispatch runs in the consumer's goroutine: it takes a global slot (blocking, which throttles the
-// consumer) and hands the message to its own goroutine.
-func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
-	select {
-	case w.global <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
-	w.inFlight.Add(1)
-	go func() {
-		defer w.inFlight.Done()
-		defer func() { <-w.global }()
-		w.handle(m)
-	}()
+// A lane queues up to laneQueue tasks per slot; past that, tasks go back to JetStream for laneFullDelay.
+const (
+	laneQueue     = 8
+	laneFullDelay = 100 * time.Millisecond
+)
+
+// lane queues the tasks of one webhook's endpoint and runs at most MaxPerEndpoint of them at once, so a slow
+// endpoint holds its own lane and never the other endpoints' slots.
+type lane struct {
+	queue   chan jetstream.Msg
+	running int
 }
 
-// handle carries out one task message. It runs to completion even while the engine stops: an attempt that
-// was sent is recorded, not abandoned half-way.
+// dispatch runs in the consumer's goroutine: it queues the task on its endpoint's lane, or, when the lane is
+// full, hands it back to JetStream for a little later. A full lane means the endpoint is slower than its
+// share; leaving its tasks in the stream keeps the consumer's window open for the others.
+func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
+	key := m.Headers().Get(headerTenant) + "/" + m.Headers().Get(headerWebhook)
+	w.mu.Lock()
+	l, ok := w.lanes[key]
+	if !ok {
+		l = &lane{queue: make(chan jetstream.Msg, laneQueue*w.cfg.MaxPerEndpoint)}
+		w.lanes[key] = l
+	}
+	select {
+	case l.queue <- m:
+	default:
+		w.mu.Unlock()
+		_ = m.NakWithDelay(laneFullDelay)
+		return
+	}
+	if l.running < w.cfg.MaxPerEndpoint {
+		l.running++
+		w.inFlight.Add(1)
+		go w.runLane(ctx, key, l)
+	}
+	w.mu.Unlock()
+}
+
+// runLane carries out a lane's tasks until its queue is empty. When the engine stops, queued tasks go back
+// to JetStream at once so another instance (or the next start) takes them without waiting for AckWait.
+func (w *Worker) runLane(ctx context.Context, key string, l *lane) {
+	defer w.inFlight.Done()
+	for {
+		w.mu.Lock()
+		var m jetstream.Msg
+		select {
+		case m = <-l.queue:
+		default:
+			l.running--
+			if l.running == 0 && len(l.queue) == 0 {
+				delete(w.lanes, key)
+			}
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		if ctx.Err() != nil {
+			_ = m.Nak()
+			continue
+		}
+		select {
+		case w.global <- struct{}{}:
+		case <-ctx.Done():
+			_ = m.Nak()
+			continue
+		}
+		w.handle(m)
+		<-w.global
+	}
+}
+
+// handle carries out the first phase of one task message in its lane and hands the second phase (recording,
+// retry, final failure, ack) to its own goroutine, so the endpoint's slot is free as soon as the endpoint has
+// answered. Both run to completion even while the engine stops: an attempt that was sent is recorded.
 func (w *Worker) handle(m jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout+30*time.Second)
-	defer cancel()
 	t, err := parseTask(m.Headers(), m.Data())
 	if err != nil {
+		cancel()
 		w.log.Warn("dropping a malformed delivery task", "subject", m.Subject(), "err", err)
 		_ = m.Term()
 		return
 	}
 	if t.kind == kindAlert {
 		w.sendAlert(ctx, t)
+		cancel()
 		_ = m.Ack()
 		return
 	}
-	wh, err := w.webhooks.GetAny(t.tenant, t.webhook)
+	wh := w.webhooks.Current(t.tenant, t.webhook)
+	a, _, err := w.attempt(ctx, t, wh, false)
+	if a == nil || err != nil {
+		cancel()
+		w.finish(m, t, err)
+		return
+	}
+	w.inFlight.Add(1)
+	go func() {
+		defer w.inFlight.Done()
+		defer cancel()
+		_, err := w.conclude(ctx, t, wh, a)
+		w.finish(m, t, err)
+	}()
+}
+
+// finish acks a task, or hands it back for another try when recording its outcome failed.
+func (w *Worker) finish(m jetstream.Msg, t *task, err error) {
 	if err != nil {
-		w.log.Warn("load webhook for delivery", "webhook", t.webhook, "err", err)
-		_ = m.NakWithDelay(time.Second)
-		return
-	}
-	release, ok := w.endpointSlot(wh)
-	if !ok {
-		// This endpoint has all its slots busy: come back shortly rather than hold a global slot.
-		_ = m.NakWithDelay(200 * time.Millisecond)
-		return
-	}
-	defer release()
-	if _, err := w.process(ctx, t, wh, false); err != nil {
 		w.log.Warn("delivery task failed; it will be redelivered", "webhook", t.webhook, "event", t.event, "err", err)
 		_ = m.NakWithDelay(time.Second)
 		return
@@ -194,34 +258,40 @@ const (
 	resultFailed               // failed; a retry is scheduled or the final failure handled
 )
 
-// process carries out one try for webhook state wh (nil when it no longer exists). fromHold is set when the
-// task comes out of the held stream, where a still-suspended webhook leaves it.
+// process carries out one try for webhook state wh (nil when it no longer exists), both phases in a row.
+// fromHold is set when the task comes out of the held stream, where a still-suspended webhook leaves it.
 func (w *Worker) process(ctx context.Context, t *task, wh *hookstream.Webhook, fromHold bool) (result, error) {
+	a, res, err := w.attempt(ctx, t, wh, fromHold)
+	if a == nil || err != nil {
+		return res, err
+	}
+	return w.conclude(ctx, t, wh, a)
+}
+
+// attempt is the first phase of a try: the checks and the HTTP request. It returns the attempt, or nil with
+// the result when no request was due.
+func (w *Worker) attempt(ctx context.Context, t *task, wh *hookstream.Webhook, fromHold bool) (*hookstream.Attempt, result, error) {
 	switch {
-	case wh == nil || wh.Deleted:
+	case wh == nil || wh.Deleted, !wh.Enabled:
 		w.metrics.Deliveries.WithLabelValues("skipped").Inc()
-		return resultDone, w.cancelPending(ctx, t)
-	case !wh.Enabled:
-		w.metrics.Deliveries.WithLabelValues("skipped").Inc()
-		return resultDone, w.cancelPending(ctx, t)
+		return nil, resultDone, w.cancelPending(ctx, t)
 	case wh.Suspended:
 		if fromHold {
-			return resultHeld, nil
+			return nil, resultHeld, nil
 		}
 		w.metrics.Deliveries.WithLabelValues("held").Inc()
-		return resultHeld, w.holds.Hold(ctx, t)
+		return nil, resultHeld, w.holds.Hold(ctx, t)
 	}
 	if t.try > 0 {
 		done, err := w.attempts.Delivered(t.tenant, t.webhook, t.event)
 		if err != nil {
-			return resultDone, err
+			return nil, resultDone, err
 		}
 		if done {
 			w.metrics.Deliveries.WithLabelValues("skipped").Inc()
-			return resultDone, w.cancelPending(ctx, t)
+			return nil, resultDone, w.cancelPending(ctx, t)
 		}
 	}
-
 	started := w.now()
 	code, body, sendErr := w.send(ctx, &wh.Endpoint, t.event, t.body)
 	ended := w.now()
@@ -235,15 +305,19 @@ func (w *Worker) process(ctx context.Context, t *task, wh *hookstream.Webhook, f
 	if sendErr != nil {
 		a.Error = sendErr.Error()
 	}
-	fh := wh.FailureHandling
-	trigger, matched := "", false
 	if !Succeeded(code) {
 		a.Status = hookstream.AttemptFailed
-		trigger, matched = MatchTrigger(fh.Triggers, code)
-		a.Trigger = trigger
+		a.Trigger, _ = MatchTrigger(wh.FailureHandling.Triggers, code)
 	}
+	return a, resultDone, nil
+}
+
+// conclude is the second phase of a try, which needs no endpoint slot: it records the attempt and schedules
+// the retry or handles the final failure.
+func (w *Worker) conclude(ctx context.Context, t *task, wh *hookstream.Webhook, a *hookstream.Attempt) (result, error) {
+	ended := a.Created.Add(time.Duration(a.LatencyMs * float64(time.Millisecond)))
 	if err := w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
-		Event: t.event, Time: ended.UTC(), Attempt: a}, "att/"+t.attempt); err != nil {
+		Event: t.event, Time: ended, Attempt: a}, "att/"+t.attempt); err != nil {
 		return resultDone, err
 	}
 	if a.Status == hookstream.AttemptSuccess {
@@ -251,10 +325,10 @@ func (w *Worker) process(ctx context.Context, t *task, wh *hookstream.Webhook, f
 		return resultDone, nil
 	}
 	w.metrics.Deliveries.WithLabelValues("failed").Inc()
-	if !matched {
+	if a.Trigger == "" {
 		return resultFailed, nil
 	}
-	if rs := fh.RetryStrategy; rs != nil && t.try < rs.Attempts {
+	if rs := wh.FailureHandling.RetryStrategy; rs != nil && t.try < rs.Attempts {
 		return resultFailed, w.scheduleRetry(ctx, t, rs, ended)
 	}
 	return resultFailed, w.finalFailure(ctx, t, wh, a, ended)
@@ -335,26 +409,6 @@ func (w *Worker) signer(secret string) (*Signer, error) {
 	return s, nil
 }
 
-// endpointSlot takes one of the endpoint's slots without waiting.
-func (w *Worker) endpointSlot(wh *hookstream.Webhook) (func(), bool) {
-	if wh == nil {
-		return func() {}, true
-	}
-	w.mu.Lock()
-	slots, ok := w.perEndpoint[wh.Endpoint.URL]
-	if !ok {
-		slots = make(chan struct{}, w.cfg.MaxPerEndpoint)
-		w.perEndpoint[wh.Endpoint.URL] = slots
-	}
-	w.mu.Unlock()
-	select {
-	case slots <- struct{}{}:
-		return func() { <-slots }, true
-	default:
-		return nil, false
-	}
-}
-
 // record appends a delivery record with a deterministic message id, so a redelivered task writes it once.
 func (w *Worker) record(ctx context.Context, r *hookstream.DeliveryRecord, msgID string) error {
 	_, err := w.broker.AppendJSON(ctx, w.broker.Subjects.Attempts(r.Tenant, r.Webhook), r, broker.AppendOptions{MsgID: msgID})
@@ -382,7 +436,7 @@ func (w *Worker) scheduleRetry(ctx context.Context, t *task, rs *hookstream.Retr
 	next.attempt = hookstream.DerivedLocator(due, t.event, t.webhook, t.attempt)
 	pending := &hookstream.Attempt{Locator: next.attempt, Tenant: t.tenant, Webhook: t.webhook, Event: t.event, EventSeq: t.eventSeq,
 		Try: next.try, Status: hookstream.AttemptPending, Created: failedAt.UTC(), Due: &due}
-	if wh, err := w.webhooks.GetAny(t.tenant, t.webhook); err == nil && wh != nil {
+	if wh := w.webhooks.Current(t.tenant, t.webhook); wh != nil {
 		pending.URL = wh.Endpoint.URL
 	}
 	if err := w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
@@ -451,8 +505,8 @@ func failureMessage(a *hookstream.Attempt) string {
 // sendAlert POSTs a failure notice to the webhook's alert endpoint, signed with the alert endpoint's own
 // secret. One try: an alert about failing deliveries is not itself retried.
 func (w *Worker) sendAlert(ctx context.Context, t *task) {
-	wh, err := w.webhooks.GetAny(t.tenant, t.webhook)
-	if err != nil || wh == nil || wh.FailureHandling.AlertEndpoint == nil {
+	wh := w.webhooks.Current(t.tenant, t.webhook)
+	if wh == nil || wh.FailureHandling.AlertEndpoint == nil {
 		w.metrics.Alerts.WithLabelValues("skipped").Inc()
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
@@ -35,6 +36,9 @@ func (*Attempts) Name() string { return AttemptsView }
 
 // Stream implements View.
 func (*Attempts) Stream() string { return broker.KindAttempts }
+
+// Linger implements LingeringView: writers of delivery records do not read them back at once.
+func (*Attempts) Linger() time.Duration { return 10 * time.Millisecond }
 
 // Buckets implements View.
 func (*Attempts) Buckets() []string {

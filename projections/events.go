@@ -34,6 +34,9 @@ func (*Events) Name() string { return EventsView }
 // Stream implements View.
 func (*Events) Stream() string { return broker.KindEvents }
 
+// Linger implements LingeringView: writers of delivery records do not read them back at once.
+func (*Events) Linger() time.Duration { return 2 * time.Millisecond }
+
 // Buckets implements View.
 func (*Events) Buckets() []string { return []string{string(eventsBucket)} }
 

@@ -75,6 +75,15 @@ func (t *tenantIndex) remove(w *hookstream.Webhook) {
 	}
 }
 
+func (x *subscriberIndex) get(tenant, locator string) *hookstream.Webhook {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if t := x.tenants[tenant]; t != nil {
+		return t.webhooks[locator]
+	}
+	return nil
+}
+
 func (x *subscriberIndex) lookup(tenant, eventType string) []*hookstream.Webhook {
 	x.mu.RLock()
 	defer x.mu.RUnlock()

@@ -56,6 +56,13 @@ type LoadingView interface {
 	Load(tx *bolt.Tx) error
 }
 
+// LingeringView is a View whose writers do not wait on it closely (delivery records, events): its batches
+// wait up to Linger for more messages, trading a few milliseconds of staleness for far fewer commits.
+type LingeringView interface {
+	View
+	Linger() time.Duration
+}
+
 // Skip marks an error of Apply as concerning only that message (it cannot be decoded or applied): the view
 // logs it and goes on. Any other error aborts the batch, leaving the cursor where it was.
 func Skip(err error) error { return skipError{err} }
@@ -328,6 +335,10 @@ func (r *runner) stop() {
 func (r *runner) loop() {
 	defer r.store.wg.Done()
 	batch := make([]jetstream.Msg, 0, r.store.opts.MaxBatch)
+	var linger time.Duration
+	if lv, ok := r.view.(LingeringView); ok {
+		linger = lv.Linger()
+	}
 	for {
 		select {
 		case <-r.done:
@@ -335,12 +346,27 @@ func (r *runner) loop() {
 		case m := <-r.in:
 			batch = append(batch[:0], m)
 		}
+		var deadline <-chan time.Time
+		if linger > 0 {
+			deadline = time.After(linger)
+		}
 	fill:
 		for len(batch) < cap(batch) {
 			select {
 			case m := <-r.in:
 				batch = append(batch, m)
+				continue
 			default:
+			}
+			if deadline == nil {
+				break
+			}
+			select {
+			case m := <-r.in:
+				batch = append(batch, m)
+			case <-deadline:
+				break fill
+			case <-r.done:
 				break fill
 			}
 		}

@@ -48,6 +48,12 @@ func (v *Webhooks) Load(tx *bolt.Tx) error {
 	})
 }
 
+// Current returns a webhook's latest applied state from memory (nil when it does not exist or was deleted):
+// the delivery hot path reads it without touching the file. The state must not be modified.
+func (v *Webhooks) Current(tenant, locator string) *hookstream.Webhook {
+	return v.index.get(tenant, locator)
+}
+
 // Subscribers returns the webhooks of tenant that receive eventType, whatever their state (the caller
 // decides between delivering, holding and skipping). The index is current up to the view's applied sequence.
 func (v *Webhooks) Subscribers(tenant, eventType string) []*hookstream.Webhook {

@@ -1,5 +1,6 @@
 // Command hookstream is the webhook delivery engine: `hookstream serve` runs it, `hookstream rebuild`
-// recreates its views from the streams, `hookstream version` prints its version.
+// recreates its views from the streams, `hookstream publish` ingests an event, `hookstream version` prints
+// its version.
 package main
 
 import (
@@ -22,6 +23,7 @@ const usage = `hookstream: webhook delivery on NATS JetStream
 Usage:
   hookstream serve   [flags]   run the engine (embedded NATS unless --nats is given)
   hookstream rebuild [flags]   recreate every view from the streams (server stopped)
+  hookstream publish [flags]   publish one event over NATS and print its EventResponse
   hookstream version           print the version
 
 Run "hookstream <command> -h" for a command's flags.
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = serve(args[1:], stderr, getenv)
 	case "rebuild":
 		err = rebuild(args[1:], stdout, stderr, getenv)
+	case "publish":
+		err = publish(args[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "hookstream", engine.Version)
 	case "help", "-h", "--help":
