@@ -16,6 +16,8 @@ type lagCollector struct {
 	applied *prometheus.Desc
 	lag     *prometheus.Desc
 	last    *prometheus.Desc
+	pending *prometheus.Desc
+	acks    *prometheus.Desc
 }
 
 func newLagCollector(store *projections.Store, b *broker.Broker) *lagCollector {
@@ -25,6 +27,8 @@ func newLagCollector(store *projections.Store, b *broker.Broker) *lagCollector {
 		applied: prometheus.NewDesc("hookstream_projection_applied_sequence", "Stream sequence a view has applied.", []string{"view"}, nil),
 		lag:     prometheus.NewDesc("hookstream_projection_lag_messages", "Stream messages a view has not applied yet.", []string{"view"}, nil),
 		last:    prometheus.NewDesc("hookstream_stream_last_sequence", "Last sequence of a stream.", []string{"stream"}, nil),
+		pending: prometheus.NewDesc("hookstream_consumer_pending_messages", "Messages a delivery consumer has not been given yet.", []string{"consumer"}, nil),
+		acks:    prometheus.NewDesc("hookstream_consumer_ack_pending_messages", "Messages a delivery consumer is working on.", []string{"consumer"}, nil),
 	}
 }
 
@@ -32,6 +36,8 @@ func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.applied
 	ch <- c.lag
 	ch <- c.last
+	ch <- c.pending
+	ch <- c.acks
 }
 
 func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
@@ -53,5 +59,21 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(info.State.LastSeq), kind)
+	}
+	for kind, name := range map[string]string{broker.KindEvents: "router", broker.KindDeliveries: "deliveries", broker.KindRetries: "retries"} {
+		s, err := c.broker.Stream(ctx, kind)
+		if err != nil {
+			continue
+		}
+		cons, err := s.Consumer(ctx, name)
+		if err != nil {
+			continue
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(info.NumPending), name)
+		ch <- prometheus.MustNewConstMetric(c.acks, prometheus.GaugeValue, float64(info.NumAckPending), name)
 	}
 }

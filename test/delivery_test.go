@@ -126,6 +126,13 @@ func TestPublishOverNATSDedupesAndRejectsInvalid(t *testing.T) {
 	if !strings.Contains(metrics, "hookstream_events_rejected_total 2") {
 		t.Fatalf("rejected events not counted:\n%s", grepLines(metrics, "hookstream_events"))
 	}
+	for _, want := range []string{`hookstream_deliveries_total{outcome="success"}`, "hookstream_attempt_latency_seconds_count",
+		`hookstream_consumer_pending_messages{consumer="deliveries"}`, `hookstream_projection_lag_messages{view="attempts"}`,
+		`hookstream_http_requests_total{code="202",method="POST",route="/event/{tenantLocator}/events"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if !strings.Contains(h.logs.String(), "rejected an invalid event") {
 		t.Fatal("rejected events not logged")
 	}
