@@ -295,3 +295,66 @@ func loopbackAlias(t *testing.T) string {
 	t.Skip("/etc/hosts has no loopback alias other than localhost")
 	return ""
 }
+
+func TestRotatedSecretSignsWithBothDuringGrace(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	created := h.must(http.StatusOK, http.MethodPost, wpath(tenantA, ""), adminToken, webhookBody("rot", rc.url("/r"), nil)).object(t)
+	loc := created["locator"].(string)
+	oldSecret := created["endpoint"].(map[string]any)["secret"].(string)
+	newSecret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	h.must(http.StatusOK, http.MethodPatch, wpath(tenantA, "/"+loc), adminToken, map[string]any{"endpoint": map[string]any{"secret": newSecret}})
+	h.publishHTTP(tenantA, "policy.issue", map[string]any{})
+	got := rc.waitFor(t, 1, 10*time.Second)[0]
+	sigs := strings.Fields(got.header.Get("Webhook-Signature"))
+	if len(sigs) != 2 {
+		t.Fatalf("want two signatures during the grace period, got %q", got.header.Get("Webhook-Signature"))
+	}
+	for _, secret := range []string{newSecret, oldSecret} {
+		wh, _ := standardwebhooks.NewWebhook(secret)
+		if err := wh.Verify(got.body, got.header); err != nil {
+			t.Errorf("a receiver verifying with %s… rejects the delivery: %v", secret[:10], err)
+		}
+	}
+	// The new secret signs first.
+	one := got.header.Clone()
+	one.Set("Webhook-Signature", sigs[0])
+	wh, _ := standardwebhooks.NewWebhook(newSecret)
+	if err := wh.Verify(got.body, one); err != nil {
+		t.Fatalf("first signature is not the new secret's: %v", err)
+	}
+}
+
+func TestTimeoutsAndRedirectsAreFailures(t *testing.T) {
+	h := startEngine(t, func(c *config.Config) { c.DeliveryTimeout = 300 * time.Millisecond })
+	slow := newReceiver(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	slow.setAnswer(func(int) int { <-release; return http.StatusOK })
+	redirect := newReceiver(t)
+	redirect.setAnswer(func(int) int { return http.StatusFound })
+	h.createWebhook(tenantA, webhookBody("slow", slow.url("/slow"), map[string]any{"eventTypes": []string{"slow.one"}}))
+	h.createWebhook(tenantA, webhookBody("redirect", redirect.url("/moved"), map[string]any{
+		"eventTypes": []string{"moved.one"}, "failureHandling": map[string]any{"triggers": []string{"3xx"}, "divert": true},
+	}))
+	h.publishHTTP(tenantA, "slow.one", map[string]any{})
+	h.publishHTTP(tenantA, "moved.one", map[string]any{})
+	outcomes := map[string]map[string]any{}
+	eventually(t, 10*time.Second, "both attempts recorded", func() bool {
+		for _, rec := range h.deliveryRecords() {
+			if a, ok := rec["attempt"].(map[string]any); ok && a["status"] == "FAILED" {
+				outcomes[a["url"].(string)] = a
+			}
+		}
+		return len(outcomes) == 2
+	})
+	if a := outcomes[slow.url("/slow")]; a["statusCode"] != 0.0 || a["trigger"] != "timeout" || !strings.Contains(a["error"].(string), "no response within") {
+		t.Errorf("slow endpoint attempt %v", a)
+	}
+	if a := outcomes[redirect.url("/moved")]; a["statusCode"] != 302.0 || a["trigger"] != "3xx" {
+		t.Errorf("redirect attempt %v", a)
+	}
+	if n := len(redirect.requests()); n != 1 {
+		t.Errorf("redirect endpoint got %d requests", n)
+	}
+}
