@@ -73,6 +73,11 @@ func (s Subjects) Held(tenant, webhook string) string {
 // HeldAll matches every held event.
 func (s Subjects) HeldAll() string { return s.Prefix + ".held.>" }
 
+// Job is the subject of a delivery job (recover, replay) for one webhook.
+func (s Subjects) Job(tenant, webhook string) string {
+	return s.Prefix + ".jobs." + tenant + "." + webhook
+}
+
 // StreamName returns the stream name for kind ("WEBHOOKS", "TOKENS", …) under this prefix.
 func (s Subjects) StreamName(kind string) string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.Prefix)) + "_" + kind
@@ -87,6 +92,7 @@ const (
 	KindAttempts   = "ATTEMPTS"
 	KindRetries    = "RETRIES"
 	KindHeld       = "HELD"
+	KindJobs       = "JOBS"
 )
 
 // StreamOptions are the settings that shape the streams.
@@ -164,6 +170,15 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Replicas:    replicas,
 			Duplicates:  window,
 			AllowDirect: true,
+		},
+		{
+			Name:        s.StreamName(KindJobs),
+			Description: "hookstream delivery jobs (recover, replay_missing): durable until done",
+			Subjects:    []string{s.Prefix + ".jobs.*.*"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+			Duplicates:  window,
+			Retention:   jetstream.WorkQueuePolicy,
 		},
 		{
 			Name:        s.StreamName(KindAttempts),

@@ -59,6 +59,15 @@ func (s *Service) UpdateWebhook(ctx context.Context, actor, tenant, locator stri
 	})
 }
 
+// UpdateWebhookWith applies the PATCH that build makes from the webhook's current state: for changes stated
+// as a whole ("these event types") that the domain records as removals and additions. build runs again if
+// another writer changes the webhook first.
+func (s *Service) UpdateWebhookWith(ctx context.Context, actor, tenant, locator string, build func(w *hookstream.Webhook) *hookstream.WebhookUpdate) (*hookstream.Webhook, error) {
+	return s.changeWebhook(ctx, tenant, locator, func(w *hookstream.Webhook, now time.Time) (*hookstream.WebhookEvent, error) {
+		return s.policy.UpdateWebhook(w, actor, now, build(w))
+	})
+}
+
 // RotateSecret gives the webhook a new secret; the old one keeps signing for a grace period.
 func (s *Service) RotateSecret(ctx context.Context, actor, tenant, locator string) (*hookstream.Webhook, error) {
 	return s.changeWebhook(ctx, tenant, locator, func(w *hookstream.Webhook, now time.Time) (*hookstream.WebhookEvent, error) {

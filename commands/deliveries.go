@@ -6,13 +6,19 @@ import (
 
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/delivery"
 	"github.com/hookstream/hookstream/projections"
 )
 
 // Enqueuer starts a new delivery of an event to a webhook (a resend), under the webhook's current failure
 // handling.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, e *hookstream.Event, eventSeq uint64, webhook string, now time.Time) error
+	Enqueue(ctx context.Context, e *hookstream.Event, eventSeq uint64, webhook, attempt, msgID string) error
+}
+
+// JobSubmitter stores a durable delivery job.
+type JobSubmitter interface {
+	Submit(ctx context.Context, job *delivery.Job) error
 }
 
 // DeliveryCommands are the commands on events and delivery records.
@@ -23,13 +29,15 @@ type DeliveryCommands struct {
 	events   *projections.Events
 	attempts *projections.Attempts
 	enqueuer Enqueuer
+	jobs     JobSubmitter
 	now      func() time.Time
 }
 
 // NewDeliveryCommands returns DeliveryCommands.
 func NewDeliveryCommands(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, events *projections.Events,
-	attempts *projections.Attempts, enqueuer Enqueuer, now func() time.Time) *DeliveryCommands {
-	return &DeliveryCommands{broker: b, store: store, webhooks: webhooks, events: events, attempts: attempts, enqueuer: enqueuer, now: now}
+	attempts *projections.Attempts, enqueuer Enqueuer, jobs JobSubmitter, now func() time.Time) *DeliveryCommands {
+	return &DeliveryCommands{broker: b, store: store, webhooks: webhooks, events: events, attempts: attempts,
+		enqueuer: enqueuer, jobs: jobs, now: now}
 }
 
 // PublishEvent ingests an event and answers once the events view has it, so the caller can read it back.
@@ -59,7 +67,59 @@ func (c *DeliveryCommands) ResendDiverted(ctx context.Context, tenant, webhook, 
 	if err != nil {
 		return hookstream.NotFound("event %s is no longer retained", d.EventLocator)
 	}
-	return c.enqueuer.Enqueue(ctx, e, d.EventSeq, webhook, c.now())
+	attempt := hookstream.NewLocator(c.now())
+	return c.enqueuer.Enqueue(ctx, e, d.EventSeq, webhook, attempt, "task/"+attempt)
+}
+
+// Resend sends an event to a webhook again now. Repeated while the event's latest attempt to the webhook is
+// unchanged (within the duplicate window), it is one resend.
+func (c *DeliveryCommands) Resend(ctx context.Context, tenant, webhook, event string) error {
+	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
+		return err
+	}
+	e, err := c.events.Get(tenant, event)
+	if err != nil {
+		return err
+	}
+	latest, err := c.attempts.LatestOutcome(tenant, webhook, event)
+	if err != nil {
+		return err
+	}
+	basis := "none"
+	if latest != nil {
+		basis = latest.Locator
+	}
+	seq, _ := hookstream.EventSeq(e.Locator)
+	return c.enqueuer.Enqueue(ctx, e, seq, webhook, hookstream.NewLocator(c.now()),
+		"resend/"+hookstream.DerivedLocator(e.Timestamp, webhook, event, basis))
+}
+
+// StartJob stores a recover or replay_missing job for a webhook; it runs in the background and survives
+// restarts.
+func (c *DeliveryCommands) StartJob(ctx context.Context, actor, tenant, webhook, kind string, begin, end time.Time) error {
+	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
+		return err
+	}
+	if !begin.IsZero() && !end.IsZero() && !begin.Before(end) {
+		return hookstream.Invalid("begin", "must be before end")
+	}
+	return c.jobs.Submit(ctx, &delivery.Job{Kind: kind, Tenant: tenant, Webhook: webhook, Begin: begin, End: end, Actor: actor})
+}
+
+// SendExample delivers a realistic example event of eventType to a webhook, signed like any delivery and
+// recorded as an attempt. The example is not an ingested event: no other webhook receives it.
+func (c *DeliveryCommands) SendExample(ctx context.Context, tenant, webhook, eventType string) error {
+	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
+		return err
+	}
+	if err := hookstream.CheckEventType("event_type", eventType); err != nil {
+		return err
+	}
+	now := c.now().UTC()
+	e := &hookstream.Event{Locator: hookstream.NewLocator(now), Type: eventType, Tenant: tenant, Timestamp: now,
+		Data: hookstream.ExamplePayload(eventType)}
+	attempt := hookstream.NewLocator(now)
+	return c.enqueuer.Enqueue(ctx, e, 0, webhook, attempt, "example/"+attempt)
 }
 
 // DeleteDiverted removes a diverted record.

@@ -209,7 +209,10 @@ func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, we
 		}
 		t, err := parseTask(raw.Header, raw.Data)
 		if err == nil {
-			res, err := h.worker.process(ctx, t, h.webhooks.Current(tenant, webhook), true)
+			// The try runs to its end even if the engine is stopping; the release stops between events.
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.cfg.Timeout+30*time.Second)
+			res, err := h.worker.process(tctx, t, h.webhooks.Current(tenant, webhook), true)
+			cancel()
 			if err != nil {
 				return err
 			}

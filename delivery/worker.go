@@ -427,6 +427,19 @@ func (w *Worker) cancelPending(ctx context.Context, t *task) error {
 		Event: t.event, Time: w.now().UTC(), Cancelled: t.attempt}, "cancel/"+t.attempt)
 }
 
+// CancelRetry removes a pending retry: its schedule is purged, so it never fires, and its PENDING record is
+// cancelled.
+func (w *Worker) CancelRetry(ctx context.Context, a *hookstream.Attempt) error {
+	stream, err := w.broker.Stream(ctx, broker.KindRetries)
+	if err != nil {
+		return err
+	}
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(w.broker.Subjects.RetrySchedule(a.Tenant, a.Webhook, a.Locator))); err != nil {
+		return fmt.Errorf("purge retry schedule: %w", err)
+	}
+	return w.cancelPending(ctx, &task{tenant: a.Tenant, webhook: a.Webhook, event: a.Event, try: a.Try, attempt: a.Locator})
+}
+
 // scheduleRetry records the next try as PENDING and schedules it, durably, in the retries stream. The
 // schedule's time carries nanoseconds: a whole-second time would fire up to a second early.
 func (w *Worker) scheduleRetry(ctx context.Context, t *task, rs *hookstream.RetryStrategy, failedAt time.Time) error {
@@ -519,17 +532,18 @@ func (w *Worker) sendAlert(ctx context.Context, t *task) {
 	w.metrics.Alerts.WithLabelValues("sent").Inc()
 }
 
-// Enqueue publishes a first try of an event to a webhook outside the router: a diverted-event resend. The
-// attempt locator is new, so the try is a new delivery with the webhook's current failure handling.
-func (w *Worker) Enqueue(ctx context.Context, e *hookstream.Event, eventSeq uint64, webhook string, now time.Time) error {
+// Enqueue publishes a first try of an event to a webhook outside the router (a resend, an example), as the
+// new attempt attempt. msgID dedupes it: a caller that derives msgID from what it resends makes a repeated
+// request one task.
+func (w *Worker) Enqueue(ctx context.Context, e *hookstream.Event, eventSeq uint64, webhook, attempt, msgID string) error {
 	body, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
 	t := &task{kind: kindEvent, tenant: e.Tenant, webhook: webhook, event: e.Locator, eventSeq: eventSeq,
-		attempt: hookstream.NewLocator(now), body: body}
+		attempt: attempt, body: body}
 	msg := t.msg(w.broker.Subjects.Delivery(e.Tenant, webhook))
-	if _, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID("task/"+t.attempt)); err != nil {
+	if _, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID)); err != nil {
 		return fmt.Errorf("enqueue delivery: %w", err)
 	}
 	return nil

@@ -94,11 +94,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newLagCollector(e.store, e.broker))
-	worker, err := e.startDelivery(ctx, cfg, v, cmd, reg)
+	worker, jobs, err := e.startDelivery(ctx, cfg, v, cmd, reg)
 	if err != nil {
 		return nil, err
 	}
-	deliveries := commands.NewDeliveryCommands(e.broker, e.store, v.webhooks, v.events, v.attempts, worker, time.Now)
+	deliveries := commands.NewDeliveryCommands(e.broker, e.store, v.webhooks, v.events, v.attempts, worker, jobs, time.Now)
 	api := httpapi.New(httpapi.Config{
 		Commands:       cmd,
 		Webhooks:       v.webhooks,
@@ -127,7 +127,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 }
 
 // startDelivery runs the router, the workers and the hold releaser until Stop.
-func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views, cmd *commands.Service, reg prometheus.Registerer) (*delivery.Worker, error) {
+func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views, cmd *commands.Service, reg prometheus.Registerer) (*delivery.Worker, *delivery.Jobs, error) {
 	log := e.log.With("component", "delivery")
 	metrics := delivery.NewMetrics(reg)
 	holds := delivery.NewHolds(e.broker, v.webhooks, log)
@@ -140,14 +140,15 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 	}, e.broker, v.webhooks, v.attempts, cmd, holds, metrics, log)
 	holds.SetWorker(worker)
 	router := delivery.NewRouter(e.broker, e.store, v.webhooks, holds, metrics, log)
+	jobs := delivery.NewJobs(e.broker, v.events, v.attempts, v.webhooks, worker, log)
 	if err := holds.Load(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.stopDelivery, e.delivered = cancel, make(chan struct{})
 	var wg sync.WaitGroup
-	for name, run := range map[string]func(context.Context) error{"router": router.Run, "worker": worker.Run, "holds": holds.Run} {
+	for name, run := range map[string]func(context.Context) error{"router": router.Run, "worker": worker.Run, "holds": holds.Run, "jobs": jobs.Run} {
 		wg.Go(func() {
 			if err := run(runCtx); err != nil {
 				log.Error("delivery component stopped", "component", name, "err", err)
@@ -155,7 +156,7 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 		})
 	}
 	go func() { wg.Wait(); close(e.delivered) }()
-	return worker, nil
+	return worker, jobs, nil
 }
 
 // OpenBroker connects to NATS as cfg says. noListen keeps an embedded server off the network (for offline

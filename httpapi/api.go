@@ -6,6 +6,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -73,10 +74,10 @@ func New(cfg Config) *API {
 	r := mux.NewRouter()
 	r.Use(nameRoute)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Code: hookstream.CodeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
+		a.routeError(w, r, &hookstream.Error{Code: hookstream.CodeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path})
+		a.routeError(w, r, &hookstream.Error{Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path})
 	})
 
 	r.Handle("/healthz", http.HandlerFunc(a.healthz)).Methods(http.MethodGet, http.MethodHead)
@@ -108,8 +109,19 @@ func New(cfg Config) *API {
 	r.Handle(ev+"/list", a.tenant(a.listEvents, hookstream.PermEventsList, hookstream.PermEventsRead)).Methods(http.MethodGet)
 	r.Handle(ev+"/{eventLocator}", a.tenant(a.getEvent, hookstream.PermEventsRead)).Methods(http.MethodGet)
 
+	a.routeV1(r)
+
 	a.handler = a.outer(r)
 	return a
+}
+
+// routeError answers an unknown route or method in the shape of the face the path belongs to.
+func (a *API) routeError(w http.ResponseWriter, r *http.Request, err *hookstream.Error) {
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		writeV1Error(w, r, a.log, err)
+		return
+	}
+	writeError(w, r, a.log, err)
 }
 
 // ServeHTTP implements http.Handler.

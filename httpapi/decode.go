@@ -19,24 +19,45 @@ const MaxBodyBytes = 1 << 20
 // decodeStrict decodes exactly one JSON value from the body into v, refusing unknown fields, wrong types and
 // trailing data, with an error that names the field at fault.
 func decodeStrict(r *http.Request, v any) error {
-	data, err := io.ReadAll(r.Body)
+	data, err := readBody(r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &hookstream.Error{Code: hookstream.CodeTooLarge, Field: "body", Message: fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit)}
-		}
-		return hookstream.Invalid("body", "could not read the request body")
+		return err
 	}
 	return decodeJSON(data, v)
 }
 
+func readBody(r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &hookstream.Error{Code: hookstream.CodeTooLarge, Field: "body", Message: fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit)}
+		}
+		return nil, hookstream.Invalid("body", "could not read the request body")
+	}
+	return data, nil
+}
+
+// decodeLenient is decodeStrict that tolerates unknown fields, as Lithic's API does.
+func decodeLenient(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeJSONWith(data, v, true)
+}
+
 // decodeJSON is decodeStrict on bytes; fuzz targets call it directly.
-func decodeJSON(data []byte, v any) error {
+func decodeJSON(data []byte, v any) error { return decodeJSONWith(data, v, false) }
+
+func decodeJSONWith(data []byte, v any, allowUnknown bool) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return hookstream.Invalid("body", "a JSON object is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if !allowUnknown {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(v)
 	if err == nil {
 		if _, err := dec.Token(); err != io.EOF {
@@ -47,7 +68,7 @@ func decodeJSON(data []byte, v any) error {
 	}
 	// The document is valid JSON: walk it against the target type to name the field at fault, and to refuse
 	// field names that encoding/json would have matched case-insensitively.
-	if field, problem := fieldProblem(data, reflect.TypeOf(v), ""); field != "" {
+	if field, problem := fieldProblem(data, reflect.TypeOf(v), "", allowUnknown); field != "" {
 		return hookstream.Invalid(field, "%s", problem)
 	}
 	if err != nil {

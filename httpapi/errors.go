@@ -48,7 +48,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
 		de = &hookstream.Error{Code: hookstream.CodeInternal, Message: "internal error; request id " + requestID(r)}
 	}
-	writeJSON(w, statusOf(de.Code), errorBody{Code: de.Code, Message: de.Message, Field: de.Field})
+	status := statusOf(de.Code)
+	if status < 500 {
+		log.InfoContext(r.Context(), "request refused", "request_id", requestID(r), "method", r.Method, "status", status,
+			"field", de.Field, "message", de.Message)
+	}
+	writeJSON(w, status, errorBody{Code: de.Code, Message: de.Message, Field: de.Field})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

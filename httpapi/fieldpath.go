@@ -14,7 +14,7 @@ import (
 // does not decode, with its full path ("failureHandling.retryStrategy.attempts", "eventTypes[2]").
 // encoding/json names neither the path of an unknown field nor the field of a value its UnmarshalJSON
 // method refused.
-func fieldProblem(data []byte, t reflect.Type, path string) (field, problem string) {
+func fieldProblem(data []byte, t reflect.Type, path string, allowUnknown bool) (field, problem string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -32,9 +32,12 @@ func fieldProblem(data []byte, t reflect.Type, path string) (field, problem stri
 		for _, name := range sortedKeys(obj) {
 			f, ok := fields[name]
 			if !ok {
+				if allowUnknown {
+					continue
+				}
 				return join(path, name), "unknown field"
 			}
-			if field, problem := fieldProblem(obj[name], f.Type, join(path, name)); field != "" {
+			if field, problem := fieldProblem(obj[name], f.Type, join(path, name), allowUnknown); field != "" {
 				return field, problem
 			}
 		}
@@ -45,7 +48,7 @@ func fieldProblem(data []byte, t reflect.Type, path string) (field, problem stri
 			return orBody(path), "must be an array"
 		}
 		for i, item := range items {
-			if field, problem := fieldProblem(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); field != "" {
+			if field, problem := fieldProblem(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), allowUnknown); field != "" {
 				return field, problem
 			}
 		}
@@ -56,7 +59,7 @@ func fieldProblem(data []byte, t reflect.Type, path string) (field, problem stri
 			return orBody(path), "must be an object"
 		}
 		for _, k := range sortedKeys(obj) {
-			if field, problem := fieldProblem(obj[k], t.Elem(), join(path, k)); field != "" {
+			if field, problem := fieldProblem(obj[k], t.Elem(), join(path, k), allowUnknown); field != "" {
 				return field, problem
 			}
 		}

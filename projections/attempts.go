@@ -225,3 +225,41 @@ func (v *Attempts) DivertedList(tenant, webhook string, offset, count int) ([]*h
 	})
 	return out, err
 }
+
+// LatestOutcome returns the latest attempt with an outcome (SUCCESS or FAILED) of an event to a webhook, or
+// nil.
+func (v *Attempts) LatestOutcome(tenant, webhook, event string) (*hookstream.Attempt, error) {
+	var loc []byte
+	if err := v.store.db.View(func(tx *bolt.Tx) error {
+		loc = bytes.Clone(tx.Bucket(lastAttempt).Get(key(tenant, webhook, event)))
+		return nil
+	}); err != nil || loc == nil {
+		return nil, err
+	}
+	return v.Attempt(tenant, string(loc))
+}
+
+// EverAttempted reports whether any try of the event to the webhook ran or is pending.
+func (v *Attempts) EverAttempted(tenant, webhook, event string) (bool, error) {
+	var ok bool
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(everAttemptedKey).Get(key(tenant, webhook, event)) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// Pending returns the PENDING tries of an event to a webhook.
+func (v *Attempts) Pending(tenant, webhook, event string) ([]*hookstream.Attempt, error) {
+	all, err := v.ForEvent(tenant, event)
+	if err != nil {
+		return nil, err
+	}
+	var out []*hookstream.Attempt
+	for _, a := range all {
+		if a.Webhook == webhook && a.Status == hookstream.AttemptPending {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}

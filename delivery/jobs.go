@@ -1,0 +1,193 @@
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/projections"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Job kinds.
+const (
+	// JobRecover sends again every event in the window whose latest attempt to the webhook failed.
+	JobRecover = "recover"
+	// JobReplayMissing sends every event in the window that the webhook subscribes to and never attempted.
+	JobReplayMissing = "replay_missing"
+)
+
+// Job is a durable delivery job over a time window of one webhook's events. It is a message in the jobs
+// stream until it is done: a restart midway runs it again, and its per-event checks (latest attempt failed,
+// never attempted) make the second run send only what the first did not.
+type Job struct {
+	ID      string    `json:"id"`
+	Kind    string    `json:"kind"`
+	Tenant  string    `json:"tenant"`
+	Webhook string    `json:"webhook"`
+	Begin   time.Time `json:"begin,omitzero"`
+	End     time.Time `json:"end,omitzero"`
+	Actor   string    `json:"actor"`
+}
+
+// jobConcurrency bounds the jobs running at once; each runs its events one at a time, in order.
+const jobConcurrency = 4
+
+// Jobs runs delivery jobs.
+type Jobs struct {
+	broker   *broker.Broker
+	events   *projections.Events
+	attempts *projections.Attempts
+	webhooks *projections.Webhooks
+	worker   *Worker
+	log      *slog.Logger
+}
+
+// NewJobs returns Jobs.
+func NewJobs(b *broker.Broker, events *projections.Events, attempts *projections.Attempts, webhooks *projections.Webhooks, worker *Worker, log *slog.Logger) *Jobs {
+	return &Jobs{broker: b, events: events, attempts: attempts, webhooks: webhooks, worker: worker, log: log}
+}
+
+// Submit stores a job. Its id derives from what it asks, so the same request repeated within the duplicate
+// window is one job.
+func (j *Jobs) Submit(ctx context.Context, job *Job) error {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%s|%s|%s", job.Kind, job.Tenant, job.Webhook,
+		job.Begin.UTC().Format(time.RFC3339Nano), job.End.UTC().Format(time.RFC3339Nano)))
+	job.ID = hex.EncodeToString(sum[:12])
+	_, err := j.broker.AppendJSON(ctx, j.broker.Subjects.Job(job.Tenant, job.Webhook), job, broker.AppendOptions{MsgID: "job/" + job.ID})
+	return err
+}
+
+// Run carries out jobs until ctx ends.
+func (j *Jobs) Run(ctx context.Context) error {
+	stream, err := j.broker.Stream(ctx, broker.KindJobs)
+	if err != nil {
+		return err
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       "jobs",
+		Description:   "hookstream delivery jobs",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: jobConcurrency,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("jobs consumer: %w", err)
+	}
+	var running sync.WaitGroup
+	defer running.Wait()
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		running.Go(func() { j.run(ctx, m) })
+	}, jetstream.PullMaxMessages(jobConcurrency))
+	if err != nil {
+		return fmt.Errorf("consume jobs: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
+
+func (j *Jobs) run(ctx context.Context, m jetstream.Msg) {
+	var job Job
+	if err := json.Unmarshal(m.Data(), &job); err != nil {
+		j.log.Warn("dropping a malformed job", "err", err)
+		_ = m.Term()
+		return
+	}
+	if err := j.runJob(ctx, m, &job); err != nil {
+		if ctx.Err() != nil {
+			_ = m.Nak() // stopping: the next start runs it again
+			return
+		}
+		j.log.Warn("job failed; it will run again", "job", job.ID, "kind", job.Kind, "err", err)
+		_ = m.NakWithDelay(5 * time.Second)
+		return
+	}
+	_ = m.Ack()
+}
+
+// runJob walks the window's events in ingestion order and sends the eligible ones one at a time.
+func (j *Jobs) runJob(ctx context.Context, m jetstream.Msg, job *Job) error {
+	filter := projections.EventFilter{Start: job.Begin, End: job.End}
+	var after uint64
+	lastProgress := time.Now()
+	for ctx.Err() == nil {
+		events, last, err := j.events.List(job.Tenant, filter, after, 256)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if time.Since(lastProgress) > 10*time.Second {
+				_ = m.InProgress()
+				lastProgress = time.Now()
+			}
+			wh := j.webhooks.Current(job.Tenant, job.Webhook)
+			if wh == nil {
+				return nil // the webhook is gone: nothing left to send
+			}
+			due, err := j.eligible(ctx, job, wh, e)
+			if err != nil {
+				return err
+			}
+			if !due {
+				continue
+			}
+			seq, _ := hookstream.EventSeq(e.Locator)
+			body, err := json.Marshal(e)
+			if err != nil {
+				return fmt.Errorf("encode event: %w", err)
+			}
+			t := &task{kind: kindEvent, tenant: job.Tenant, webhook: job.Webhook, event: e.Locator, eventSeq: seq,
+				attempt: hookstream.DerivedLocator(time.Now(), job.ID, e.Locator), body: body}
+			// The try runs to its end even if the engine is stopping; the job stops between events.
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.worker.cfg.Timeout+30*time.Second)
+			_, err = j.worker.process(tctx, t, wh, false)
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+		if len(events) == 0 || last == after {
+			return nil
+		}
+		after = last
+	}
+	return ctx.Err()
+}
+
+func (j *Jobs) eligible(ctx context.Context, job *Job, wh *hookstream.Webhook, e *hookstream.Event) (bool, error) {
+	switch job.Kind {
+	case JobRecover:
+		latest, err := j.attempts.LatestOutcome(job.Tenant, job.Webhook, e.Locator)
+		if err != nil || latest == nil || latest.Status != hookstream.AttemptFailed {
+			return false, err
+		}
+		// Sent again now: the retry that was waiting, if any, will not run.
+		pending, err := j.attempts.Pending(job.Tenant, job.Webhook, e.Locator)
+		if err != nil {
+			return false, err
+		}
+		for _, p := range pending {
+			if err := j.worker.CancelRetry(ctx, p); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	case JobReplayMissing:
+		if !wh.Receives(e.Type) {
+			return false, nil
+		}
+		attempted, err := j.attempts.EverAttempted(job.Tenant, job.Webhook, e.Locator)
+		return !attempted, err
+	default:
+		return false, fmt.Errorf("unknown job kind %q", job.Kind)
+	}
+}
