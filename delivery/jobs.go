@@ -43,16 +43,49 @@ const jobConcurrency = 4
 // Jobs runs delivery jobs.
 type Jobs struct {
 	broker   *broker.Broker
+	store    *projections.Store
 	events   *projections.Events
 	attempts *projections.Attempts
 	webhooks *projections.Webhooks
 	worker   *Worker
 	log      *slog.Logger
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // per webhook: its jobs run one at a time
 }
 
 // NewJobs returns Jobs.
-func NewJobs(b *broker.Broker, events *projections.Events, attempts *projections.Attempts, webhooks *projections.Webhooks, worker *Worker, log *slog.Logger) *Jobs {
-	return &Jobs{broker: b, events: events, attempts: attempts, webhooks: webhooks, worker: worker, log: log}
+func NewJobs(b *broker.Broker, store *projections.Store, events *projections.Events, attempts *projections.Attempts,
+	webhooks *projections.Webhooks, worker *Worker, log *slog.Logger) *Jobs {
+	return &Jobs{broker: b, store: store, events: events, attempts: attempts, webhooks: webhooks, worker: worker, log: log,
+		locks: map[string]*sync.Mutex{}}
+}
+
+// lock serializes the jobs of one webhook: two overlapping jobs would both see an event as still to send.
+func (j *Jobs) lock(tenant, webhook string) func() {
+	j.mu.Lock()
+	l, ok := j.locks[tenant+"/"+webhook]
+	if !ok {
+		l = &sync.Mutex{}
+		j.locks[tenant+"/"+webhook] = l
+	}
+	j.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// catchUp waits until the attempts view has applied every record appended so far, so eligibility is
+// decided on current attempts.
+func (j *Jobs) catchUp(ctx context.Context) error {
+	stream, err := j.broker.Stream(ctx, broker.KindAttempts)
+	if err != nil {
+		return err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("attempts stream info: %w", err)
+	}
+	return j.store.WaitFor(ctx, projections.AttemptsView, info.State.LastSeq)
 }
 
 // Submit stores a job. Its id derives from what it asks, so the same request repeated within the duplicate
@@ -116,10 +149,14 @@ func (j *Jobs) run(ctx context.Context, m jetstream.Msg) {
 
 // runJob walks the window's events in ingestion order and sends the eligible ones one at a time.
 func (j *Jobs) runJob(ctx context.Context, m jetstream.Msg, job *Job) error {
+	defer j.lock(job.Tenant, job.Webhook)()
 	filter := projections.EventFilter{Start: job.Begin, End: job.End}
 	var after uint64
 	lastProgress := time.Now()
 	for ctx.Err() == nil {
+		if err := j.catchUp(ctx); err != nil {
+			return err
+		}
 		events, last, err := j.events.List(job.Tenant, filter, after, 256)
 		if err != nil {
 			return err

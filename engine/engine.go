@@ -140,7 +140,7 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 	}, e.broker, v.webhooks, v.attempts, cmd, holds, metrics, log)
 	holds.SetWorker(worker)
 	router := delivery.NewRouter(e.broker, e.store, v.webhooks, holds, metrics, log)
-	jobs := delivery.NewJobs(e.broker, v.events, v.attempts, v.webhooks, worker, log)
+	jobs := delivery.NewJobs(e.broker, e.store, v.events, v.attempts, v.webhooks, worker, log)
 	if err := holds.Load(ctx); err != nil {
 		return nil, nil, err
 	}
