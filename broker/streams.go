@@ -104,6 +104,8 @@ type StreamOptions struct {
 	RetainEvents time.Duration
 	// RetainAttempts bounds the attempts stream by age (0 keeps everything).
 	RetainAttempts time.Duration
+	// RetainEventsBytes and RetainAttemptsBytes cap those streams' sizes (0: no cap); the oldest go first.
+	RetainEventsBytes, RetainAttemptsBytes int64
 }
 
 // streamConfigs are the definitions of every stream. The webhooks and tokens streams are never trimmed:
@@ -139,6 +141,7 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Replicas:    replicas,
 			Duplicates:  window,
 			MaxAge:      o.RetainEvents,
+			MaxBytes:    bytesLimit(o.RetainEventsBytes),
 			AllowDirect: true,
 		},
 		{
@@ -188,8 +191,17 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Replicas:    replicas,
 			Duplicates:  window,
 			MaxAge:      o.RetainAttempts,
+			MaxBytes:    bytesLimit(o.RetainAttemptsBytes),
 		},
 	}
+}
+
+// bytesLimit maps "no cap" (0) to JetStream's -1.
+func bytesLimit(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // EnsureStreams creates every stream, or updates it to the current definition. It is idempotent.

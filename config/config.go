@@ -35,6 +35,11 @@ type Config struct {
 	Sync                     string
 	MaxInFlight              int
 	MaxInFlightPerEndpoint   int
+	RateLimit                float64
+	RetainEvents             time.Duration
+	RetainAttempts           time.Duration
+	RetainEventsBytes        int64
+	RetainAttemptsBytes      int64
 	// AdminToken comes only from the environment (HOOKSTREAM_ADMIN_TOKEN): a secret on a command line would
 	// show in the process list.
 	AdminToken string
@@ -62,6 +67,11 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 2*time.Minute, "how long Nats-Msg-Id and Idempotency-Key dedupe an event")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 256, "delivery attempts in flight at once on this instance")
 	fs.IntVar(&c.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", 16, "delivery attempts in flight at once to one endpoint URL")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "API requests per second allowed per token (0: unlimited); over it, 429 with Retry-After")
+	fs.DurationVar(&c.RetainEvents, "retain-events", 0, "how long events are kept (0: forever), e.g. 720h; enforced by JetStream")
+	fs.DurationVar(&c.RetainAttempts, "retain-attempts", 0, "how long delivery records are kept (0: forever); enforced by JetStream")
+	fs.Int64Var(&c.RetainEventsBytes, "retain-events-bytes", 0, "size cap of the events stream in bytes (0: none); the oldest go first")
+	fs.Int64Var(&c.RetainAttemptsBytes, "retain-attempts-bytes", 0, "size cap of the attempts stream in bytes (0: none); the oldest go first")
 	fs.StringVar(&c.Sync, "sync", "interval", "JetStream fsync policy of the embedded server: always or interval")
 }
 
@@ -181,6 +191,17 @@ func (c *Config) Validate() error {
 	if c.MaxInFlight < 1 || c.MaxInFlightPerEndpoint < 1 || c.MaxInFlightPerEndpoint > c.MaxInFlight {
 		errs = append(errs, fmt.Errorf("--max-in-flight (%d) and --max-in-flight-per-endpoint (%d) must be at least 1, per endpoint at most the total",
 			c.MaxInFlight, c.MaxInFlightPerEndpoint))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("--rate-limit must not be negative, got %g", c.RateLimit))
+	}
+	for name, d := range map[string]time.Duration{"--retain-events": c.RetainEvents, "--retain-attempts": c.RetainAttempts} {
+		if d < 0 || (d > 0 && d < c.DuplicateWindow) {
+			errs = append(errs, fmt.Errorf("%s must be 0 (forever) or at least the duplicate window %s, got %s", name, c.DuplicateWindow, d))
+		}
+	}
+	if c.RetainEventsBytes < 0 || c.RetainAttemptsBytes < 0 {
+		errs = append(errs, errors.New("--retain-events-bytes and --retain-attempts-bytes must not be negative"))
 	}
 	if c.DuplicateWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))

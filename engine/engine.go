@@ -107,6 +107,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 		Events:         v.events,
 		Attempts:       v.attempts,
 		AdminTokenHash: hookstream.HashToken(e.adminToken),
+		RateLimit:      cfg.RateLimit,
 		Ready:          e.readiness,
 		Registry:       reg,
 		Log:            log.With("component", "http"),
@@ -172,7 +173,9 @@ func OpenBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, noLis
 			NoListen:   noListen,
 			SyncAlways: cfg.Sync == "always",
 		},
-		Streams: broker.StreamOptions{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow},
+		Streams: broker.StreamOptions{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow,
+			RetainEvents: cfg.RetainEvents, RetainAttempts: cfg.RetainAttempts,
+			RetainEventsBytes: cfg.RetainEventsBytes, RetainAttemptsBytes: cfg.RetainAttemptsBytes},
 	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w", err)

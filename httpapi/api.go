@@ -28,6 +28,8 @@ type Config struct {
 	Attempts   *projections.Attempts
 	// AdminTokenHash is the SHA-256 (hex) of the admin token.
 	AdminTokenHash string
+	// RateLimit is the requests per second allowed per token (0: unlimited).
+	RateLimit float64
 	// Ready reports nil when the engine can serve: NATS connected, views caught up.
 	Ready func() error
 	// Registry receives the HTTP metrics and is served at /metrics.

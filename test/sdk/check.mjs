@@ -270,8 +270,16 @@ async function main() {
   // -------------------------------------------------------------------------------------------------------
   // 6. events list / retrieve / attempts
   const shipped = await ingest('card.shipped', { step: 6 });
+  const more6 = [];
+  for (let i = 0; i < 3; i++) more6.push(await ingest('card.created', { card_token: randomUUID(), step: 6, i }));
   const evs = [];
   for await (const e of client.events.list({ event_types: ['card.created'], page_size: 2 })) evs.push(e);
+  let pages6 = 0;
+  for await (const page of (await client.events.list({ event_types: ['card.created'], page_size: 2 })).iterPages()) {
+    pages6++;
+    assert(page.data.length <= 2, `events.list page of ${page.data.length} items for page_size 2`);
+  }
+  assert(pages6 >= 3, `events.list: expected at least 3 pages of 2, got ${pages6}`);
   const evTokens = evs.map((e) => e.token);
   eq(new Set(evTokens).size, evTokens.length, 'events.list: no duplicates across pages');
   for (const e of evs) eq(e.event_type, 'card.created', `events.list filter: event_type of ${e.token}`);
@@ -280,6 +288,14 @@ async function main() {
   const i2 = evTokens.indexOf(e2);
   assert(i1 >= 0 && i2 >= 0, `events.list: missing ${i1 < 0 ? e1 : e2}`);
   assert(i2 < i1, 'events.list: expected newest first');
+  eq(evTokens.slice(0, 3), [...more6].reverse(), 'events.list: the newest events first');
+  const bare = await client.events.list({ event_types: ['card.created'], page_size: 1, with_content: false });
+  eq(bare.data[0]?.payload, {}, 'events.list with_content=false: payload');
+  const full = await client.events.list({ event_types: ['card.created'], page_size: 1, with_content: true });
+  eq(full.data[0]?.payload?.step, 6, 'events.list with_content=true: payload');
+  const windowed = [];
+  for await (const e of client.events.list({ begin: bodyOf(d1).timestamp, end: new Date(Date.now() + 60_000).toISOString(), page_size: 100 })) windowed.push(e.token);
+  assert(windowed.includes(e1) && windowed.includes(shipped), 'events.list begin/end: window misses events');
   const shippedOnly = [];
   for await (const e of client.events.list({ event_types: ['card.shipped', 'card.updated'], page_size: 2 })) shippedOnly.push(e.token);
   assert(shippedOnly.includes(shipped) && !shippedOnly.includes(e1), 'events.list with two event_types (comma-separated)');
@@ -315,7 +331,7 @@ async function main() {
   });
   for (const a of subAttempts) eq(a.status, 'SUCCESS', `subscription attempts filtered by status: ${a.token}`);
   eq(new Set(subAttempts.map((a) => a.token)).size, subAttempts.length, 'subscription attempts: no duplicates across pages');
-  pass('6 events list/retrieve/listAttempts', `${evs.length} card.created events in pages of 2, ${subAttempts.length} SUCCESS attempts`);
+  pass('6 events list/retrieve/listAttempts', `${evs.length} card.created events in ${pages6} pages of 2, ${subAttempts.length} SUCCESS attempts`);
 
   // -------------------------------------------------------------------------------------------------------
   // 7. resend, both SDK spellings
@@ -342,6 +358,11 @@ async function main() {
   eq(failed.response_status_code, 500, 'FAILED attempt status code');
   eq(failed.response, 'receiver says no', 'FAILED attempt response');
   const failedAt = Date.now();
+  const pending = await waitFor(`the PENDING retry of ${e8}`, async () => {
+    for await (const a of client.events.listAttempts(e8, { status: 'PENDING' })) return a;
+    return null;
+  });
+  eq([pending.event_token, pending.event_subscription_token], [e8, sub.token], 'PENDING attempt');
   const viaSub = [];
   for await (const a of client.events.subscriptions.listAttempts(sub.token, { status: 'FAILED' })) viaSub.push(a.event_token);
   assert(viaSub.includes(e8), 'subscriptions.listAttempts(status FAILED) misses the failed attempt');
@@ -362,6 +383,9 @@ async function main() {
     return null;
   });
   eq(ok8.response_status_code, 200, 'recovered attempt status code');
+  const stillPending = [];
+  for await (const a of client.events.listAttempts(e8, { status: 'PENDING' })) stillPending.push(a.token);
+  eq(stillPending, [], `PENDING attempts of ${e8} after recover`);
   pass('8 recover', 'failed event re-sent once, pending retry cancelled');
 
   // -------------------------------------------------------------------------------------------------------
@@ -376,7 +400,7 @@ async function main() {
   eq(to(MAIN).length, count9, 'deliveries while disabled');
   eq((await client.events.listAttempts(mA)).data.length, 0, `attempts of ${mA} while disabled`);
   await client.events.subscriptions.update(sub.token, { url: RECV + MAIN, disabled: false });
-  await client.events.subscriptions.replayMissing(sub.token, { begin: begin9 });
+  await client.events.subscriptions.replayMissing(sub.token, { begin: begin9, end: new Date(Date.now() + 60_000).toISOString() });
   await waitFor('the 2 replayed deliveries', () => to(MAIN).length >= count9 + 2);
   await sleep(1_000); // then nothing more
   const replayed = to(MAIN).slice(count9).map((d) => d.headers['webhook-id']);
