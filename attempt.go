@@ -59,13 +59,15 @@ const (
 	RecordAttempt = "attempt"
 	// RecordAttemptCancelled removes a PENDING try that will not run.
 	RecordAttemptCancelled = "attempt.cancelled"
-	// RecordDiverted parks an event after a final failure.
+	// RecordDiverted parks an event after a final failure (in the diverted stream).
 	RecordDiverted = "diverted"
-	// RecordDivertedDeleted removes a diverted record.
+	// RecordDivertedDeleted removes a diverted record on request.
 	RecordDivertedDeleted = "diverted.deleted"
+	// RecordDivertedResolved removes a diverted record once the event was delivered after all.
+	RecordDivertedResolved = "diverted.resolved"
 )
 
-// DeliveryRecord is one entry of the attempts stream.
+// DeliveryRecord is one entry of the attempts stream, or of the diverted stream for the diverted types.
 type DeliveryRecord struct {
 	Type     string         `json:"type"`
 	Tenant   string         `json:"tenant"`

@@ -73,6 +73,11 @@ func (s Subjects) Held(tenant, webhook string) string {
 // HeldAll matches every held event.
 func (s Subjects) HeldAll() string { return s.Prefix + ".held.>" }
 
+// Diverted is the subject of one webhook's diverted-event records: <prefix>.diverted.<tenant>.<webhook>.
+func (s Subjects) Diverted(tenant, webhook string) string {
+	return s.Prefix + ".diverted." + tenant + "." + webhook
+}
+
 // Job is the subject of a delivery job (recover, replay) for one webhook.
 func (s Subjects) Job(tenant, webhook string) string {
 	return s.Prefix + ".jobs." + tenant + "." + webhook
@@ -93,6 +98,7 @@ const (
 	KindRetries    = "RETRIES"
 	KindHeld       = "HELD"
 	KindJobs       = "JOBS"
+	KindDiverted   = "DIVERTED"
 )
 
 // StreamOptions are the settings that shape the streams.
@@ -173,6 +179,16 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Replicas:    replicas,
 			Duplicates:  window,
 			AllowDirect: true,
+		},
+		{
+			// Its own stream, never trimmed by age: a diverted record waits for a human, however long the
+			// attempts are kept.
+			Name:        s.StreamName(KindDiverted),
+			Description: "hookstream diverted events: parked after a final failure, resolved, deleted",
+			Subjects:    []string{s.Prefix + ".diverted.*.*"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+			Duplicates:  window,
 		},
 		{
 			Name:        s.StreamName(KindJobs),

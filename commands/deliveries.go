@@ -27,6 +27,7 @@ type DeliveryCommands struct {
 	store    *projections.Store
 	webhooks *projections.Webhooks
 	events   *projections.Events
+	diverted *projections.Diverted
 	attempts *projections.Attempts
 	enqueuer Enqueuer
 	jobs     JobSubmitter
@@ -35,8 +36,8 @@ type DeliveryCommands struct {
 
 // NewDeliveryCommands returns DeliveryCommands.
 func NewDeliveryCommands(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, events *projections.Events,
-	attempts *projections.Attempts, enqueuer Enqueuer, jobs JobSubmitter, now func() time.Time) *DeliveryCommands {
-	return &DeliveryCommands{broker: b, store: store, webhooks: webhooks, events: events, attempts: attempts,
+	diverted *projections.Diverted, attempts *projections.Attempts, enqueuer Enqueuer, jobs JobSubmitter, now func() time.Time) *DeliveryCommands {
+	return &DeliveryCommands{broker: b, store: store, webhooks: webhooks, events: events, diverted: diverted, attempts: attempts,
 		enqueuer: enqueuer, jobs: jobs, now: now}
 }
 
@@ -59,13 +60,13 @@ func (c *DeliveryCommands) ResendDiverted(ctx context.Context, tenant, webhook, 
 	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
 		return err
 	}
-	d, err := c.attempts.Diverted(tenant, webhook, event)
+	d, err := c.diverted.Get(tenant, webhook, event)
 	if err != nil {
 		return err
 	}
 	e, err := c.events.Get(tenant, d.EventLocator)
 	if err != nil {
-		return hookstream.NotFound("event %s is no longer retained", d.EventLocator)
+		return hookstream.Conflict("event %s is no longer retained: the events stream's retention removed it", d.EventLocator)
 	}
 	attempt := hookstream.NewLocator(c.now())
 	return c.enqueuer.Enqueue(ctx, e, d.EventSeq, webhook, attempt, "task/"+attempt)
@@ -127,14 +128,14 @@ func (c *DeliveryCommands) DeleteDiverted(ctx context.Context, actor, tenant, we
 	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
 		return err
 	}
-	if _, err := c.attempts.Diverted(tenant, webhook, event); err != nil {
+	if _, err := c.diverted.Get(tenant, webhook, event); err != nil {
 		return err
 	}
-	seq, err := c.broker.AppendJSON(ctx, c.broker.Subjects.Attempts(tenant, webhook), &hookstream.DeliveryRecord{
+	seq, err := c.broker.AppendJSON(ctx, c.broker.Subjects.Diverted(tenant, webhook), &hookstream.DeliveryRecord{
 		Type: hookstream.RecordDivertedDeleted, Tenant: tenant, Webhook: webhook, Event: event, Actor: actor, Time: c.now().UTC(),
 	}, broker.AppendOptions{})
 	if err != nil {
 		return err
 	}
-	return c.store.WaitFor(ctx, projections.AttemptsView, seq)
+	return c.store.WaitFor(ctx, projections.DivertedView, seq)
 }

@@ -47,6 +47,7 @@ type Worker struct {
 	broker    *broker.Broker
 	webhooks  *projections.Webhooks
 	attempts  *projections.Attempts
+	diverted  *projections.Diverted
 	suspender Suspender
 	holds     *Holds
 	metrics   *Metrics
@@ -64,7 +65,7 @@ type Worker struct {
 
 // NewWorker returns a Worker.
 func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhooks, attempts *projections.Attempts,
-	suspender Suspender, holds *Holds, m *Metrics, log *slog.Logger) *Worker {
+	diverted *projections.Diverted, suspender Suspender, holds *Holds, m *Metrics, log *slog.Logger) *Worker {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 256
 	}
@@ -76,7 +77,7 @@ func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhook
 			MaxConnsPerHost: cfg.MaxPerEndpoint, MaxIdleConnsPerHost: cfg.MaxPerEndpoint})
 	}
 	return &Worker{
-		cfg: cfg, broker: b, webhooks: webhooks, attempts: attempts, suspender: suspender, holds: holds, metrics: m, log: log, now: time.Now,
+		cfg: cfg, broker: b, webhooks: webhooks, attempts: attempts, diverted: diverted, suspender: suspender, holds: holds, metrics: m, log: log, now: time.Now,
 		secure: client(false), insecure: client(true),
 		global:  make(chan struct{}, cfg.MaxInFlight),
 		lanes:   map[string]*lane{},
@@ -316,12 +317,19 @@ func (w *Worker) attempt(ctx context.Context, t *task, wh *hookstream.Webhook, f
 // the retry or handles the final failure.
 func (w *Worker) conclude(ctx context.Context, t *task, wh *hookstream.Webhook, a *hookstream.Attempt) (result, error) {
 	ended := a.Created.Add(time.Duration(a.LatencyMs * float64(time.Millisecond)))
-	if err := w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
+	if err := w.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
 		Event: t.event, Time: ended, Attempt: a}, "att/"+t.attempt); err != nil {
 		return resultDone, err
 	}
 	if a.Status == hookstream.AttemptSuccess {
 		w.metrics.Deliveries.WithLabelValues("success").Inc()
+		if w.diverted.Exists(t.tenant, t.webhook, t.event) {
+			if err := w.record(ctx, w.broker.Subjects.Diverted(t.tenant, t.webhook), &hookstream.DeliveryRecord{
+				Type: hookstream.RecordDivertedResolved, Tenant: t.tenant, Webhook: t.webhook, Event: t.event, Time: ended,
+			}, "resolved/"+t.attempt); err != nil {
+				return resultDone, err
+			}
+		}
 		return resultDone, nil
 	}
 	w.metrics.Deliveries.WithLabelValues("failed").Inc()
@@ -409,9 +417,10 @@ func (w *Worker) signer(secret string) (*Signer, error) {
 	return s, nil
 }
 
-// record appends a delivery record with a deterministic message id, so a redelivered task writes it once.
-func (w *Worker) record(ctx context.Context, r *hookstream.DeliveryRecord, msgID string) error {
-	_, err := w.broker.AppendJSON(ctx, w.broker.Subjects.Attempts(r.Tenant, r.Webhook), r, broker.AppendOptions{MsgID: msgID})
+// record appends a delivery record to subject with a deterministic message id, so a redelivered task writes
+// it once.
+func (w *Worker) record(ctx context.Context, subject string, r *hookstream.DeliveryRecord, msgID string) error {
+	_, err := w.broker.AppendJSON(ctx, subject, r, broker.AppendOptions{MsgID: msgID})
 	if err != nil {
 		return fmt.Errorf("record %s: %w", r.Type, err)
 	}
@@ -423,7 +432,7 @@ func (w *Worker) cancelPending(ctx context.Context, t *task) error {
 	if t.try == 0 {
 		return nil
 	}
-	return w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordAttemptCancelled, Tenant: t.tenant, Webhook: t.webhook,
+	return w.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordAttemptCancelled, Tenant: t.tenant, Webhook: t.webhook,
 		Event: t.event, Time: w.now().UTC(), Cancelled: t.attempt}, "cancel/"+t.attempt)
 }
 
@@ -452,7 +461,7 @@ func (w *Worker) scheduleRetry(ctx context.Context, t *task, rs *hookstream.Retr
 	if wh := w.webhooks.Current(t.tenant, t.webhook); wh != nil {
 		pending.URL = wh.Endpoint.URL
 	}
-	if err := w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
+	if err := w.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
 		Event: t.event, Time: failedAt.UTC(), Attempt: pending}, "pend/"+next.attempt); err != nil {
 		return err
 	}
@@ -474,7 +483,7 @@ func (w *Worker) finalFailure(ctx context.Context, t *task, wh *hookstream.Webho
 	if fh.Divert {
 		d := &hookstream.DivertedEvent{Tenant: t.tenant, Webhook: t.webhook, EventLocator: t.event, EventSeq: t.eventSeq,
 			RequestLocator: a.Locator, FailureMessage: message, FailureTimestamp: at.UTC(), FailureTrigger: a.Trigger}
-		if err := w.record(ctx, &hookstream.DeliveryRecord{Type: hookstream.RecordDiverted, Tenant: t.tenant, Webhook: t.webhook,
+		if err := w.record(ctx, w.broker.Subjects.Diverted(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordDiverted, Tenant: t.tenant, Webhook: t.webhook,
 			Event: t.event, Time: at.UTC(), Diverted: d}, "div/"+a.Locator); err != nil {
 			return err
 		}

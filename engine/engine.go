@@ -98,7 +98,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 	if err != nil {
 		return nil, err
 	}
-	deliveries := commands.NewDeliveryCommands(e.broker, e.store, v.webhooks, v.events, v.attempts, worker, jobs, time.Now)
+	deliveries := commands.NewDeliveryCommands(e.broker, e.store, v.webhooks, v.events, v.diverted, v.attempts, worker, jobs, time.Now)
 	api := httpapi.New(httpapi.Config{
 		Commands:       cmd,
 		Webhooks:       v.webhooks,
@@ -106,6 +106,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 		Deliveries:     deliveries,
 		Events:         v.events,
 		Attempts:       v.attempts,
+		Diverted:       v.diverted,
 		AdminTokenHash: hookstream.HashToken(e.adminToken),
 		RateLimit:      cfg.RateLimit,
 		Ready:          e.readiness,
@@ -138,7 +139,7 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 		MaxInFlight:    cfg.MaxInFlight,
 		MaxPerEndpoint: cfg.MaxInFlightPerEndpoint,
 		UserAgent:      "hookstream/" + Version,
-	}, e.broker, v.webhooks, v.attempts, cmd, holds, metrics, log)
+	}, e.broker, v.webhooks, v.attempts, v.diverted, cmd, holds, metrics, log)
 	holds.SetWorker(worker)
 	router := delivery.NewRouter(e.broker, e.store, v.webhooks, holds, metrics, log)
 	jobs := delivery.NewJobs(e.broker, e.store, v.events, v.attempts, v.webhooks, worker, log)
@@ -149,7 +150,11 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.stopDelivery, e.delivered = cancel, make(chan struct{})
 	var wg sync.WaitGroup
-	for name, run := range map[string]func(context.Context) error{"router": router.Run, "worker": worker.Run, "holds": holds.Run, "jobs": jobs.Run} {
+	runs := map[string]func(context.Context) error{"router": router.Run, "worker": worker.Run, "holds": holds.Run, "jobs": jobs.Run}
+	if every := retentionInterval(cfg); every > 0 {
+		runs["retention"] = func(ctx context.Context) error { return e.followRetention(ctx, every, v, log) }
+	}
+	for name, run := range runs {
 		wg.Go(func() {
 			if err := run(runCtx); err != nil {
 				log.Error("delivery component stopped", "component", name, "err", err)

@@ -94,15 +94,16 @@ type views struct {
 	tokens   *projections.Tokens
 	events   *projections.Events
 	attempts *projections.Attempts
+	diverted *projections.Diverted
 }
 
 func newViews(store *projections.Store, subjects broker.Subjects) views {
 	return views{webhooks: projections.NewWebhooks(store), tokens: projections.NewTokens(store),
-		events: projections.NewEvents(store, subjects), attempts: projections.NewAttempts(store)}
+		events: projections.NewEvents(store, subjects), attempts: projections.NewAttempts(store), diverted: projections.NewDiverted(store)}
 }
 
 func (v views) all() []projections.View {
-	return []projections.View{v.webhooks, v.tokens, v.events, v.attempts}
+	return []projections.View{v.webhooks, v.tokens, v.events, v.attempts, v.diverted}
 }
 
 func sum(m map[string]uint64) uint64 {

@@ -26,6 +26,7 @@ type Config struct {
 	Deliveries *commands.DeliveryCommands
 	Events     *projections.Events
 	Attempts   *projections.Attempts
+	Diverted   *projections.Diverted
 	// AdminTokenHash is the SHA-256 (hex) of the admin token.
 	AdminTokenHash string
 	// RateLimit is the requests per second allowed per token (0: unlimited).
@@ -45,12 +46,14 @@ type API struct {
 	tokens   *projections.Tokens
 	events   *projections.Events
 	attempts *projections.Attempts
+	diverted *projections.Diverted
 
 	deliveries *commands.DeliveryCommands
 	auth       *authenticator
 	ready      func() error
 	log        *slog.Logger
 	metrics    *httpMetrics
+	limiter    *rateLimiter // nil: unlimited
 	handler    http.Handler
 }
 
@@ -66,6 +69,7 @@ func New(cfg Config) *API {
 		tokens:   cfg.Tokens,
 		events:   cfg.Events,
 		attempts: cfg.Attempts,
+		diverted: cfg.Diverted,
 
 		deliveries: cfg.Deliveries,
 		auth:       &authenticator{adminHash: cfg.AdminTokenHash, tokens: cfg.Tokens, now: now},
@@ -73,8 +77,11 @@ func New(cfg Config) *API {
 		log:        cfg.Log,
 		metrics:    newHTTPMetrics(cfg.Registry),
 	}
+	if cfg.RateLimit > 0 {
+		a.limiter = newRateLimiter(cfg.RateLimit, now, maxRateBuckets)
+	}
 	r := mux.NewRouter()
-	r.Use(nameRoute)
+	r.Use(nameRoute, a.rateLimit)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.routeError(w, r, &hookstream.Error{Code: hookstream.CodeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
 	})

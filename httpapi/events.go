@@ -140,11 +140,15 @@ type divertedResponse struct {
 	FailureMessage   string    `json:"failureMessage"`
 	FailureTimestamp time.Time `json:"failureTimestamp"`
 	FailureTrigger   string    `json:"failureTrigger"`
+	// EventExpired marks a record whose event the events stream's retention has removed: the record stays
+	// readable, but the event can no longer be resent.
+	EventExpired bool `json:"eventExpired,omitempty"`
 }
 
-func newDivertedResponse(d *hookstream.DivertedEvent) divertedResponse {
+func (a *API) newDivertedResponse(d *hookstream.DivertedEvent) divertedResponse {
+	_, err := a.events.Get(d.Tenant, d.EventLocator)
 	return divertedResponse{EventLocator: d.EventLocator, RequestLocator: d.RequestLocator, FailureMessage: d.FailureMessage,
-		FailureTimestamp: d.FailureTimestamp, FailureTrigger: d.FailureTrigger}
+		FailureTimestamp: d.FailureTimestamp, FailureTrigger: d.FailureTrigger, EventExpired: err != nil}
 }
 
 // divertedPath validates the webhook and event locators of a diverted-event route.
@@ -173,13 +177,13 @@ func (a *API) listDiverted(w http.ResponseWriter, r *request) error {
 	if _, err := a.webhooks.Get(r.tenant, loc); err != nil {
 		return err
 	}
-	items, err := a.attempts.DivertedList(r.tenant, loc, offset, count)
+	items, err := a.diverted.List(r.tenant, loc, offset, count)
 	if err != nil {
 		return err
 	}
 	out := make([]divertedResponse, 0, len(items))
 	for _, d := range items {
-		out = append(out, newDivertedResponse(d))
+		out = append(out, a.newDivertedResponse(d))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -193,11 +197,11 @@ func (a *API) getDiverted(w http.ResponseWriter, r *request) error {
 	if _, err := a.webhooks.Get(r.tenant, webhook); err != nil {
 		return err
 	}
-	d, err := a.attempts.Diverted(r.tenant, webhook, event)
+	d, err := a.diverted.Get(r.tenant, webhook, event)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newDivertedResponse(d))
+	writeJSON(w, http.StatusOK, a.newDivertedResponse(d))
 	return nil
 }
 

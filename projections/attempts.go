@@ -11,7 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// AttemptsView is the name of the attempts view (attempts, pending tries, diverted events).
+// AttemptsView is the name of the attempts view (attempts and pending tries).
 const AttemptsView = "attempts"
 
 var (
@@ -20,12 +20,13 @@ var (
 	attemptsByEvent  = []byte("attempts_by_event")   // tenant/event/attempt → nil
 	deliveredBucket  = []byte("delivered")           // tenant/webhook/event → attempt that succeeded
 	lastAttempt      = []byte("last_attempt")        // tenant/webhook/event → latest attempt with an outcome
-	divertedBucket   = []byte("diverted")            // tenant/webhook/event → DivertedEvent
 	everAttemptedKey = []byte("attempted")           // tenant/webhook/event → nil: some try ran or is pending
+	attemptSeqs      = []byte("attempt_seq")         // tenant/attempt → seq of its latest record
+	attemptsBySeq    = []byte("attempts_seq")        // seq → tenant/attempt, for the latest record of each attempt
 )
 
-// Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event,
-// which (event, webhook) pairs were delivered, and the diverted events.
+// Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event, and
+// which (event, webhook) pairs were delivered.
 type Attempts struct{ store *Store }
 
 // NewAttempts returns the attempts view over store.
@@ -43,7 +44,7 @@ func (*Attempts) Linger() time.Duration { return 10 * time.Millisecond }
 // Buckets implements View.
 func (*Attempts) Buckets() []string {
 	return []string{string(attemptsBucket), string(attemptsByHook), string(attemptsByEvent), string(deliveredBucket),
-		string(lastAttempt), string(divertedBucket), string(everAttemptedKey)}
+		string(lastAttempt), string(everAttemptedKey), string(attemptSeqs), string(attemptsBySeq)}
 }
 
 // Apply implements View.
@@ -75,9 +76,6 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 		case hookstream.AttemptSuccess:
 			puts = append(puts, struct{ bucket, key, value []byte }{deliveredBucket, pair, []byte(a.Locator)},
 				struct{ bucket, key, value []byte }{lastAttempt, pair, []byte(a.Locator)})
-			if err := tx.Bucket(divertedBucket).Delete(pair); err != nil {
-				return err
-			}
 		case hookstream.AttemptFailed:
 			puts = append(puts, struct{ bucket, key, value []byte }{lastAttempt, pair, []byte(a.Locator)})
 		}
@@ -86,7 +84,7 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 				return err
 			}
 		}
-		return nil
+		return trackSeq(tx, key(a.Tenant, a.Locator), m.Seq)
 	case hookstream.RecordAttemptCancelled:
 		k := key(r.Tenant, r.Cancelled)
 		data := tx.Bucket(attemptsBucket).Get(k)
@@ -106,17 +104,6 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 			}
 		}
 		return nil
-	case hookstream.RecordDiverted:
-		if r.Diverted == nil {
-			return Skip(fmt.Errorf("diverted record without diversion"))
-		}
-		data, err := json.Marshal(r.Diverted)
-		if err != nil {
-			return fmt.Errorf("encode diverted: %w", err)
-		}
-		return tx.Bucket(divertedBucket).Put(pair, data)
-	case hookstream.RecordDivertedDeleted:
-		return tx.Bucket(divertedBucket).Delete(pair)
 	default:
 		return Skip(fmt.Errorf("unknown delivery record type %q", r.Type))
 	}
@@ -184,48 +171,6 @@ func (v *Attempts) list(index, prefix []byte, tenant string) ([]*hookstream.Atte
 	return out, err
 }
 
-// Diverted returns a diverted event, or a NotFound error.
-func (v *Attempts) Diverted(tenant, webhook, event string) (*hookstream.DivertedEvent, error) {
-	var d *hookstream.DivertedEvent
-	err := v.store.db.View(func(tx *bolt.Tx) error {
-		data := tx.Bucket(divertedBucket).Get(key(tenant, webhook, event))
-		if data == nil {
-			return nil
-		}
-		d = &hookstream.DivertedEvent{}
-		return json.Unmarshal(data, d)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read diverted event: %w", err)
-	}
-	if d == nil {
-		return nil, hookstream.NotFound("no diverted event %s for webhook %s", event, webhook)
-	}
-	return d, nil
-}
-
-// DivertedList returns up to count diverted events of a webhook after skipping offset, oldest event first.
-func (v *Attempts) DivertedList(tenant, webhook string, offset, count int) ([]*hookstream.DivertedEvent, error) {
-	var out []*hookstream.DivertedEvent
-	err := v.store.db.View(func(tx *bolt.Tx) error {
-		prefix := key(tenant, webhook, "")
-		c := tx.Bucket(divertedBucket).Cursor()
-		i := 0
-		for k, data := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < count; k, data = c.Next() {
-			if i++; i <= offset {
-				continue
-			}
-			var d hookstream.DivertedEvent
-			if err := json.Unmarshal(data, &d); err != nil {
-				return fmt.Errorf("decode diverted event: %w", err)
-			}
-			out = append(out, &d)
-		}
-		return nil
-	})
-	return out, err
-}
-
 // LatestOutcome returns the latest attempt with an outcome (SUCCESS or FAILED) of an event to a webhook, or
 // nil.
 func (v *Attempts) LatestOutcome(tenant, webhook, event string) (*hookstream.Attempt, error) {
@@ -262,4 +207,75 @@ func (v *Attempts) Pending(tenant, webhook, event string) ([]*hookstream.Attempt
 		}
 	}
 	return out, nil
+}
+
+// trackSeq remembers seq as the latest record of attempt k, so retention can drop the attempt when the stream
+// no longer holds that record.
+func trackSeq(tx *bolt.Tx, k []byte, seq uint64) error {
+	seqs, bySeq := tx.Bucket(attemptSeqs), tx.Bucket(attemptsBySeq)
+	if old := seqs.Get(k); len(old) == 8 {
+		if err := bySeq.Delete(old); err != nil {
+			return err
+		}
+	}
+	sk := seqKey(nil, seq)
+	if err := seqs.Put(k, sk); err != nil {
+		return err
+	}
+	return bySeq.Put(sk, k)
+}
+
+// TrimBelow drops the attempts whose latest record the stream no longer holds (below its first sequence), and
+// what (event, webhook) state only they supported, as a rebuild from the stream would not have them.
+func (v *Attempts) TrimBelow(first uint64) (int, error) {
+	n := 0
+	err := v.store.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(attemptsBySeq).Cursor()
+		for k, ak := c.First(); k != nil && seqOf(k) < first; k, ak = c.Next() {
+			tenant, locator, _ := bytes.Cut(ak, []byte("/"))
+			if data := tx.Bucket(attemptsBucket).Get(ak); data != nil {
+				var a hookstream.Attempt
+				if err := json.Unmarshal(data, &a); err == nil {
+					if err := dropAttempt(tx, &a); err != nil {
+						return err
+					}
+				}
+			}
+			if err := tx.Bucket(attemptSeqs).Delete(key(string(tenant), string(locator))); err != nil {
+				return err
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func dropAttempt(tx *bolt.Tx, a *hookstream.Attempt) error {
+	for _, p := range [][2][]byte{{attemptsBucket, key(a.Tenant, a.Locator)}, {attemptsByHook, key(a.Tenant, a.Webhook, a.Locator)},
+		{attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}} {
+		if err := tx.Bucket(p[0]).Delete(p[1]); err != nil {
+			return err
+		}
+	}
+	// The pair's state goes with its last attempt.
+	prefix := key(a.Tenant, a.Event, "")
+	c := tx.Bucket(attemptsByEvent).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		data := tx.Bucket(attemptsBucket).Get(key(a.Tenant, string(k[len(prefix):])))
+		var other hookstream.Attempt
+		if data != nil && json.Unmarshal(data, &other) == nil && other.Webhook == a.Webhook {
+			return nil
+		}
+	}
+	pair := key(a.Tenant, a.Webhook, a.Event)
+	for _, b := range [][]byte{deliveredBucket, lastAttempt, everAttemptedKey} {
+		if err := tx.Bucket(b).Delete(pair); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -14,7 +14,10 @@ import (
 // EventsView is the name of the events view.
 const EventsView = "events"
 
-var eventsBucket = []byte("events") // tenant/ + seq → Event
+var (
+	eventsBucket = []byte("events")     // tenant/ + seq → Event
+	eventsBySeq  = []byte("events_seq") // seq → tenant: what to drop when the stream's retention removes events
+)
 
 // Events is the view of ingested events, per tenant in ingestion order. Messages that are not valid events
 // (published straight to NATS) are skipped, as the router rejects them.
@@ -38,7 +41,7 @@ func (*Events) Stream() string { return broker.KindEvents }
 func (*Events) Linger() time.Duration { return 2 * time.Millisecond }
 
 // Buckets implements View.
-func (*Events) Buckets() []string { return []string{string(eventsBucket)} }
+func (*Events) Buckets() []string { return []string{string(eventsBucket), string(eventsBySeq)} }
 
 // Apply implements View.
 func (v *Events) Apply(tx *bolt.Tx, m *Msg) error {
@@ -50,7 +53,31 @@ func (v *Events) Apply(tx *bolt.Tx, m *Msg) error {
 	if err != nil {
 		return Skip(fmt.Errorf("encode event: %w", err))
 	}
+	if err := tx.Bucket(eventsBySeq).Put(seqKey(nil, m.Seq), []byte(e.Tenant)); err != nil {
+		return err
+	}
 	return tx.Bucket(eventsBucket).Put(seqKey(key(e.Tenant, ""), m.Seq), data)
+}
+
+// TrimBelow drops the events the stream no longer holds (below its first sequence), as a rebuild from the
+// stream would not have them. It returns how many it dropped.
+func (v *Events) TrimBelow(first uint64) (int, error) {
+	n := 0
+	err := v.store.db.Update(func(tx *bolt.Tx) error {
+		bySeq, events := tx.Bucket(eventsBySeq), tx.Bucket(eventsBucket)
+		c := bySeq.Cursor()
+		for k, tenant := c.First(); k != nil && seqOf(k) < first; k, tenant = c.Next() {
+			if err := events.Delete(seqKey(key(string(tenant), ""), seqOf(k))); err != nil {
+				return err
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // DecodeEvent decodes a stored event message (see broker.Subjects.DecodeEvent).

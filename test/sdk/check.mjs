@@ -2,7 +2,8 @@
 // hookstream's Lithic-compatible /v1 API. See README.md for how to run it.
 //
 // Env: HOOKSTREAM_URL (e.g. http://127.0.0.1:18181), HOOKSTREAM_TOKEN (a token of one tenant with
-// permission "*"), HOOKSTREAM_TENANT (that tenant's UUID, used only to ingest events over HTTP).
+// permission "*"), HOOKSTREAM_TENANT (that tenant's UUID, used only to ingest events over HTTP), and
+// optionally HOOKSTREAM_ADMIN_TOKEN (adds step 13: the admin token naming the tenant in Hookstream-Tenant).
 // The server must run with --allow-private-destinations: deliveries go to a receiver on 127.0.0.1.
 // Exit status 0 when every step passes; 1 with a message (and the last SDK requests) on the first failure.
 
@@ -15,6 +16,7 @@ import { VERSION as SDK_VERSION } from 'lithic/version';
 const BASE = (process.env.HOOKSTREAM_URL || '').replace(/\/+$/, '');
 const TOKEN = process.env.HOOKSTREAM_TOKEN || '';
 const TENANT = process.env.HOOKSTREAM_TENANT || '';
+const ADMIN = process.env.HOOKSTREAM_ADMIN_TOKEN || ''; // optional: enables step 13
 if (!BASE || !TOKEN || !TENANT) {
   console.error('sdk-check: set HOOKSTREAM_URL, HOOKSTREAM_TOKEN and HOOKSTREAM_TENANT (see README.md)');
   process.exit(2);
@@ -243,6 +245,10 @@ async function main() {
   eq(unwrapped.type, 'card.created', 'unwrap: type');
   eq(unwrapped.data.step, 4, 'unwrap: data');
   client.webhooks.verifySignature(d1.body, d1.headers, secret);
+  // parse() verifies too (with headers) and returns the body as delivered: hookstream's EventResponse (SPEC §3),
+  // not Lithic's flat webhook payload, so `event_type` is absent and the Lithic fields sit under `data`.
+  const parsed = client.webhooks.parse(d1.body, { headers: d1.headers, secret });
+  eq([parsed.locator, parsed.type, parsed.data?.step], [e1, 'card.created', 4], 'webhooks.parse');
   // The client's own webhookSecret is used when none is passed.
   const withSecret = sdk({ webhookSecret: secret });
   eq(withSecret.webhooks.unwrap(d1.body, d1.headers).locator, e1, 'unwrap with the client webhookSecret');
@@ -336,8 +342,17 @@ async function main() {
   // -------------------------------------------------------------------------------------------------------
   // 7. resend, both SDK spellings
   const before7 = withId(MAIN, e1).length;
+  const okAttempts = async () => {
+    const out = [];
+    for await (const a of client.events.listAttempts(e1, { status: 'SUCCESS' })) out.push(a.token);
+    return out.length;
+  };
+  const ok7 = await okAttempts();
   await client.events.resend(e1, { eventSubscriptionToken: sub.token });
   await waitFor(`a resend of ${e1}`, () => withId(MAIN, e1).length >= before7 + 1);
+  // hookstream folds a repeated resend into one until the previous attempt's outcome is recorded (it
+  // deduplicates on the latest attempt): wait for that record, as a client inspecting attempts would.
+  await waitFor(`the SUCCESS attempt of the resend of ${e1}`, async () => (await okAttempts()) >= ok7 + 1);
   await client.events.eventSubscriptions.resend(sub.token, { event_token: e1 });
   await waitFor(`a second resend of ${e1}`, () => withId(MAIN, e1).length >= before7 + 2);
   const resent = withId(MAIN, e1).at(-1);
@@ -453,6 +468,17 @@ async function main() {
   for await (const s of client.events.subscriptions.list({ page_size: 100 })) left.push(s.token);
   for (const t of mine) assert(!left.includes(t), `deleted subscription ${t} still listed`);
   pass('12 delete', 'retrieve gives 404, list no longer shows it');
+
+  // -------------------------------------------------------------------------------------------------------
+  // 13 (only with HOOKSTREAM_ADMIN_TOKEN): a token of several tenants names one with the SDK's defaultHeaders.
+  if (ADMIN) {
+    const admin = sdk({ apiKey: ADMIN, defaultHeaders: { 'Hookstream-Tenant': TENANT } });
+    const got = await admin.events.retrieve(e1);
+    eq(got.token, e1, 'admin token + Hookstream-Tenant: events.retrieve');
+    err = await expectThrows('admin token without Hookstream-Tenant', () => sdk({ apiKey: ADMIN }).events.retrieve(e1));
+    assert(err instanceof Lithic.BadRequestError, `admin token without Hookstream-Tenant: expected BadRequestError, got ${err?.constructor?.name}: ${err}`);
+    pass('13 tenant header', 'admin token with defaultHeaders Hookstream-Tenant');
+  }
 }
 
 let failed = 0;
