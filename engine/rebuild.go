@@ -19,28 +19,49 @@ type RebuildStats struct {
 	// Messages is the number of stream messages the views applied (summed over the views).
 	Messages uint64
 	Elapsed  time.Duration
+	// Differences lists how the existing views differ from the rebuilt ones (Verify only).
+	Differences []string
 }
 
-// Rebuild deletes the views file and recreates every view from the streams. The server must be stopped:
-// the file lock refuses a rebuild while another process has the file open.
-func Rebuild(ctx context.Context, cfg *config.Config, log *slog.Logger, progress func(applied, total uint64)) (RebuildStats, error) {
+// RebuildOptions qualify a rebuild.
+type RebuildOptions struct {
+	// Verify rebuilds into a scratch file and compares it with the existing views instead of replacing them.
+	Verify bool
+	// Progress, when set, is called a few times a second with the messages applied so far and the total.
+	Progress func(applied, total uint64)
+}
+
+// Rebuild recreates every view from the streams, replacing the views file (or, with Verify, comparing it).
+// The server must be stopped: the file lock refuses a rebuild while another process has the file open.
+func Rebuild(ctx context.Context, cfg *config.Config, log *slog.Logger, opts RebuildOptions) (RebuildStats, error) {
+	path := filepath.Join(cfg.Data, ViewsFile)
+	// Before anything else: a running server holds the file, and must not share its data folder.
+	if err := projections.CheckUnlocked(path); err != nil {
+		return RebuildStats{}, err
+	}
 	b, err := OpenBroker(ctx, cfg, log, true)
 	if err != nil {
 		return RebuildStats{}, err
 	}
 	defer b.Close()
-	path := filepath.Join(cfg.Data, ViewsFile)
-	// Open first so that a running server's lock stops us before anything is deleted.
-	probe, err := projections.Open(path, b.JS, projections.Options{StreamName: b.Subjects.StreamName}, log)
-	if err != nil {
-		return RebuildStats{}, err
+	target := path
+	if opts.Verify {
+		target = path + ".verify"
 	}
-	if err := probe.Close(); err != nil {
-		return RebuildStats{}, err
+	if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return RebuildStats{}, fmt.Errorf("remove %s: %w", target, err)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return RebuildStats{}, fmt.Errorf("remove %s: %w", path, err)
+	stats, err := build(ctx, b, target, log, opts.Progress)
+	if err != nil || !opts.Verify {
+		return stats, err
 	}
+	defer os.Remove(target)
+	stats.Differences, err = projections.Compare(path, target)
+	return stats, err
+}
+
+// build replays every stream into a new views file at path.
+func build(ctx context.Context, b *broker.Broker, path string, log *slog.Logger, progress func(applied, total uint64)) (RebuildStats, error) {
 	start := time.Now()
 	store, err := projections.Open(path, b.JS, projections.Options{StreamName: b.Subjects.StreamName, NoSync: true}, log)
 	if err != nil {

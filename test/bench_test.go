@@ -99,7 +99,7 @@ func BenchmarkProjectionRebuild(b *testing.B) {
 	var total uint64
 	var applying time.Duration
 	for b.Loop() {
-		stats, err := engine.Rebuild(ctx, cfg, log, nil)
+		stats, err := engine.Rebuild(ctx, cfg, log, engine.RebuildOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

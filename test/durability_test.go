@@ -86,7 +86,7 @@ func TestRebuildGivesIdenticalAPIOutput(t *testing.T) {
 	h.stop()
 
 	var last uint64
-	stats, err := engine.Rebuild(context.Background(), h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(applied, _ uint64) { last = applied })
+	stats, err := engine.Rebuild(context.Background(), h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), engine.RebuildOptions{Progress: func(applied, _ uint64) { last = applied }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestRebuildGivesIdenticalAPIOutput(t *testing.T) {
 func TestRebuildRefusedWhileServing(t *testing.T) {
 	h := startEngine(t)
 	cfg := *h.cfg
-	_, err := engine.Rebuild(context.Background(), &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	_, err := engine.Rebuild(context.Background(), &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), engine.RebuildOptions{})
 	if err == nil {
 		t.Fatal("rebuild ran while the server holds the views file")
 	}

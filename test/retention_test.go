@@ -52,7 +52,7 @@ func TestRetentionDropsExpiredEventsAndKeepsDivertedRecords(t *testing.T) {
 		before[p] = string(h.must(http.StatusOK, http.MethodGet, p, adminToken, nil).body)
 	}
 	h.stop()
-	if _, err := engine.Rebuild(context.Background(), h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil); err != nil {
+	if _, err := engine.Rebuild(context.Background(), h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), engine.RebuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h.start()

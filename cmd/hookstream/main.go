@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hookstream/hookstream/config"
 	"github.com/hookstream/hookstream/engine"
@@ -97,21 +98,39 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) error {
 }
 
 func rebuild(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	c, err := loadConfig("rebuild", args, stderr, getenv)
+	verify := false
+	// --verify belongs to rebuild alone; the rest are serve's flags (data folder, NATS, prefix).
+	rest := args[:0:0]
+	for _, a := range args {
+		if a == "--verify" || a == "-verify" {
+			verify = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	c, err := loadConfig("rebuild", rest, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	progress := func(applied, total uint64) {
-		fmt.Fprintf(stderr, "\rrebuilding views: %d / %d messages", applied, total)
-	}
-	stats, err := engine.Rebuild(ctx, c, newLogger(c, stderr), progress)
-	fmt.Fprintln(stderr)
+	bar := newProgressBar(stderr)
+	stats, err := engine.Rebuild(ctx, c, newLogger(c, stderr), engine.RebuildOptions{Verify: verify, Progress: bar.update})
+	bar.done()
 	if err != nil {
 		return err
 	}
 	rate := float64(stats.Messages) / max(stats.Elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(stdout, "rebuilt views from %d messages in %s (%.0f messages/s)\n", stats.Messages, stats.Elapsed.Round(1e6), rate)
-	return nil
+	if !verify {
+		fmt.Fprintf(stdout, "rebuilt views from %d messages in %s (%.0f messages/s)\n", stats.Messages, stats.Elapsed.Round(time.Millisecond), rate)
+		return nil
+	}
+	if len(stats.Differences) == 0 {
+		fmt.Fprintf(stdout, "views match the streams (%d messages replayed in %s, %.0f messages/s)\n", stats.Messages, stats.Elapsed.Round(time.Millisecond), rate)
+		return nil
+	}
+	for _, d := range stats.Differences {
+		fmt.Fprintln(stdout, d)
+	}
+	return fmt.Errorf("views differ from the streams in %d places; run hookstream rebuild to replace them", len(stats.Differences))
 }
