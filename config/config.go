@@ -36,6 +36,7 @@ type Config struct {
 	MaxInFlight              int
 	MaxInFlightPerEndpoint   int
 	RateLimit                float64
+	Pprof                    string
 	RetainEvents             time.Duration
 	RetainAttempts           time.Duration
 	RetainEventsBytes        int64
@@ -67,6 +68,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 2*time.Minute, "how long Nats-Msg-Id and Idempotency-Key dedupe an event")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 256, "delivery attempts in flight at once on this instance")
 	fs.IntVar(&c.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", 16, "delivery attempts in flight at once to one endpoint URL")
+	fs.StringVar(&c.Pprof, "pprof", "", "address to serve net/http/pprof on (e.g. 127.0.0.1:6060); empty: off")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "API requests per second allowed per token (0: unlimited); over it, 429 with Retry-After")
 	fs.DurationVar(&c.RetainEvents, "retain-events", 0, "how long events are kept (0: forever), e.g. 720h; enforced by JetStream")
 	fs.DurationVar(&c.RetainAttempts, "retain-attempts", 0, "how long delivery records are kept (0: forever); enforced by JetStream")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,8 @@ type Engine struct {
 	server   *http.Server
 	served   chan error
 	ready    atomic.Bool
+
+	pprof *http.Server
 
 	// stopDelivery ends the router, workers and holds; delivered is closed once they have finished.
 	stopDelivery context.CancelFunc
@@ -122,6 +125,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	go func() { e.served <- e.server.Serve(e.listener) }()
+	if cfg.Pprof != "" {
+		if err := e.startPprof(cfg.Pprof); err != nil {
+			return nil, err
+		}
+	}
 	e.ready.Store(true)
 	log.Info("hookstream ready", "version", Version, "http", e.listener.Addr().String(), "nats", e.NATSURL(),
 		"data", cfg.Data, "admin_token_file", e.adminTokenPath)
@@ -163,6 +171,24 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 	}
 	go func() { wg.Wait(); close(e.delivered) }()
 	return worker, jobs, nil
+}
+
+// startPprof serves net/http/pprof on its own listener, apart from the API, for users chasing bottlenecks.
+func (e *Engine) startPprof(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof listen address %s is not available: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	e.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = e.pprof.Serve(l) }()
+	e.log.Info("pprof listening", "addr", l.Addr().String())
+	return nil
 }
 
 // OpenBroker connects to NATS as cfg says. noListen keeps an embedded server off the network (for offline
@@ -228,6 +254,9 @@ func (e *Engine) stop(ctx context.Context) error {
 		}
 	} else if e.listener != nil {
 		_ = e.listener.Close()
+	}
+	if e.pprof != nil {
+		_ = e.pprof.Close()
 	}
 	if e.stopDelivery != nil {
 		e.stopDelivery()
