@@ -12,9 +12,12 @@ type Webhook struct {
 	WebhookConfig
 	Suspended   bool       `json:"suspended"`
 	SuspendedAt *time.Time `json:"suspendedAt,omitempty"`
-	Deleted     bool       `json:"deleted,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	// Holding is set from a suspension until every event held meanwhile has been released: while it is set,
+	// new events are held too, so none overtakes an older one. The engine clears it (webhook.released).
+	Holding   bool      `json:"holding,omitempty"`
+	Deleted   bool      `json:"deleted,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 	// CreatedSeq is the stream sequence of the creation event: listings are in this order.
 	CreatedSeq uint64 `json:"createdSeq"`
 	// Version is the stream sequence of the latest change event, the expected last subject sequence of the next.

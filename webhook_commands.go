@@ -231,6 +231,15 @@ func Suspend(w *Webhook, reason string, now time.Time) *WebhookEvent {
 	return &WebhookEvent{Type: WebhookSuspended, Tenant: w.Tenant, Webhook: w.Locator, Actor: ActorSystem, Time: now, Reason: reason}
 }
 
+// Release returns the webhook.released event that ends holding once the held events are all delivered, or
+// nil when the webhook is not holding (or is suspended again, which keeps it holding).
+func Release(w *Webhook, now time.Time) *WebhookEvent {
+	if w.Deleted || !w.Holding || w.Suspended {
+		return nil
+	}
+	return &WebhookEvent{Type: WebhookReleased, Tenant: w.Tenant, Webhook: w.Locator, Actor: ActorSystem, Time: now}
+}
+
 // DeleteWebhook returns the webhook.deleted event.
 func DeleteWebhook(w *Webhook, actor string, now time.Time) (*WebhookEvent, error) {
 	if w.Deleted {

@@ -13,6 +13,7 @@ const (
 	WebhookSuspended     = "webhook.suspended"
 	WebhookUnsuspended   = "webhook.unsuspended"
 	WebhookDeleted       = "webhook.deleted"
+	WebhookReleased      = "webhook.released"
 )
 
 // ActorSystem is the actor of changes the engine makes by itself, such as a suspension after a final failure.
@@ -62,7 +63,9 @@ func (w *Webhook) Apply(e *WebhookEvent, seq uint64) error {
 		rotateSecret(&w.Endpoint, e.Secret, e.Time)
 	case WebhookSuspended:
 		t := e.Time
-		w.Suspended, w.SuspendedAt = true, &t
+		w.Suspended, w.SuspendedAt, w.Holding = true, &t, true
+	case WebhookReleased:
+		w.Holding = false
 	case WebhookUnsuspended:
 		w.Suspended, w.SuspendedAt = false, nil
 	case WebhookDeleted:

@@ -220,12 +220,30 @@ func bytesLimit(n int64) int64 {
 	return n
 }
 
-// EnsureStreams creates every stream, or updates it to the current definition. It is idempotent.
+// LeaseTTL is how long a lease outlives its holder's last renewal.
+const LeaseTTL = 30 * time.Second
+
+// LeasesBucket names the key-value bucket of leases: short-lived exclusive claims (releasing one webhook's
+// held events) that let several instances share work without a coordinator.
+func (s Subjects) LeasesBucket() string { return s.StreamName("LEASES") }
+
+// EnsureStreams creates every stream and the leases bucket, or updates them to the current definition. It is
+// idempotent.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, subjects Subjects, o StreamOptions) error {
 	for _, cfg := range subjects.streamConfigs(o) {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
 		}
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      subjects.LeasesBucket(),
+		Description: "hookstream leases: which instance releases which webhook's held events",
+		TTL:         LeaseTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(o.Replicas, 1),
+	})
+	if err != nil {
+		return fmt.Errorf("create or update leases bucket: %w", err)
 	}
 	return nil
 }

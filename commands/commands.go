@@ -89,6 +89,14 @@ func (s *Service) Suspend(ctx context.Context, tenant, locator, reason string) (
 	})
 }
 
+// Release ends a webhook's holding once its held events are all delivered (a no-op when it is not holding).
+func (s *Service) Release(ctx context.Context, tenant, locator string) error {
+	_, err := s.changeWebhook(ctx, tenant, locator, func(w *hookstream.Webhook, now time.Time) (*hookstream.WebhookEvent, error) {
+		return hookstream.Release(w, now), nil
+	})
+	return err
+}
+
 // DeleteWebhook deletes a webhook.
 func (s *Service) DeleteWebhook(ctx context.Context, actor, tenant, locator string) error {
 	_, err := s.changeWebhook(ctx, tenant, locator, func(w *hookstream.Webhook, now time.Time) (*hookstream.WebhookEvent, error) {

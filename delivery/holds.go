@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hookstream/hookstream/broker"
@@ -17,51 +17,72 @@ import (
 // holdScanInterval is how often the held stream is checked for webhooks that were unsuspended.
 const holdScanInterval = 200 * time.Millisecond
 
+// Releaser ends a webhook's holding once its held events are all delivered.
+type Releaser interface {
+	Release(ctx context.Context, tenant, webhook string) error
+}
+
 // Holds keeps the events that arrive while a webhook is suspended, in arrival order, in the held stream, and
-// releases them one at a time, in that order, once the webhook is no longer suspended. While a release runs,
-// new events for that webhook are held too, so they cannot overtake the old ones.
+// releases them one at a time, in that order, once the webhook is no longer suspended. The webhook stays
+// "holding" (a flag in its state, so every instance sees it) until the release is done, so new events are
+// held behind the old ones rather than overtaking them. One instance at a time releases a webhook: it takes
+// the webhook's lease in the leases bucket first.
 type Holds struct {
 	broker   *broker.Broker
 	webhooks *projections.Webhooks
+	releaser Releaser
 	worker   *Worker
+	owner    string
 	log      *slog.Logger
-
-	wake chan struct{}
-
-	mu sync.Mutex
-	// pending marks webhooks that have events in the held stream (or on their way there): new events for
-	// them are held too, so none overtakes an older one.
-	pending map[string]*holdState
-}
-
-type holdState struct {
-	publishing int // holds being appended right now
+	wake     chan struct{}
 }
 
 // NewHolds returns Holds; SetWorker must be called before Run.
-func NewHolds(b *broker.Broker, webhooks *projections.Webhooks, log *slog.Logger) *Holds {
-	return &Holds{broker: b, webhooks: webhooks, log: log, pending: map[string]*holdState{}, wake: make(chan struct{}, 1)}
+func NewHolds(b *broker.Broker, webhooks *projections.Webhooks, releaser Releaser, log *slog.Logger) *Holds {
+	host, _ := os.Hostname()
+	return &Holds{broker: b, webhooks: webhooks, releaser: releaser, log: log, wake: make(chan struct{}, 1),
+		owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())}
 }
 
-// Load marks every webhook that has held events, so the router keeps holding for them after a restart. Call it
-// before the router starts.
-func (h *Holds) Load(ctx context.Context) error {
+// SetWorker gives Holds the worker that carries out released tasks.
+func (h *Holds) SetWorker(w *Worker) { h.worker = w }
+
+// Hold appends a task to the webhook's held events.
+func (h *Holds) Hold(ctx context.Context, t *task) error {
+	_, err := h.broker.JS.PublishMsg(ctx, t.msg(h.broker.Subjects.Held(t.tenant, t.webhook)), jetstream.WithMsgID("hold/"+t.attempt))
+	if err != nil {
+		return fmt.Errorf("hold task: %w", err)
+	}
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run releases held events until ctx ends.
+func (h *Holds) Run(ctx context.Context) error {
 	stream, err := h.broker.Stream(ctx, broker.KindHeld)
 	if err != nil {
 		return err
 	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(h.broker.Subjects.HeldAll()))
+	leases, err := h.broker.JS.KeyValue(ctx, h.broker.Subjects.LeasesBucket())
 	if err != nil {
-		return fmt.Errorf("held stream info: %w", err)
+		return fmt.Errorf("leases bucket: %w", err)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for subject := range info.State.Subjects {
-		if tenant, webhook, ok := h.parse(subject); ok {
-			h.pending[tenant+"/"+webhook] = &holdState{}
+	tick := time.NewTicker(holdScanInterval)
+	defer tick.Stop()
+	for {
+		if err := h.scan(ctx, stream, leases); err != nil && ctx.Err() == nil {
+			h.log.Warn("release held events", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-h.wake:
 		}
 	}
-	return nil
 }
 
 func (h *Holds) parse(subject string) (tenant, webhook string, ok bool) {
@@ -74,87 +95,9 @@ func (h *Holds) parse(subject string) (tenant, webhook string, ok bool) {
 	return strings.Cut(rest, ".")
 }
 
-// SetWorker gives Holds the worker that carries out released tasks.
-func (h *Holds) SetWorker(w *Worker) { h.worker = w }
-
-// Holding reports whether the webhook has held events not yet released: its new events must be held too.
-func (h *Holds) Holding(tenant, webhook string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.pending[tenant+"/"+webhook] != nil
-}
-
-// Hold appends a task to the webhook's held events. While it runs, the webhook counts as holding, and a
-// release cannot conclude that nothing is left.
-func (h *Holds) Hold(ctx context.Context, t *task) error {
-	k := t.tenant + "/" + t.webhook
-	h.mu.Lock()
-	st := h.pending[k]
-	if st == nil {
-		st = &holdState{}
-		h.pending[k] = st
-	}
-	st.publishing++
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		st.publishing--
-		h.mu.Unlock()
-		select {
-		case h.wake <- struct{}{}:
-		default:
-		}
-	}()
-	_, err := h.broker.JS.PublishMsg(ctx, t.msg(h.broker.Subjects.Held(t.tenant, t.webhook)), jetstream.WithMsgID("hold/"+t.attempt))
-	if err != nil {
-		return fmt.Errorf("hold task: %w", err)
-	}
-	return nil
-}
-
-// finish ends a webhook's holding once its held subject is empty and no hold is being appended.
-func (h *Holds) finish(ctx context.Context, stream jetstream.Stream, tenant, webhook, subject string, after uint64) (bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	st := h.pending[tenant+"/"+webhook]
-	if st != nil && st.publishing > 0 {
-		return false, nil
-	}
-	// Checked under the lock, so no hold can slip in between the check and the end of holding.
-	_, err := stream.GetMsg(ctx, after, jetstream.WithGetMsgSubject(subject))
-	if err == nil {
-		return false, nil
-	}
-	if !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, fmt.Errorf("check held events: %w", err)
-	}
-	delete(h.pending, tenant+"/"+webhook)
-	return true, nil
-}
-
-// Run releases held events until ctx ends.
-func (h *Holds) Run(ctx context.Context) error {
-	stream, err := h.broker.Stream(ctx, broker.KindHeld)
-	if err != nil {
-		return err
-	}
-	tick := time.NewTicker(holdScanInterval)
-	defer tick.Stop()
-	for {
-		if err := h.scan(ctx, stream); err != nil && ctx.Err() == nil {
-			h.log.Warn("release held events", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case <-h.wake:
-		}
-	}
-}
-
-// scan releases the held events of every webhook that is no longer suspended.
-func (h *Holds) scan(ctx context.Context, stream jetstream.Stream) error {
+// scan releases the held events of every webhook that is no longer suspended, and ends the holding of
+// webhooks that have nothing held.
+func (h *Holds) scan(ctx context.Context, stream jetstream.Stream, leases jetstream.KeyValue) error {
 	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(h.broker.Subjects.HeldAll()))
 	if err != nil {
 		return fmt.Errorf("held stream info: %w", err)
@@ -167,42 +110,65 @@ func (h *Holds) scan(ctx context.Context, stream jetstream.Stream) error {
 		if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.Suspended {
 			continue
 		}
-		if err := h.release(ctx, stream, tenant, webhook, subject); err != nil {
+		if err := h.withLease(ctx, leases, tenant, webhook, func(renew func()) error {
+			return h.release(ctx, stream, tenant, webhook, subject, renew)
+		}); err != nil {
 			return err
 		}
 	}
-	// A webhook marked as holding whose held subject is empty (a hold that failed to append) must not keep
-	// holding forever.
-	h.mu.Lock()
-	var idle []string
-	for k := range h.pending {
-		tenant, webhook, _ := strings.Cut(k, "/")
-		if _, ok := info.State.Subjects[h.broker.Subjects.Held(tenant, webhook)]; !ok {
-			idle = append(idle, k)
+	for _, wh := range h.webhooks.HoldingWebhooks() {
+		if wh.Suspended {
+			continue
 		}
-	}
-	h.mu.Unlock()
-	for _, k := range idle {
-		tenant, webhook, _ := strings.Cut(k, "/")
-		if _, err := h.finish(ctx, stream, tenant, webhook, h.broker.Subjects.Held(tenant, webhook), 1); err != nil {
+		if _, held := info.State.Subjects[h.broker.Subjects.Held(wh.Tenant, wh.Locator)]; held {
+			continue
+		}
+		if err := h.withLease(ctx, leases, wh.Tenant, wh.Locator, func(func()) error {
+			return h.finish(ctx, wh.Tenant, wh.Locator)
+		}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// withLease runs f while holding the webhook's lease; when another instance holds it, f does not run.
+func (h *Holds) withLease(ctx context.Context, leases jetstream.KeyValue, tenant, webhook string, f func(renew func()) error) error {
+	key := "release." + tenant + "." + webhook
+	rev, err := leases.Create(ctx, key, []byte(h.owner))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil // another instance is releasing this webhook
+	}
+	if err != nil {
+		return fmt.Errorf("take lease %s: %w", key, err)
+	}
+	renewed := time.Now()
+	renew := func() {
+		if time.Since(renewed) < broker.LeaseTTL/3 {
+			return
+		}
+		if r, err := leases.Update(ctx, key, []byte(h.owner), rev); err == nil {
+			rev, renewed = r, time.Now()
+		}
+	}
+	defer func() {
+		if err := leases.Delete(context.WithoutCancel(ctx), key, jetstream.LastRevision(rev)); err != nil {
+			h.log.Debug("drop lease", "key", key, "err", err)
+		}
+	}()
+	return f(renew)
+}
+
 // release delivers a webhook's held events in order, each to completion before the next, deleting each once
-// done. It stops when the webhook is suspended again; what is left stays held.
-func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, webhook, subject string) error {
+// done, then ends the webhook's holding. It stops when the webhook is suspended again; what is left stays
+// held.
+func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, webhook, subject string, renew func()) error {
 	var next uint64 = 1
 	for ctx.Err() == nil {
+		renew()
 		raw, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			done, err := h.finish(ctx, stream, tenant, webhook, subject, next)
-			if done || err != nil {
-				return err
-			}
-			continue
+			return h.finish(ctx, tenant, webhook)
 		}
 		if err != nil {
 			return fmt.Errorf("next held event: %w", err)
@@ -226,6 +192,18 @@ func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, we
 			return fmt.Errorf("delete released event: %w", err)
 		}
 		next = raw.Sequence + 1
+	}
+	return nil
+}
+
+// finish ends the webhook's holding. An event held by a router that still saw the webhook holding may land
+// just after: the next scan releases it.
+func (h *Holds) finish(ctx context.Context, tenant, webhook string) error {
+	if wh := h.webhooks.Current(tenant, webhook); wh == nil || !wh.Holding {
+		return nil
+	}
+	if err := h.releaser.Release(ctx, tenant, webhook); err != nil {
+		return fmt.Errorf("end holding: %w", err)
 	}
 	return nil
 }

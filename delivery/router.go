@@ -143,7 +143,7 @@ func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]jetstream.PubAc
 		}
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
-		if w.Suspended || r.holds.Holding(ev.Tenant, w.Locator) {
+		if w.Suspended || w.Holding {
 			// Rare, and ordered against the release: appended synchronously.
 			if err := r.holds.Hold(ctx, t); err != nil {
 				return nil, err

@@ -140,7 +140,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views, cmd *commands.Service, reg prometheus.Registerer) (*delivery.Worker, *delivery.Jobs, error) {
 	log := e.log.With("component", "delivery")
 	metrics := delivery.NewMetrics(reg)
-	holds := delivery.NewHolds(e.broker, v.webhooks, log)
+	holds := delivery.NewHolds(e.broker, v.webhooks, cmd, log)
 	worker := delivery.NewWorker(delivery.WorkerConfig{
 		Timeout:        cfg.DeliveryTimeout,
 		AllowPrivate:   cfg.AllowPrivateDestinations,
@@ -151,9 +151,6 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 	holds.SetWorker(worker)
 	router := delivery.NewRouter(e.broker, e.store, v.webhooks, holds, metrics, log)
 	jobs := delivery.NewJobs(e.broker, e.store, v.events, v.attempts, v.webhooks, worker, log)
-	if err := holds.Load(ctx); err != nil {
-		return nil, nil, err
-	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.stopDelivery, e.delivered = cancel, make(chan struct{})

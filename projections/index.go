@@ -12,6 +12,8 @@ import (
 type subscriberIndex struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenantIndex
+	// holdingSet holds the webhooks that are holding events, so the releaser need not scan them all.
+	holdingSet map[string]*hookstream.Webhook
 }
 
 type tenantIndex struct {
@@ -21,13 +23,14 @@ type tenantIndex struct {
 }
 
 func newSubscriberIndex() *subscriberIndex {
-	return &subscriberIndex{tenants: map[string]*tenantIndex{}}
+	return &subscriberIndex{tenants: map[string]*tenantIndex{}, holdingSet: map[string]*hookstream.Webhook{}}
 }
 
 func (x *subscriberIndex) reset() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	clear(x.tenants)
+	clear(x.holdingSet)
 }
 
 // put records a webhook's latest state (a deleted one leaves the index).
@@ -42,6 +45,11 @@ func (x *subscriberIndex) put(w *hookstream.Webhook) {
 	old := t.webhooks[w.Locator]
 	if old != nil {
 		t.remove(old)
+	}
+	if w.Holding && !w.Deleted {
+		x.holdingSet[w.Tenant+"/"+w.Locator] = w
+	} else {
+		delete(x.holdingSet, w.Tenant+"/"+w.Locator)
 	}
 	if w.Deleted {
 		delete(t.webhooks, w.Locator)
@@ -73,6 +81,16 @@ func (t *tenantIndex) remove(w *hookstream.Webhook) {
 			delete(t.byType, et)
 		}
 	}
+}
+
+func (x *subscriberIndex) holding() []*hookstream.Webhook {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]*hookstream.Webhook, 0, len(x.holdingSet))
+	for _, w := range x.holdingSet {
+		out = append(out, w)
+	}
+	return out
 }
 
 func (x *subscriberIndex) get(tenant, locator string) *hookstream.Webhook {

@@ -54,6 +54,9 @@ func (v *Webhooks) Current(tenant, locator string) *hookstream.Webhook {
 	return v.index.get(tenant, locator)
 }
 
+// HoldingWebhooks returns the webhooks that are holding events (suspended, or released but not yet done).
+func (v *Webhooks) HoldingWebhooks() []*hookstream.Webhook { return v.index.holding() }
+
 // Subscribers returns the webhooks of tenant that receive eventType, whatever their state (the caller
 // decides between delivering, holding and skipping). The index is current up to the view's applied sequence.
 func (v *Webhooks) Subscribers(tenant, eventType string) []*hookstream.Webhook {
