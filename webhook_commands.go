@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,7 +160,8 @@ func (p Policy) CreateWebhook(tenant, locator, actor string, now time.Time, req 
 	return &WebhookEvent{Type: WebhookCreated, Tenant: tenant, Webhook: locator, Actor: actor, Time: now, Create: &cfg}, nil
 }
 
-// UpdateWebhook validates req against the webhook's current state and returns the webhook.updated event.
+// UpdateWebhook validates req against the webhook's current state and returns the webhook.updated event, or
+// nil when the request changes nothing.
 // Secrets of a newly added alert endpoint are generated here, so that the event alone determines the state.
 func (p Policy) UpdateWebhook(w *Webhook, actor string, now time.Time, req *WebhookUpdate) (*WebhookEvent, error) {
 	if w.Deleted {
@@ -190,6 +192,9 @@ func (p Policy) UpdateWebhook(w *Webhook, actor string, now time.Time, req *Webh
 		}
 	}
 	next := applyUpdate(w.WebhookConfig, &u, now)
+	if reflect.DeepEqual(next, w.WebhookConfig) {
+		return nil, nil // nothing changes: no event, no history entry
+	}
 	if len(next.EventTypes) > MaxEventTypes {
 		return nil, Invalid("addEventTypes", "a webhook may list at most %d event types", MaxEventTypes)
 	}

@@ -96,6 +96,9 @@ func update(t *testing.T, w *Webhook, seq uint64, at time.Time, req *WebhookUpda
 		t.Fatalf("UpdateWebhook: %v", err)
 	}
 	next := *w
+	if ev == nil {
+		return &next, nil // the request changes nothing
+	}
 	if err := next.Apply(ev, seq); err != nil {
 		t.Fatalf("Apply updated: %v", err)
 	}
@@ -483,9 +486,10 @@ func TestUpdateWebhookAbsentFieldsUntouched(t *testing.T) {
 	w := richWebhook(t)
 	before := mustJSON(t, w.WebhookConfig)
 	next, ev := update(t, w, 7, t0.Add(time.Hour), &WebhookUpdate{})
-	if got := mustJSON(t, next.WebhookConfig); got != before {
-		t.Errorf("empty update changed the config:\n got %s\nwant %s", got, before)
+	if got := mustJSON(t, next.WebhookConfig); got != before || ev != nil {
+		t.Errorf("empty update changed the config or made an event (%v):\n got %s\nwant %s", ev, got, before)
 	}
+	next, ev = update(t, w, 7, t0.Add(time.Hour), &WebhookUpdate{Name: ptr("other")})
 	if next.Version != 7 || next.CreatedSeq != 1 || !next.UpdatedAt.Equal(t0.Add(time.Hour)) || !next.CreatedAt.Equal(t0) {
 		t.Errorf("version/createdSeq/updatedAt/createdAt = %d/%d/%v/%v", next.Version, next.CreatedSeq, next.UpdatedAt, next.CreatedAt)
 	}
@@ -1271,5 +1275,16 @@ func TestErrorCodeOf(t *testing.T) {
 	}
 	if got := Forbidden("no").Error(); got != "no" {
 		t.Errorf("Error() without field = %q", got)
+	}
+}
+
+func TestUpdateThatChangesNothingHasNoEvent(t *testing.T) {
+	w := createWebhook(t, baseCreate())
+	same := w.Name
+	for _, req := range []*WebhookUpdate{{}, {Name: &same}, {RemoveEventTypes: []string{"not.listed"}}} {
+		ev, err := Policy{}.UpdateWebhook(w, "a", t0, req)
+		if err != nil || ev != nil {
+			t.Errorf("update %+v: event %v, err %v; want neither", req, ev, err)
+		}
 	}
 }

@@ -72,8 +72,7 @@ func (c *DeliveryCommands) ResendDiverted(ctx context.Context, tenant, webhook, 
 	return c.enqueuer.Enqueue(ctx, e, d.EventSeq, webhook, attempt, "task/"+attempt)
 }
 
-// Resend sends an event to a webhook again now. Repeated while the event's latest attempt to the webhook is
-// unchanged (within the duplicate window), it is one resend.
+// Resend sends an event to a webhook again now: each call is one more delivery.
 func (c *DeliveryCommands) Resend(ctx context.Context, tenant, webhook, event string) error {
 	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
 		return err
@@ -82,17 +81,9 @@ func (c *DeliveryCommands) Resend(ctx context.Context, tenant, webhook, event st
 	if err != nil {
 		return err
 	}
-	latest, err := c.attempts.LatestOutcome(tenant, webhook, event)
-	if err != nil {
-		return err
-	}
-	basis := "none"
-	if latest != nil {
-		basis = latest.Locator
-	}
 	seq, _ := hookstream.EventSeq(e.Locator)
-	return c.enqueuer.Enqueue(ctx, e, seq, webhook, hookstream.NewLocator(c.now()),
-		"resend/"+hookstream.DerivedLocator(e.Timestamp, webhook, event, basis))
+	attempt := hookstream.NewLocator(c.now())
+	return c.enqueuer.Enqueue(ctx, e, seq, webhook, attempt, "task/"+attempt)
 }
 
 // StartJob stores a recover or replay_missing job for a webhook; it runs in the background and survives

@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -88,12 +86,10 @@ func (j *Jobs) catchUp(ctx context.Context) error {
 	return j.store.WaitFor(ctx, projections.AttemptsView, info.State.LastSeq)
 }
 
-// Submit stores a job. Its id derives from what it asks, so the same request repeated within the duplicate
-// window is one job.
+// Submit stores a job. Every request is a job of its own; repeating one is harmless because jobs of a
+// webhook run one at a time and each checks, event by event, what is still to send.
 func (j *Jobs) Submit(ctx context.Context, job *Job) error {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%s|%s|%s", job.Kind, job.Tenant, job.Webhook,
-		job.Begin.UTC().Format(time.RFC3339Nano), job.End.UTC().Format(time.RFC3339Nano)))
-	job.ID = hex.EncodeToString(sum[:12])
+	job.ID = hookstream.NewLocator(time.Now())
 	_, err := j.broker.AppendJSON(ctx, j.broker.Subjects.Job(job.Tenant, job.Webhook), job, broker.AppendOptions{MsgID: "job/" + job.ID})
 	return err
 }

@@ -80,7 +80,9 @@ func New(cfg Config) *API {
 	if cfg.RateLimit > 0 {
 		a.limiter = newRateLimiter(cfg.RateLimit, now, maxRateBuckets)
 	}
-	r := mux.NewRouter()
+	// SkipClean: a path with "..", "//" or an encoded slash is answered as it is (a 4xx for a bad locator),
+	// never redirected to a cleaned path that may name something else.
+	r := mux.NewRouter().SkipClean(true)
 	r.Use(nameRoute, a.rateLimit)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.routeError(w, r, &hookstream.Error{Code: hookstream.CodeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
@@ -126,7 +128,7 @@ func New(cfg Config) *API {
 
 // routeError answers an unknown route or method in the shape of the face the path belongs to.
 func (a *API) routeError(w http.ResponseWriter, r *http.Request, err *hookstream.Error) {
-	if strings.HasPrefix(r.URL.Path, "/v1/") {
+	if r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {
 		writeV1Error(w, r, a.log, err)
 		return
 	}

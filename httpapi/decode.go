@@ -51,7 +51,7 @@ func decodeLenient(r *http.Request, v any) error {
 func decodeJSON(data []byte, v any) error { return decodeJSONWith(data, v, false) }
 
 func decodeJSONWith(data []byte, v any, allowUnknown bool) error {
-	if len(bytes.TrimSpace(data)) == 0 {
+	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		return hookstream.Invalid("body", "a JSON object is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

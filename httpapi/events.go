@@ -75,7 +75,7 @@ func (p *pagingToken) encode() string {
 func decodePagingToken(s string) (*pagingToken, error) {
 	bad := hookstream.Invalid("pagingToken", "is not a paging token returned by this API")
 	data, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(s) > 4096 {
+	if err != nil || len(s) > 4096 || !bytes.HasPrefix(data, []byte("{")) {
 		return nil, bad
 	}
 	var p pagingToken

@@ -32,10 +32,10 @@ func fieldProblem(data []byte, t reflect.Type, path string, allowUnknown bool) (
 		for _, name := range sortedKeys(obj) {
 			f, ok := fields[name]
 			if !ok {
-				if allowUnknown {
+				if allowUnknown && !nearMiss(fields, name) {
 					continue
 				}
-				return join(path, name), "unknown field"
+				return join(path, name), "unknown field (field names are case-sensitive)"
 			}
 			if field, problem := fieldProblem(obj[name], f.Type, join(path, name), allowUnknown); field != "" {
 				return field, problem
@@ -70,6 +70,17 @@ func fieldProblem(data []byte, t reflect.Type, path string, allowUnknown bool) (
 		}
 		return "", ""
 	}
+}
+
+// nearMiss reports whether name differs from a known field only in case: encoding/json would fill that
+// field from it, so even a lenient decoder must refuse it.
+func nearMiss(fields map[string]reflect.StructField, name string) bool {
+	for known := range fields {
+		if strings.EqualFold(known, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // jsonFields maps the JSON names of a struct's fields to the fields.

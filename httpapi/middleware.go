@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/hookstream/hookstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -106,6 +108,11 @@ func (a *API) outer(next http.Handler) http.Handler {
 			a.log.LogAttrs(ctx, slog.LevelDebug, "http request", slog.String("request_id", id), slog.String("method", r.Method),
 				slog.String("route", label.name), slog.Int("status", rec.status), slog.Duration("elapsed", elapsed))
 		}()
+		// url.Values silently drops what it cannot decode: a filter lost that way would widen the answer.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			a.routeError(rec, r, hookstream.Invalid("query", "malformed query string: %v", err))
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }

@@ -156,7 +156,8 @@ func (a *API) rateLimit(next http.Handler) http.Handler {
 		}
 		after := retryAfter(wait)
 		msg := fmt.Sprintf("rate limit of %g requests per second exceeded; retry after %s s", a.limiter.rate, after)
-		a.log.InfoContext(r.Context(), "request refused", "request_id", requestID(r), "method", r.Method,
+		// Debug, not info: a flood must not turn into a flood of log lines.
+		a.log.DebugContext(r.Context(), "request refused", "request_id", requestID(r), "method", r.Method,
 			"status", http.StatusTooManyRequests, "message", msg)
 		w.Header().Set("Retry-After", after)
 		if strings.HasPrefix(r.URL.Path, "/v1/") {

@@ -186,9 +186,21 @@ func v1Window(r *request) (begin, end time.Time, err error) {
 	return
 }
 
+// pathToken reads a token from the path. A token hookstream could not have issued (a Lithic UUID kept from
+// before the move, say) names nothing here: 404, as Lithic answers for an unknown token.
 func pathToken(r *request, name string) (string, error) {
 	t := mux.Vars(r.Request)[name]
-	return t, hookstream.CheckLocator(name, t)
+	if !hookstream.ValidLocator(t) {
+		return "", hookstream.NotFound("%s %q not found", name, truncateToken(t))
+	}
+	return t, nil
+}
+
+func truncateToken(t string) string {
+	if len(t) > 64 {
+		return t[:64] + "…"
+	}
+	return t
 }
 
 // v1SubscriptionRequest is the body of create and update. Unknown fields are tolerated, as Lithic does.

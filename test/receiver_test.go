@@ -20,6 +20,7 @@ type received struct {
 	body   []byte
 	at     time.Time
 	path   string
+	status int
 }
 
 // receiver is a loopback webhook endpoint that records what it gets and answers as told.
@@ -29,6 +30,8 @@ type receiver struct {
 	got []received
 	// answer returns the status for the n-th request (0-based); nil answers 200.
 	answer func(n int) int
+	// answerFor, when set, decides from the request's headers instead.
+	answerFor func(h http.Header) int
 	// changed is closed and replaced on every request, so tests can wait without sleeping.
 	changed chan struct{}
 }
@@ -40,15 +43,20 @@ func newReceiver(t *testing.T) *receiver {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		n := len(rc.got)
-		rc.got = append(rc.got, received{header: r.Header.Clone(), body: body, at: time.Now(), path: r.URL.Path})
-		answer := rc.answer
+		answer, answerFor := rc.answer, rc.answerFor
+		rc.mu.Unlock()
+		status := http.StatusOK
+		switch {
+		case answerFor != nil:
+			status = answerFor(r.Header)
+		case answer != nil:
+			status = answer(n)
+		}
+		rc.mu.Lock()
+		rc.got = append(rc.got, received{header: r.Header.Clone(), body: body, at: time.Now(), path: r.URL.Path, status: status})
 		close(rc.changed)
 		rc.changed = make(chan struct{})
 		rc.mu.Unlock()
-		status := http.StatusOK
-		if answer != nil {
-			status = answer(n)
-		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"received":true}`))
 	}))
@@ -62,6 +70,12 @@ func (rc *receiver) setAnswer(f func(n int) int) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.answer = f
+}
+
+func (rc *receiver) setAnswerFor(f func(h http.Header) int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.answerFor = f
 }
 
 func (rc *receiver) requests() []received {
