@@ -2,6 +2,7 @@ package hookstream
 
 import (
 	"crypto/sha256"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,6 +90,16 @@ func DerivedLocator(at time.Time, parts ...string) string {
 	_ = id.SetTime(ulid.Timestamp(at))
 	_ = id.SetEntropy(sum[:10])
 	return id.String()
+}
+
+// RetriedLocator returns the locator of the n-th delivery of the task whose attempt is locator: a new attempt,
+// at the same time, the same for every instance that computes it.
+func RetriedLocator(locator string, n uint64) string {
+	at := time.Now()
+	if id, err := ulid.ParseStrict(locator); err == nil {
+		at = ulid.Time(id.Time())
+	}
+	return DerivedLocator(at, locator, "delivery", strconv.FormatUint(n, 10))
 }
 
 // AlertNotice is the failure notice POSTed to a webhook's alert endpoint after a final failure.

@@ -41,10 +41,11 @@ func (r *Router) Run(ctx context.Context) error {
 		return err
 	}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       "router",
-		Description:   "hookstream router: events to delivery tasks",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Minute,
+		Durable:     "router",
+		Description: "hookstream router: events to delivery tasks",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		// Also how long the events an instance that died had taken wait before another instance routes them.
+		AckWait:       15 * time.Second,
 		MaxAckPending: 4 * routerBatch,
 		MaxDeliver:    -1,
 	})

@@ -88,8 +88,9 @@ func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhook
 // Run consumes delivery tasks and due retries until ctx ends, then waits for the attempts in flight.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.inFlight.Wait()
-	// A task may wait in its lane behind two rounds of attempts before its own runs.
-	ackWait := 3*w.cfg.Timeout + 30*time.Second
+	// A task may wait in its lane behind two rounds of attempts before its own runs. The ack wait is also how
+	// long the tasks of an instance that died wait before another instance takes them.
+	ackWait := 3*w.cfg.Timeout + 10*time.Second
 	deliveries, err := w.consumer(ctx, broker.KindDeliveries, "deliveries", "", ackWait)
 	if err != nil {
 		return err
@@ -223,6 +224,12 @@ func (w *Worker) handle(m jetstream.Msg) {
 		cancel()
 		_ = m.Ack()
 		return
+	}
+	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+		// A redelivered task (its instance died, or recording failed) makes a new HTTP request: a new
+		// attempt, with a locator of its own, so its outcome is recorded rather than deduplicated away as a
+		// repeat of the first one's.
+		t.attempt = hookstream.RetriedLocator(t.attempt, md.NumDelivered)
 	}
 	wh := w.webhooks.Current(t.tenant, t.webhook)
 	a, _, err := w.attempt(ctx, t, wh, false)
