@@ -2,7 +2,6 @@ package hookstream
 
 import (
 	"crypto/sha256"
-	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +65,9 @@ const (
 	RecordDivertedDeleted = "diverted.deleted"
 	// RecordDivertedResolved removes a diverted record once the event was delivered after all.
 	RecordDivertedResolved = "diverted.resolved"
+	// RecordAlertSent notes that a failure alert was accepted by the alert endpoint (Cancelled names the
+	// alert), so a repeated alert task is not sent again.
+	RecordAlertSent = "alert.sent"
 )
 
 // DeliveryRecord is one entry of the attempts stream, or of the diverted stream for the diverted types.
@@ -90,16 +92,6 @@ func DerivedLocator(at time.Time, parts ...string) string {
 	_ = id.SetTime(ulid.Timestamp(at))
 	_ = id.SetEntropy(sum[:10])
 	return id.String()
-}
-
-// RetriedLocator returns the locator of the n-th delivery of the task whose attempt is locator: a new attempt,
-// at the same time, the same for every instance that computes it.
-func RetriedLocator(locator string, n uint64) string {
-	at := time.Now()
-	if id, err := ulid.ParseStrict(locator); err == nil {
-		at = ulid.Time(id.Time())
-	}
-	return DerivedLocator(at, locator, "delivery", strconv.FormatUint(n, 10))
 }
 
 // AlertNotice is the failure notice POSTed to a webhook's alert endpoint after a final failure.

@@ -24,14 +24,16 @@ type Router struct {
 	broker   *broker.Broker
 	store    *projections.Store
 	webhooks *projections.Webhooks
+	attempts *projections.Attempts
 	holds    *Holds
 	metrics  *Metrics
 	log      *slog.Logger
 }
 
 // NewRouter returns a Router.
-func NewRouter(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, holds *Holds, m *Metrics, log *slog.Logger) *Router {
-	return &Router{broker: b, store: store, webhooks: webhooks, holds: holds, metrics: m, log: log}
+func NewRouter(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, attempts *projections.Attempts,
+	holds *Holds, m *Metrics, log *slog.Logger) *Router {
+	return &Router{broker: b, store: store, webhooks: webhooks, attempts: attempts, holds: holds, metrics: m, log: log}
 }
 
 // Run routes events until ctx ends.
@@ -145,6 +147,10 @@ func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]jetstream.PubAc
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
 		if w.Suspended || w.Holding {
+			if a, err := r.attempts.Attempt(ev.Tenant, t.attempt); err == nil && a.Status != hookstream.AttemptPending {
+				// Routed before (this router's ack was lost in a crash) and already tried: not held again.
+				continue
+			}
 			// Rare, and ordered against the release: appended synchronously.
 			if err := r.holds.Hold(ctx, t); err != nil {
 				return nil, err

@@ -225,13 +225,19 @@ func (w *Worker) handle(m jetstream.Msg) {
 		_ = m.Ack()
 		return
 	}
-	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-		// A redelivered task (its instance died, or recording failed) makes a new HTTP request: a new
-		// attempt, with a locator of its own, so its outcome is recorded rather than deduplicated away as a
-		// repeat of the first one's.
-		t.attempt = hookstream.RetriedLocator(t.attempt, md.NumDelivered)
-	}
 	wh := w.webhooks.Current(t.tenant, t.webhook)
+	if prior := w.outcome(t); prior != nil {
+		// The task comes back after its attempt was made and recorded (an instance died before acking it, or
+		// a router routed the event again): carry on from the recorded outcome instead of sending again.
+		w.inFlight.Add(1)
+		go func() {
+			defer w.inFlight.Done()
+			defer cancel()
+			_, err := w.conclude(ctx, t, wh, prior, true)
+			w.finish(m, t, err)
+		}()
+		return
+	}
 	a, _, err := w.attempt(ctx, t, wh, false)
 	if a == nil || err != nil {
 		cancel()
@@ -242,9 +248,18 @@ func (w *Worker) handle(m jetstream.Msg) {
 	go func() {
 		defer w.inFlight.Done()
 		defer cancel()
-		_, err := w.conclude(ctx, t, wh, a)
+		_, err := w.conclude(ctx, t, wh, a, false)
 		w.finish(m, t, err)
 	}()
+}
+
+// outcome returns the recorded outcome of the task's attempt, or nil when it has none yet.
+func (w *Worker) outcome(t *task) *hookstream.Attempt {
+	a, err := w.attempts.Attempt(t.tenant, t.attempt)
+	if err != nil || a.Status == hookstream.AttemptPending {
+		return nil
+	}
+	return a
 }
 
 // finish acks a task, or hands it back for another try when recording its outcome failed.
@@ -269,11 +284,19 @@ const (
 // process carries out one try for webhook state wh (nil when it no longer exists), both phases in a row.
 // fromHold is set when the task comes out of the held stream, where a still-suspended webhook leaves it.
 func (w *Worker) process(ctx context.Context, t *task, wh *hookstream.Webhook, fromHold bool) (result, error) {
+	if prior := w.outcome(t); prior != nil {
+		if fromHold {
+			// Held by a router that routed the event again after its try had run: that try's conclusion
+			// stands (its task resumed it if need be); releasing it would conclude it twice.
+			return resultDone, nil
+		}
+		return w.conclude(ctx, t, wh, prior, true)
+	}
 	a, res, err := w.attempt(ctx, t, wh, fromHold)
 	if a == nil || err != nil {
 		return res, err
 	}
-	return w.conclude(ctx, t, wh, a)
+	return w.conclude(ctx, t, wh, a, false)
 }
 
 // attempt is the first phase of a try: the checks and the HTTP request. It returns the attempt, or nil with
@@ -320,13 +343,19 @@ func (w *Worker) attempt(ctx context.Context, t *task, wh *hookstream.Webhook, f
 	return a, resultDone, nil
 }
 
-// conclude is the second phase of a try, which needs no endpoint slot: it records the attempt and schedules
-// the retry or handles the final failure.
-func (w *Worker) conclude(ctx context.Context, t *task, wh *hookstream.Webhook, a *hookstream.Attempt) (result, error) {
+// conclude is the second phase of a try, which needs no endpoint slot: it records the attempt (unless it was
+// recorded before: a resumed task) and schedules the retry or handles the final failure. Every write has a
+// message id derived from the attempt, so resuming writes nothing twice.
+func (w *Worker) conclude(ctx context.Context, t *task, wh *hookstream.Webhook, a *hookstream.Attempt, recorded bool) (result, error) {
 	ended := a.Created.Add(time.Duration(a.LatencyMs * float64(time.Millisecond)))
-	if err := w.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
-		Event: t.event, Time: ended, Attempt: a}, "att/"+t.attempt); err != nil {
-		return resultDone, err
+	if !recorded {
+		if err := w.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt,
+			Tenant: t.tenant, Webhook: t.webhook, Event: t.event, Time: ended, Attempt: a}, "att/"+t.attempt); err != nil {
+			return resultDone, err
+		}
+	}
+	if wh == nil || wh.Deleted {
+		return resultDone, nil
 	}
 	if a.Status == hookstream.AttemptSuccess {
 		w.metrics.Deliveries.WithLabelValues("success").Inc()
@@ -535,7 +564,7 @@ func failureMessage(a *hookstream.Attempt) string {
 // secret. One try: an alert about failing deliveries is not itself retried.
 func (w *Worker) sendAlert(ctx context.Context, t *task) {
 	wh := w.webhooks.Current(t.tenant, t.webhook)
-	if wh == nil || wh.FailureHandling.AlertEndpoint == nil {
+	if wh == nil || wh.FailureHandling.AlertEndpoint == nil || w.attempts.AlertSent(t.tenant, t.attempt) {
 		w.metrics.Alerts.WithLabelValues("skipped").Inc()
 		return
 	}
@@ -546,6 +575,12 @@ func (w *Worker) sendAlert(ctx context.Context, t *task) {
 		return
 	}
 	w.metrics.Alerts.WithLabelValues("sent").Inc()
+	// Recorded in the attempts stream, whose message ids outlive a restart (the deliveries work queue forgets
+	// those of the tasks it has removed), so a repeated alert task is skipped.
+	if err := w.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordAlertSent,
+		Tenant: t.tenant, Webhook: t.webhook, Event: t.event, Time: w.now().UTC(), Cancelled: t.attempt}, "alertsent/"+t.attempt); err != nil {
+		w.log.Warn("record a sent alert", "webhook", t.webhook, "err", err)
+	}
 }
 
 // Enqueue publishes a first try of an event to a webhook outside the router (a resend, an example), as the

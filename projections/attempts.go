@@ -23,6 +23,7 @@ var (
 	everAttemptedKey = []byte("attempted")           // tenant/webhook/event → nil: some try ran or is pending
 	attemptSeqs      = []byte("attempt_seq")         // tenant/attempt → seq of its latest record
 	attemptsBySeq    = []byte("attempts_seq")        // seq → tenant/attempt, for the latest record of each attempt
+	alertsSent       = []byte("alerts_sent")         // tenant/alert → nil
 )
 
 // Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event, and
@@ -44,7 +45,7 @@ func (*Attempts) Linger() time.Duration { return 10 * time.Millisecond }
 // Buckets implements View.
 func (*Attempts) Buckets() []string {
 	return []string{string(attemptsBucket), string(attemptsByHook), string(attemptsByEvent), string(deliveredBucket),
-		string(lastAttempt), string(everAttemptedKey), string(attemptSeqs), string(attemptsBySeq)}
+		string(lastAttempt), string(everAttemptedKey), string(attemptSeqs), string(attemptsBySeq), string(alertsSent)}
 }
 
 // Apply implements View.
@@ -104,9 +105,21 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 			}
 		}
 		return nil
+	case hookstream.RecordAlertSent:
+		return tx.Bucket(alertsSent).Put(key(r.Tenant, r.Cancelled), nil)
 	default:
 		return Skip(fmt.Errorf("unknown delivery record type %q", r.Type))
 	}
+}
+
+// AlertSent reports whether the alert was accepted by its endpoint already.
+func (v *Attempts) AlertSent(tenant, alert string) bool {
+	var ok bool
+	_ = v.store.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(alertsSent).Get(key(tenant, alert)) != nil
+		return nil
+	})
+	return ok
 }
 
 // Delivered reports whether the event was delivered to the webhook successfully.

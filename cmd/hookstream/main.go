@@ -25,6 +25,8 @@ Usage:
   hookstream serve   [flags]   run the engine (embedded NATS unless --nats is given)
   hookstream rebuild [flags]   recreate every view from the streams (server stopped)
   hookstream publish [flags]   publish one event over NATS and print its EventResponse
+  hookstream bench   [flags]   measure deliveries/s, latency, RSS and CPU against raw HTTP POSTs
+  hookstream replay  [flags]   write the streams' entries as JSON lines, secrets redacted (audits)
   hookstream version           print the version
 
 Run "hookstream <command> -h" for a command's flags.
@@ -47,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = rebuild(args[1:], stdout, stderr, getenv)
 	case "publish":
 		err = publish(args[1:], stdout, stderr, getenv)
+	case "replay":
+		err = replay(args[1:], stdout, stderr, getenv)
+	case "bench":
+		err = benchCommand(args[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "hookstream", engine.Version)
 	case "help", "-h", "--help":

@@ -1,0 +1,293 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/config"
+	"github.com/hookstream/hookstream/engine"
+)
+
+func TestPayloadIsFixedSizeJSONAndCarriesItsStamp(t *testing.T) {
+	for _, size := range []int{MinPayload, 64, 512, 4096} {
+		p := newPayload(size, 7)
+		data := p.build(123456, 1767225600123456789)
+		if len(data) != size || !json.Valid(data) || data[0] != '{' {
+			t.Fatalf("size %d: %d bytes %q", size, len(data), data)
+		}
+		if seq, sent, ok := parseStamp(data); !ok || seq != 123456 || sent != 1767225600123456789 {
+			t.Fatalf("size %d: parsed %d %d %v", size, seq, sent, ok)
+		}
+		if !bytes.Equal(newPayload(size, 7).template, p.template) {
+			t.Fatal("same seed, different payload")
+		}
+	}
+	if bytes.Equal(newPayload(512, 1).template, newPayload(512, 2).template) {
+		t.Error("different seeds, same payload")
+	}
+	// The stamp survives the wrappers: the delivered EventResponse, the ingestion request.
+	p := newPayload(200, 1)
+	dt, err := deliveryTemplate(p, tenantFor(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := p.wrap(ingestBody(EventType, p.template))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tmpl := range []*payload{dt, it} {
+		body := tmpl.build(42, 99)
+		if seq, sent, ok := parseStamp(body); !ok || seq != 42 || sent != 99 || !json.Valid(body) {
+			t.Errorf("wrapped %s: %d %d %v", body, seq, sent, ok)
+		}
+	}
+	var e hookstream.Event
+	if err := json.Unmarshal(dt.template, &e); err != nil || e.Type != EventType || len(e.Locator) != 26 {
+		t.Errorf("delivery template %s: %v", dt.template, err)
+	}
+	if _, _, ok := parseStamp([]byte(`{"seq":"12x"}`)); ok {
+		t.Error("parsed a broken stamp")
+	}
+}
+
+func TestTenantIsStableAndValid(t *testing.T) {
+	a := tenantFor(1)
+	if a != tenantFor(1) || a == tenantFor(2) {
+		t.Fatal("tenant not derived from the seed")
+	}
+	if err := hookstream.CheckTenant("tenant", a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPercentileAndLatency(t *testing.T) {
+	v := []int64{5e6, 1e6, 3e6, 2e6, 4e6, 6e6, 7e6, 8e6, 9e6, 10e6}
+	l := latencyOf(v)
+	if l.P50 != 5 || l.P90 != 9 || l.P99 != 10 || l.Max != 10 {
+		t.Fatalf("%+v", l)
+	}
+	if latencyOf(nil) != nil {
+		t.Fatal("latency of nothing")
+	}
+	if got := percentile([]int64{7}, 0.99); got != 7 {
+		t.Fatal(got)
+	}
+}
+
+func TestPhaseCountsEachPairOnce(t *testing.T) {
+	p := newPhase(100, 3, 2)
+	now := time.Now()
+	sent := now.Add(-time.Millisecond).UnixNano()
+	for _, r := range []struct{ ep, seq int }{{0, 100}, {0, 100}, {1, 100}, {0, 101}, {2, 101}, {0, 99}, {0, 103}, {0, 102}, {1, 101}} {
+		p.record(r.ep, r.seq, sent, now)
+	}
+	select {
+	case <-p.done:
+		t.Fatal("done before every pair")
+	default:
+	}
+	p.record(1, 102, sent, now)
+	<-p.done
+	if p.delivered.Load() != 6 || p.duplicates.Load() != 1 {
+		t.Fatalf("delivered %d, duplicates %d", p.delivered.Load(), p.duplicates.Load())
+	}
+	for _, l := range p.latenciesDone() {
+		if l != int64(time.Millisecond) {
+			t.Fatalf("latency %d", l)
+		}
+	}
+	if empty := newPhase(0, 10, 0); empty.target != 0 {
+		t.Fatal("no endpoints, no target")
+	} else {
+		<-empty.done
+	}
+}
+
+func TestOptionsValidation(t *testing.T) {
+	ok := Options{}.withDefaults()
+	if err := ok.validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if ok.Webhooks != DefaultWebhooks || ok.Events != DefaultEvents || ok.Payload != DefaultPayload {
+		t.Fatalf("defaults %+v", ok)
+	}
+	if in := (Options{IngestHTTP: true}).withDefaults(); in.Webhooks != 0 || in.validate() != nil {
+		t.Fatalf("ingest defaults: %+v %v", in, in.validate())
+	}
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Payload: 10}, "--payload"},
+		{Options{Webhooks: -1}, "--webhooks"},
+		{Options{Rate: -1}, "--rate"},
+		{Options{MaxInFlight: 4, MaxInFlightPerEndpoint: 8}, "--max-in-flight"},
+		{Options{Sync: "never"}, "--sync"},
+		{Options{NATS: "nats://127.0.0.1:4222"}, "give --http too"},
+		{Options{HTTP: "http://192.0.2.1:8080", NATS: "nats://127.0.0.1:4222", Token: "t"}, "loopback"},
+		{Options{HTTP: "http://127.0.0.1:8080", NATS: "nats://10.0.0.1:4222", Token: "t"}, "loopback"},
+		{Options{HTTP: "ftp://127.0.0.1", NATS: "nats://127.0.0.1:4222", Token: "t"}, "scheme"},
+		{Options{HTTP: "http://127.0.0.1:8080", NATS: "nats://127.0.0.1:4222"}, "--token is required"},
+		{Options{HTTP: "http://127.0.0.1:8080", Token: "t"}, "--nats is required"},
+		{Options{HTTP: "http://[::1]:8080", NATS: "nats://localhost:4222", Token: "t", Pprof: "127.0.0.1:0"}, "--pprof"},
+		{Options{Pprof: "0.0.0.0:6060"}, "--pprof"},
+	} {
+		o := tc.o.withDefaults()
+		if err := o.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
+		}
+	}
+	remote := Options{HTTP: "http://[::1]:8080/", NATS: "nats://localhost:4222,nats://127.0.0.2:4223", Token: "t"}.withDefaults()
+	if err := remote.validate(); err != nil {
+		t.Errorf("loopback remote: %v", err)
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	m, err := parseMetrics(strings.NewReader(`# HELP process_resident_memory_bytes Resident memory size in bytes.
+# TYPE process_resident_memory_bytes gauge
+process_resident_memory_bytes 1.2345678e+07
+process_cpu_seconds_total 3.25
+hookstream_deliveries_total{outcome="retry_scheduled"} 42
+hookstream_deliveries_total{outcome="success"} 7
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m[metricRSS] != 12345678 || m[metricCPU] != 3.25 || m[metricRetryScheduled] != 42 {
+		t.Fatalf("%v", m)
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	r := &Result{Engine: "in-process", Ingestion: "nats", Mode: "rate", Rate: 1000, Webhooks: 5, Events: 20000, PayloadBytes: 512,
+		MaxInFlight: 256, MaxInFlightPerEndpoint: 16, Concurrency: 80, Seed: 1, Tenant: tenantFor(1),
+		Phase: Phase{Deliveries: 100000, Seconds: 10, DeliveriesPerSecond: 10000, PublishedPerSecond: 2000,
+			Latency: &Latency{P50: 1.5, P90: 2.25, P99: 12.5, Max: 150}, Server: &ServerUsage{PeakRSSBytes: 150e6, CPUSeconds: 12, CPUMicrosPerDelivery: 120, Source: "test"}},
+		Baseline:       &Baseline{Requests: 100000, Concurrency: 80, Seconds: 4, PerSecond: 25000},
+		Ratio:          0.4,
+		Ingest:         &Ingest{Events: 20000, Clients: 64, PerSecond: 5000, Baseline: &Baseline{PerSecond: 20000}, Ratio: 0.25},
+		PendingRetries: &PendingRetries{Pending: 100000, Phase: Phase{DeliveriesPerSecond: 9500}, Ratio: 0.95},
+		Isolation:      &Isolation{SlowEndpoints: 1, SlowDelayMs: 2000, SlowDelivered: 160, Phase: Phase{DeliveriesPerSecond: 9000}, Ratio: 0.9},
+	}
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"steady 1000 events/s", "10,000/s", "25,000/s", "0.40 (bounded by the offered rate)",
+		"1.50 / 2.25 / 12.5 / 150 ms", "150.0 MB", "ingested events/s (64 clients)", "0.25", "100,000 retries pending", "0.95 of none pending",
+		"1 endpoint(s) answering after 2s", "0.90 of all fast", "server figures: test"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestProgressBarIsQuietOffTerminal(t *testing.T) {
+	var b bytes.Buffer
+	bar := NewProgressBar(&b)
+	bar.Update(Progress{Stage: "deliveries", Done: 5, Total: 10, Elapsed: time.Second})
+	bar.Finish()
+	if b.Len() != 0 {
+		t.Fatalf("drew %q", b.String())
+	}
+}
+
+// TestRunInProcessEveryPhase runs the main phase, pending retries and a slow endpoint against an in-process
+// engine, at a steady rate.
+func TestRunInProcessEveryPhase(t *testing.T) {
+	var progress []Progress
+	res, err := Run(context.Background(), Options{Webhooks: 2, Events: 200, Payload: 100, Rate: 2000, PendingRetries: 30,
+		SlowEndpoints: 1, SlowDelay: 20 * time.Millisecond, MaxInFlight: 16, MaxInFlightPerEndpoint: 4, Timeout: time.Minute,
+		Progress: func(p Progress) { progress = append(progress, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deliveries != 400 || res.Concurrency != 8 || res.Mode != "rate" || res.Ratio <= 0 || res.Latency == nil || res.Server == nil {
+		t.Fatalf("main phase %+v", res)
+	}
+	if p := res.PendingRetries; p == nil || p.Pending != 30 || p.Deliveries != 400 || p.Ratio <= 0 {
+		t.Fatalf("pending retries %+v", p)
+	}
+	if is := res.Isolation; is == nil || is.Deliveries != 400 || is.Ratio <= 0 || is.SlowEndpoints != 1 {
+		t.Fatalf("isolation %+v", is)
+	}
+	if len(progress) == 0 || progress[len(progress)-1].Done != progress[len(progress)-1].Total {
+		t.Fatalf("progress %+v", progress)
+	}
+}
+
+// TestRunAgainstARunningEngine targets an engine through its API and NATS with a token of one tenant: the
+// bench finds the tenant, ingests over HTTP too, and deletes its webhooks at the end.
+func TestRunAgainstARunningEngine(t *testing.T) {
+	const admin = "adm_bench_test_token_0123"
+	cfg := &config.Config{HTTP: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:0", Replicas: 1, AllowPrivateDestinations: true,
+		DeliveryTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "warn", SubjectPrefix: "hookstream", DuplicateWindow: time.Minute,
+		Sync: "interval", AdminToken: admin, MaxInFlight: 32, MaxInFlightPerEndpoint: 8}
+	e, err := engine.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	base := "http://" + e.HTTPAddr()
+	tenant := tenantFor(99)
+	admin2 := &target{http: base, token: admin, client: http.DefaultClient}
+	data, err := admin2.do(context.Background(), http.MethodPost, "/admin/tokens", map[string]any{"name": "bench", "tenants": []string{tenant},
+		"permissions": []string{"webhooks.write", "webhooks.read", "webhooks.list", "events.write"}}, http.StatusCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(data, &tok); err != nil {
+		t.Fatal(err)
+	}
+
+	o := Options{HTTP: base, NATS: e.NATSURL(), Token: tok.Token, Webhooks: 2, Events: 150, MaxInFlight: 32, MaxInFlightPerEndpoint: 8}
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tenant != tenant || res.Engine != base || res.Deliveries != 300 || res.Ratio <= 0 || res.Concurrency != 16 {
+		t.Fatalf("%+v", res)
+	}
+	if s := res.Server; s == nil || s.PeakRSSBytes <= 0 || !strings.Contains(s.Source, "/metrics") {
+		t.Fatalf("server %+v", s)
+	}
+
+	o.IngestHTTP, o.Webhooks = true, 1
+	res, err = Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := res.Ingest; in == nil || in.Events != 150 || in.Ratio <= 0 || in.Baseline.Concurrency != DefaultIngestClients || res.Deliveries != 150 {
+		t.Fatalf("ingest %+v, deliveries %d", in, res.Deliveries)
+	}
+
+	// Every webhook the runs created is gone.
+	list, err := admin2.do(context.Background(), http.MethodGet, "/event/"+tenant+"/webhooks/list?count=100", nil, http.StatusOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(list, &page); err != nil || len(page.Items) != 0 {
+		t.Fatalf("left behind: %s (%v)", list, err)
+	}
+
+	// The admin token serves every tenant: it must name one.
+	o.Token, o.IngestHTTP = admin, false
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "--tenant") {
+		t.Fatalf("admin without --tenant: %v", err)
+	}
+}

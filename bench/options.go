@@ -1,0 +1,277 @@
+// Package bench measures a hookstream engine end to end, as `hookstream bench` reports it: how many deliveries
+// per second it sustains, how long an event waits between its publication and its receipt, how much memory
+// and CPU the server uses meanwhile, and, in the same run, the raw HTTP baseline those figures are judged
+// against: plain POSTs of the same bodies to the same loopback receiver at the same concurrency.
+//
+// Run starts an engine in a temporary data folder in-process (or targets a running one), a receiver on
+// 127.0.0.1 (one listener per endpoint, answering 200 at once, or after a delay for the slow endpoints of an
+// isolation phase), creates a tenant's webhooks through the HTTP API, publishes events over NATS (or ingests
+// them through POST /event/{tenant}/events), and waits until every (event, webhook) pair has been received.
+// The payloads are fixed for a seed and carry their sequence number and publication time, so the receiver
+// counts each delivery once and measures its latency without any clock but the local one.
+//
+// A run has up to four measured stages, each in its own range of event sequence numbers:
+//
+//   - the baselines: raw POSTs of the delivery bodies (and, with IngestHTTP, of the ingestion bodies);
+//   - the main phase: Events events, burst or at Rate per second, to Webhooks fast webhooks;
+//   - with PendingRetries, the main phase again once that many retries are pending far in the future;
+//   - with SlowEndpoints, the main phase again with that many extra endpoints answering after SlowDelay: the
+//     fast endpoints' deliveries/s against the main phase's is the isolation ratio.
+//
+// Nothing here reaches beyond loopback: the receiver listens on 127.0.0.1, and a running engine is only
+// accepted on a loopback address (it must reach the receiver).
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults of Options (and of `hookstream bench`).
+const (
+	DefaultWebhooks      = 5
+	DefaultEvents        = 20000
+	DefaultPayload       = 512
+	DefaultIngestClients = 64
+	DefaultSlowDelay     = 2 * time.Second
+	DefaultTimeout       = 5 * time.Minute
+	DefaultSeed          = 1
+	// DefaultMaxInFlight and DefaultMaxInFlightPerEndpoint are serve's defaults.
+	DefaultMaxInFlight            = 256
+	DefaultMaxInFlightPerEndpoint = 16
+)
+
+// EventType is the type of every measured event; the webhooks subscribe to it alone.
+const EventType = "bench.event"
+
+// failEventType is the type of the events that fill the retries stream (PendingRetries).
+const failEventType = "bench.fail"
+
+// Options say what to measure and against which engine.
+type Options struct {
+	// HTTP, NATS and Token target a running engine (all loopback); empty HTTP starts one in-process.
+	HTTP  string
+	NATS  string
+	Token string
+	// Tenant is the tenant whose webhooks are created. With a running engine it is required for the admin
+	// token (or a token of several tenants) and found out otherwise; in-process it is derived from Seed.
+	Tenant string
+	// NATSCreds is a credentials file for NATS; SubjectPrefix the engine's subject prefix.
+	NATSCreds     string
+	SubjectPrefix string
+
+	// Webhooks is the number of fast webhooks; Events the events published per phase; Payload the size of each
+	// event's data in bytes.
+	Webhooks int
+	Events   int
+	Payload  int
+	// Rate, when positive, offers a steady Rate events/s instead of a burst.
+	Rate float64
+	// IngestHTTP ingests the events through POST /event/{tenant}/events from IngestClients concurrent clients
+	// instead of NATS, and measures the ingestion rate against raw HTTP POSTs.
+	IngestHTTP    bool
+	IngestClients int
+	// SlowEndpoints adds a phase with that many extra endpoints answering after SlowDelay.
+	SlowEndpoints int
+	SlowDelay     time.Duration
+	// PendingRetries adds a phase run once that many retries are scheduled far in the future.
+	PendingRetries int
+
+	// MaxInFlight and MaxInFlightPerEndpoint configure the in-process engine, and say what a running engine
+	// was started with: the baseline's concurrency is MaxInFlightPerEndpoint × Webhooks, capped by
+	// MaxInFlight.
+	MaxInFlight            int
+	MaxInFlightPerEndpoint int
+	// Sync is the in-process engine's JetStream fsync policy ("interval" or "always"); Pprof, when set, is
+	// where it serves net/http/pprof.
+	Sync  string
+	Pprof string
+	// CPUProfile, when set, receives a CPU profile (runtime/pprof) of the main phase. In-process only. The
+	// bench's own goroutines carry the label bench=receiver, bench=publisher or bench=progress.
+	CPUProfile io.Writer
+
+	// Seed fixes the payloads (and the in-process tenant).
+	Seed uint64
+	// Timeout bounds the wait for one phase's deliveries.
+	Timeout time.Duration
+	// Progress, when set, is called about ten times a second while a stage runs.
+	Progress func(Progress)
+	// Log receives the in-process engine's log; nil discards it.
+	Log *slog.Logger
+}
+
+// Progress is where a stage stands.
+type Progress struct {
+	Stage   string
+	Done    int64
+	Total   int64
+	Elapsed time.Duration
+}
+
+// withDefaults fills the zero fields.
+func (o Options) withDefaults() Options {
+	if o.Webhooks == 0 && !o.IngestHTTP {
+		o.Webhooks = DefaultWebhooks
+	}
+	if o.Events == 0 {
+		o.Events = DefaultEvents
+	}
+	if o.Payload == 0 {
+		o.Payload = DefaultPayload
+	}
+	if o.IngestClients == 0 {
+		o.IngestClients = DefaultIngestClients
+	}
+	if o.SlowDelay == 0 {
+		o.SlowDelay = DefaultSlowDelay
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.MaxInFlightPerEndpoint == 0 {
+		o.MaxInFlightPerEndpoint = DefaultMaxInFlightPerEndpoint
+	}
+	if o.Sync == "" {
+		o.Sync = "interval"
+	}
+	if o.SubjectPrefix == "" {
+		o.SubjectPrefix = "hookstream"
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Seed == 0 {
+		o.Seed = DefaultSeed
+	}
+	return o
+}
+
+// InProcess reports whether the options start an engine rather than target a running one.
+func (o *Options) InProcess() bool { return o.HTTP == "" }
+
+// validate checks options that withDefaults has filled.
+func (o *Options) validate() error {
+	var errs []error
+	if o.Webhooks < 0 || o.Webhooks > 10000 {
+		errs = append(errs, fmt.Errorf("--webhooks must be 0 to 10000, got %d", o.Webhooks))
+	}
+	if o.Webhooks == 0 && !o.IngestHTTP {
+		errs = append(errs, errors.New("--webhooks must be at least 1 (0 only with --ingest-http)"))
+	}
+	if o.Events < 1 || o.Events > 10_000_000 {
+		errs = append(errs, fmt.Errorf("--events must be 1 to 10000000, got %d", o.Events))
+	}
+	if o.Payload < MinPayload || o.Payload > 1<<20 {
+		errs = append(errs, fmt.Errorf("--payload must be %d to %d bytes, got %d", MinPayload, 1<<20, o.Payload))
+	}
+	if o.Rate < 0 {
+		errs = append(errs, fmt.Errorf("--rate must not be negative, got %g", o.Rate))
+	}
+	if o.IngestClients < 1 || o.IngestClients > 4096 {
+		errs = append(errs, fmt.Errorf("--ingest-clients must be 1 to 4096, got %d", o.IngestClients))
+	}
+	if o.SlowEndpoints < 0 || o.SlowEndpoints > 1000 {
+		errs = append(errs, fmt.Errorf("--slow-endpoints must be 0 to 1000, got %d", o.SlowEndpoints))
+	}
+	if o.SlowDelay < 0 {
+		errs = append(errs, fmt.Errorf("--slow-delay must not be negative, got %s", o.SlowDelay))
+	}
+	if o.SlowEndpoints > 0 && o.Webhooks == 0 {
+		errs = append(errs, errors.New("--slow-endpoints needs fast webhooks to compare (--webhooks ≥ 1)"))
+	}
+	if o.PendingRetries < 0 {
+		errs = append(errs, fmt.Errorf("--pending-retries must not be negative, got %d", o.PendingRetries))
+	}
+	if o.PendingRetries > 0 && o.Webhooks == 0 {
+		errs = append(errs, errors.New("--pending-retries needs fast webhooks to compare (--webhooks ≥ 1)"))
+	}
+	if o.MaxInFlight < 1 || o.MaxInFlightPerEndpoint < 1 || o.MaxInFlightPerEndpoint > o.MaxInFlight {
+		errs = append(errs, fmt.Errorf("--max-in-flight (%d) and --max-in-flight-per-endpoint (%d) must be at least 1, per endpoint at most the total",
+			o.MaxInFlight, o.MaxInFlightPerEndpoint))
+	}
+	if o.Sync != "interval" && o.Sync != "always" {
+		errs = append(errs, fmt.Errorf("--sync must be interval or always, got %q", o.Sync))
+	}
+	if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--timeout must be positive, got %s", o.Timeout))
+	}
+	if o.InProcess() {
+		if o.NATS != "" || o.Token != "" {
+			errs = append(errs, errors.New("--nats and --token target a running engine: give --http too"))
+		}
+		if o.Pprof != "" {
+			if err := loopbackHostPort("--pprof", o.Pprof); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else {
+		if err := loopbackURL("--http", o.HTTP, "http", "https"); err != nil {
+			errs = append(errs, err)
+		}
+		if o.Token == "" {
+			errs = append(errs, errors.New("--token is required with --http (webhooks.write, and events.write for --ingest-http)"))
+		}
+		if o.NATS == "" && !o.IngestHTTP {
+			errs = append(errs, errors.New("--nats is required with --http (events are published over NATS unless --ingest-http)"))
+		}
+		if o.NATS != "" {
+			for u := range strings.SplitSeq(o.NATS, ",") {
+				if err := loopbackURL("--nats", u, "nats", "tls"); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if o.CPUProfile != nil {
+			errs = append(errs, errors.New("--cpuprofile profiles the in-process engine; for a running engine, start it with --pprof"))
+		}
+		if o.Pprof != "" {
+			errs = append(errs, errors.New("--pprof configures the in-process engine; give it to the running engine's serve"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loopbackURL checks that raw is a URL of one of schemes on a loopback host: the receiver listens on
+// 127.0.0.1, so only an engine on this machine can reach it, and the bench never sends anything elsewhere.
+func loopbackURL(flag, raw string, schemes ...string) error {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%s %q: must be a URL such as %s://127.0.0.1:…", flag, raw, schemes[0])
+	}
+	ok := false
+	for _, s := range schemes {
+		ok = ok || u.Scheme == s
+	}
+	if !ok {
+		return fmt.Errorf("%s %q: scheme must be %s", flag, raw, strings.Join(schemes, " or "))
+	}
+	if !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("%s %q: the engine must run on this machine, on a loopback address (the receiver listens on 127.0.0.1)", flag, raw)
+	}
+	return nil
+}
+
+func loopbackHostPort(flag, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", flag, addr, err)
+	}
+	if !isLoopbackHost(host) {
+		return fmt.Errorf("%s %q: must be a loopback address", flag, addr)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,451 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Run measures the engine as o says and returns what it found. It cleans up after itself: the in-process
+// engine and its data folder are removed; on a running engine, the webhooks it created are deleted.
+func Run(ctx context.Context, o Options) (_ *Result, err error) {
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	rc := newReceiver(o.SlowDelay)
+	defer rc.close()
+	t, err := startTarget(ctx, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if cerr := t.close(stopCtx); cerr != nil && err == nil {
+			err = fmt.Errorf("clean up: %w", cerr)
+		}
+	}()
+	r := &runner{o: o, t: t, rc: rc, payload: newPayload(o.Payload, o.Seed)}
+	return r.run(ctx)
+}
+
+// runner carries one run.
+type runner struct {
+	o       Options
+	t       *target
+	rc      *receiver
+	payload *payload
+	pub     publisher
+	fast    []string // fast endpoints' URLs; the first Webhooks have webhooks
+	nextSeq int
+}
+
+// next reserves n event sequence numbers for a stage.
+func (r *runner) next(n int) int {
+	base := r.nextSeq
+	r.nextSeq += n
+	return base
+}
+
+func (r *runner) run(ctx context.Context) (*Result, error) {
+	o := &r.o
+	for range max(o.Webhooks, 1) { // at least one: the probe and the ingestion baseline need an endpoint
+		u, err := r.rc.add(fastEndpoint)
+		if err != nil {
+			return nil, err
+		}
+		r.fast = append(r.fast, u)
+	}
+	if r.t.tenant == "" {
+		if err := r.t.discoverTenant(ctx, strings.TrimSuffix(r.fast[0], "/hook")+"/probe", r.rc.probe); err != nil {
+			return nil, err
+		}
+	}
+	for i := range o.Webhooks {
+		if _, err := r.t.createWebhook(ctx, fmt.Sprintf("bench-%d", i), r.fast[i], EventType, nil); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{
+		Engine: "in-process", Ingestion: "nats", Mode: "burst", Rate: o.Rate, Webhooks: o.Webhooks, Events: o.Events,
+		PayloadBytes: o.Payload, MaxInFlight: o.MaxInFlight, MaxInFlightPerEndpoint: o.MaxInFlightPerEndpoint,
+		Concurrency: min(o.MaxInFlightPerEndpoint*o.Webhooks, o.MaxInFlight), Seed: o.Seed, Tenant: r.t.tenant,
+	}
+	if !r.t.inProcess() {
+		res.Engine = r.t.http
+	}
+	if o.Rate > 0 {
+		res.Mode = "rate"
+	}
+
+	// The baselines first, while the engine is idle.
+	if o.Webhooks > 0 {
+		tmpl, err := deliveryTemplate(r.payload, r.t.tenant)
+		if err != nil {
+			return nil, err
+		}
+		if res.Baseline, err = r.baseline(ctx, "raw HTTP baseline", r.fast[:o.Webhooks], tmpl, deliveryHeaders(), res.Concurrency, o.MaxInFlightPerEndpoint); err != nil {
+			return nil, err
+		}
+	}
+	if o.IngestHTTP {
+		res.Ingestion = "http"
+		tmpl, err := r.payload.wrap(ingestBody(EventType, r.payload.template))
+		if err != nil {
+			return nil, err
+		}
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		h.Set("Authorization", "Bearer "+strings.Repeat("x", len(r.t.token)))
+		b, err := r.baseline(ctx, "raw HTTP baseline", r.fast[:1], tmpl, h, o.IngestClients, o.IngestClients)
+		if err != nil {
+			return nil, err
+		}
+		res.Ingest = &Ingest{Events: o.Events, Clients: o.IngestClients, Baseline: b}
+		r.pub = newHTTPPublisher(r.t, o.IngestClients, r.payload)
+	} else {
+		var err error
+		if r.pub, err = newNATSPublisher(r.t, r.payload); err != nil {
+			return nil, err
+		}
+	}
+	defer r.pub.close()
+
+	// The main phase, profiled when asked.
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
+	m := r.startMeter(ctx)
+	main, err := r.phase(ctx, "deliveries", o.Webhooks)
+	if o.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return nil, err
+	}
+	main.Server = m.stop(ctx, main.Deliveries, int64(o.Events))
+	res.Phase = main
+	if res.Baseline != nil {
+		res.Ratio = ratio(main.DeliveriesPerSecond, res.Baseline.PerSecond)
+	}
+	if res.Ingest != nil {
+		res.Ingest.Seconds = main.PublishSeconds
+		res.Ingest.PerSecond = main.PublishedPerSecond
+		res.Ingest.Ratio = ratio(main.PublishedPerSecond, res.Ingest.Baseline.PerSecond)
+	}
+
+	if o.PendingRetries > 0 {
+		if res.PendingRetries, err = r.pendingRetries(ctx, main); err != nil {
+			return nil, err
+		}
+	}
+	if o.SlowEndpoints > 0 {
+		if res.Isolation, err = r.isolation(ctx, main); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// baseline POSTs the stage's bodies to urls (Events each) straight from this process.
+func (r *runner) baseline(ctx context.Context, stage string, urls []string, tmpl *payload, h http.Header, concurrency, perHost int) (*Baseline, error) {
+	base := r.next(r.o.Events)
+	r.rc.phase.Store(newPhase(base, r.o.Events, len(urls)))
+	var done atomic.Int64
+	total := int64(r.o.Events) * int64(len(urls))
+	stop := r.watch(stage, total, done.Load)
+	defer stop()
+	var elapsed time.Duration
+	var err error
+	pprof.Do(ctx, pprof.Labels("bench", "publisher"), func(ctx context.Context) {
+		elapsed, err = rawPosts(ctx, urls, tmpl, h, base, r.o.Events, concurrency, perHost, &done)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Baseline{Requests: total, Concurrency: concurrency, Seconds: elapsed.Seconds(), PerSecond: rate(total, elapsed)}, nil
+}
+
+// phase publishes Events events and waits until each of the first `endpoints` fast endpoints has received
+// every one of them.
+func (r *runner) phase(ctx context.Context, stage string, endpoints int) (Phase, error) {
+	o := &r.o
+	base := r.next(o.Events)
+	ph := newPhase(base, o.Events, endpoints)
+	r.rc.phase.Store(ph)
+	var published atomic.Int64
+	total, progress := ph.target, ph.delivered.Load
+	if endpoints == 0 {
+		total, progress = int64(o.Events), published.Load
+	}
+	stop := r.watch(stage, total, progress)
+	defer stop()
+
+	limit := o.Timeout
+	if o.Rate > 0 {
+		limit += time.Duration(float64(o.Events) / o.Rate * float64(time.Second))
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	start := time.Now()
+	type outcome struct {
+		err     error
+		elapsed time.Duration
+	}
+	pubDone := make(chan outcome, 1)
+	go pprof.Do(ctx, pprof.Labels("bench", "publisher"), func(ctx context.Context) {
+		err := r.pub.publish(ctx, EventType, base, o.Events, o.Rate, &published)
+		pubDone <- outcome{err, time.Since(start)}
+	})
+	var pub *outcome
+	delivered := ph.done
+	for pub == nil || delivered != nil {
+		select {
+		case out := <-pubDone:
+			if out.err != nil {
+				return Phase{}, fmt.Errorf("%s: %w", stage, out.err)
+			}
+			pub = &out
+		case <-delivered:
+			delivered = nil
+		case <-ctx.Done():
+			return Phase{}, fmt.Errorf("%s: %s of %s deliveries and %s of %s events acknowledged after %s: %w", stage,
+				formatCount(ph.delivered.Load()), formatCount(ph.target), formatCount(published.Load()), formatCount(int64(o.Events)),
+				time.Since(start).Round(time.Millisecond), ctx.Err())
+		}
+	}
+	p := Phase{Deliveries: ph.delivered.Load(), Duplicates: ph.duplicates.Load(), PublishSeconds: pub.elapsed.Seconds(),
+		PublishedPerSecond: rate(int64(o.Events), pub.elapsed)}
+	elapsed := pub.elapsed
+	if endpoints > 0 {
+		elapsed = time.Unix(0, ph.last.Load()).Sub(start)
+		p.Latency = latencyOf(ph.latenciesDone())
+	}
+	p.Seconds = elapsed.Seconds()
+	p.DeliveriesPerSecond = rate(p.Deliveries, elapsed)
+	return p, nil
+}
+
+// pendingRetries fills the retries stream with PendingRetries retries due in 24 hours (a failing webhook's
+// first tries, each answered 503), then runs the main phase again.
+func (r *runner) pendingRetries(ctx context.Context, main Phase) (*PendingRetries, error) {
+	o := &r.o
+	url, err := r.rc.add(failEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.t.createWebhook(ctx, "bench-failing", url, failEventType, map[string]any{
+		"triggers":      []string{"5xx"},
+		"retryStrategy": map[string]any{"type": "linear", "interval": 86400, "attempts": 1},
+	}); err != nil {
+		return nil, err
+	}
+	before, err := r.t.metrics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pending retries: %w", err)
+	}
+	var scheduled atomic.Int64
+	stop := r.watch("filling retries", int64(o.PendingRetries), scheduled.Load)
+	start := time.Now()
+	fillCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	var published atomic.Int64
+	pubErr := make(chan error, 1)
+	go pprof.Do(fillCtx, pprof.Labels("bench", "publisher"), func(ctx context.Context) {
+		pubErr <- r.pub.publish(ctx, failEventType, r.next(o.PendingRetries), o.PendingRetries, 0, &published)
+	})
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for scheduled.Load() < int64(o.PendingRetries) {
+		select {
+		case err := <-pubErr:
+			if err != nil {
+				stop()
+				return nil, fmt.Errorf("pending retries: %w", err)
+			}
+		case <-tick.C:
+			m, err := r.t.metrics(fillCtx)
+			if err == nil {
+				scheduled.Store(int64(m[metricRetryScheduled] - before[metricRetryScheduled]))
+			}
+		case <-fillCtx.Done():
+			stop()
+			return nil, fmt.Errorf("pending retries: %s of %s scheduled after %s: %w", formatCount(scheduled.Load()),
+				formatCount(int64(o.PendingRetries)), time.Since(start).Round(time.Millisecond), fillCtx.Err())
+		}
+	}
+	stop()
+	fill := time.Since(start)
+	m := r.startMeter(ctx)
+	p, err := r.phase(ctx, "deliveries, retries pending", o.Webhooks)
+	if err != nil {
+		return nil, err
+	}
+	p.Server = m.stop(ctx, p.Deliveries, int64(o.Events))
+	return &PendingRetries{Pending: o.PendingRetries, FillSeconds: fill.Seconds(), Phase: p,
+		Ratio: ratio(p.DeliveriesPerSecond, main.DeliveriesPerSecond)}, nil
+}
+
+// isolation adds SlowEndpoints webhooks whose endpoints answer after SlowDelay, then runs the main phase
+// again: the fast endpoints' rate against the main phase's says how well one slow endpoint is contained.
+func (r *runner) isolation(ctx context.Context, main Phase) (*Isolation, error) {
+	o := &r.o
+	for i := range o.SlowEndpoints {
+		url, err := r.rc.add(slowEndpoint)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.t.createWebhook(ctx, fmt.Sprintf("bench-slow-%d", i), url, EventType, nil); err != nil {
+			return nil, err
+		}
+	}
+	before := r.rc.slowHits.Load()
+	m := r.startMeter(ctx)
+	p, err := r.phase(ctx, "deliveries, slow endpoints", o.Webhooks)
+	if err != nil {
+		return nil, err
+	}
+	p.Server = m.stop(ctx, p.Deliveries, int64(o.Events))
+	return &Isolation{SlowEndpoints: o.SlowEndpoints, SlowDelayMs: float64(o.SlowDelay) / 1e6, SlowDelivered: r.rc.slowHits.Load() - before,
+		Phase: p, Ratio: ratio(p.DeliveriesPerSecond, main.DeliveriesPerSecond)}, nil
+}
+
+// watch reports a stage's progress about ten times a second until the returned stop is called (stop may be
+// called more than once).
+func (r *runner) watch(stage string, total int64, done func() int64) (stop func()) {
+	report := r.o.Progress
+	if report == nil {
+		return func() {}
+	}
+	start := time.Now()
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		pprof.Do(context.Background(), pprof.Labels("bench", "progress"), func(context.Context) {
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					report(Progress{Stage: stage, Done: done(), Total: total, Elapsed: time.Since(start)})
+				case <-quit:
+					report(Progress{Stage: stage, Done: done(), Total: total, Elapsed: time.Since(start)})
+					return
+				}
+			}
+		})
+	})
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); wg.Wait() }) }
+}
+
+// meter measures the server's resources over a phase.
+type meter interface {
+	// stop returns the usage since the meter started (nil when it cannot be measured); per is the number of
+	// deliveries (events, when zero) the CPU time is divided by.
+	stop(ctx context.Context, deliveries, events int64) *ServerUsage
+}
+
+func (r *runner) startMeter(ctx context.Context) meter {
+	if r.t.inProcess() {
+		m := &procMeter{}
+		m.resetErr = resetPeakRSS()
+		m.cpu0, m.cpuErr = cpuTime()
+		return m
+	}
+	m := &scrapeMeter{t: r.t, quit: make(chan struct{})}
+	if s, err := r.t.metrics(ctx); err == nil {
+		m.cpu0, m.peak = s[metricCPU], s[metricRSS]
+	} else {
+		m.err = err
+	}
+	m.wg.Go(func() {
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				if s, err := r.t.metrics(ctx); err == nil {
+					m.mu.Lock()
+					m.peak = max(m.peak, s[metricRSS])
+					m.mu.Unlock()
+				}
+			case <-m.quit:
+				return
+			}
+		}
+	})
+	return m
+}
+
+// procMeter reads this process's peak RSS (reset at the start) and CPU time: the in-process engine's, with
+// the bench's publisher and receiver, which share the process.
+type procMeter struct {
+	resetErr error
+	cpu0     time.Duration
+	cpuErr   error
+}
+
+func (m *procMeter) stop(_ context.Context, deliveries, events int64) *ServerUsage {
+	peak, err := peakRSS()
+	cpu, cerr := cpuTime()
+	if err = errors.Join(err, cerr, m.cpuErr); err != nil {
+		return &ServerUsage{Source: "unavailable: " + err.Error()}
+	}
+	u := &ServerUsage{PeakRSSBytes: peak, CPUSeconds: (cpu - m.cpu0).Seconds(),
+		Source: "in-process: this process's VmHWM and getrusage, which include the bench's publisher and receiver"}
+	if m.resetErr != nil {
+		u.Source += "; the peak is since the process started (VmHWM could not be reset: " + m.resetErr.Error() + ")"
+	}
+	u.CPUMicrosPerDelivery = perItem(u.CPUSeconds, deliveries, events)
+	return u
+}
+
+// scrapeMeter samples a running engine's /metrics: process_resident_memory_bytes every 250 ms (the peak of
+// the samples) and process_cpu_seconds_total at both ends.
+type scrapeMeter struct {
+	t    *target
+	quit chan struct{}
+	wg   sync.WaitGroup
+	cpu0 float64
+	err  error
+
+	mu   sync.Mutex
+	peak float64
+}
+
+func (m *scrapeMeter) stop(ctx context.Context, deliveries, events int64) *ServerUsage {
+	close(m.quit)
+	m.wg.Wait()
+	s, err := m.t.metrics(ctx)
+	if err = errors.Join(m.err, err); err != nil {
+		return &ServerUsage{Source: "unavailable: " + err.Error()}
+	}
+	m.mu.Lock()
+	peak := max(m.peak, s[metricRSS])
+	m.mu.Unlock()
+	u := &ServerUsage{PeakRSSBytes: int64(peak), CPUSeconds: s[metricCPU] - m.cpu0,
+		Source: "the engine's /metrics: process_resident_memory_bytes sampled every 250 ms, process_cpu_seconds_total"}
+	u.CPUMicrosPerDelivery = perItem(u.CPUSeconds, deliveries, events)
+	return u
+}
+
+func perItem(seconds float64, deliveries, events int64) float64 {
+	n := deliveries
+	if n == 0 {
+		n = events
+	}
+	if n == 0 {
+		return 0
+	}
+	return seconds * 1e6 / float64(n)
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hookstream/hookstream/bench"
+	"github.com/hookstream/hookstream/broker"
+)
+
+// benchCommand parses `hookstream bench` flags and runs package bench: an in-process engine (or a running one)
+// measured against raw HTTP POSTs to the same loopback receiver.
+func benchCommand(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("hookstream bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: hookstream bench [flags]
+
+Measures deliveries/s, publish → receipt latency, server RSS and CPU, and, in the same run, raw HTTP POSTs
+of the same bodies to the same loopback receiver at the same concurrency; prints a table (or --json).
+Without --http it starts an engine in a temporary data folder in this process.
+
+`)
+		fs.PrintDefaults()
+	}
+	var o bench.Options
+	fs.IntVar(&o.Webhooks, "webhooks", bench.DefaultWebhooks, "webhooks of the tenant, each on its own loopback endpoint (default 0 with --ingest-http)")
+	fs.IntVar(&o.Events, "events", bench.DefaultEvents, "events published per phase")
+	fs.IntVar(&o.Payload, "payload", bench.DefaultPayload, fmt.Sprintf("bytes of each event's data (at least %d)", bench.MinPayload))
+	fs.Float64Var(&o.Rate, "rate", 0, "offer a steady R events/s instead of a burst (for latency)")
+	fs.BoolVar(&o.IngestHTTP, "ingest-http", false, "ingest through POST /event/{tenant}/events instead of NATS, and compare with raw HTTP POSTs")
+	fs.IntVar(&o.IngestClients, "ingest-clients", bench.DefaultIngestClients, "concurrent HTTP clients for --ingest-http")
+	fs.IntVar(&o.SlowEndpoints, "slow-endpoints", 0, "add a phase with K more endpoints answering after --slow-delay (isolation)")
+	fs.DurationVar(&o.SlowDelay, "slow-delay", bench.DefaultSlowDelay, "how long the slow endpoints take to answer")
+	fs.IntVar(&o.PendingRetries, "pending-retries", 0, "add a phase run with P retries pending, due in 24 h")
+	fs.StringVar(&o.HTTP, "http", "", "API URL of a running engine on this machine (default: start one in-process)")
+	fs.StringVar(&o.NATS, "nats", "", "NATS URL of the running engine")
+	fs.StringVar(&o.Token, "token", "", "token for the running engine: webhooks.write (events.write for --ingest-http) on one tenant, or the admin token with --tenant (default $HOOKSTREAM_ADMIN_TOKEN)")
+	fs.StringVar(&o.Tenant, "tenant", "", "tenant UUID for the running engine (found from the token when it serves one)")
+	fs.StringVar(&o.NATSCreds, "nats-creds", "", "NATS credentials file for --nats")
+	fs.StringVar(&o.SubjectPrefix, "subject-prefix", broker.DefaultPrefix, "subject prefix the engine uses")
+	fs.IntVar(&o.MaxInFlight, "max-in-flight", bench.DefaultMaxInFlight, "the engine's --max-in-flight (set in-process; say the running engine's)")
+	fs.IntVar(&o.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", bench.DefaultMaxInFlightPerEndpoint, "the engine's --max-in-flight-per-endpoint (likewise)")
+	fs.StringVar(&o.Sync, "sync", "interval", "the in-process engine's JetStream fsync policy: interval or always")
+	fs.StringVar(&o.Pprof, "pprof", "", "serve the in-process engine's net/http/pprof on this loopback address")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the main phase to this file (in-process)")
+	fs.Uint64Var(&o.Seed, "seed", bench.DefaultSeed, "seed of the payloads and the in-process tenant")
+	fs.DurationVar(&o.Timeout, "timeout", bench.DefaultTimeout, "how long to wait for one phase's deliveries")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	logLevel := fs.String("log-level", "warn", "the in-process engine's log level on stderr: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	// Package bench reads a zero as "the default"; on the command line a zero is a mistake.
+	var zero error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "events", "payload", "ingest-clients", "max-in-flight", "max-in-flight-per-endpoint", "seed", "timeout", "slow-delay":
+		case "webhooks":
+			if o.IngestHTTP {
+				return
+			}
+		default:
+			return
+		}
+		if zero == nil && (f.Value.String() == "0" || f.Value.String() == "0s") {
+			zero = fmt.Errorf("--%s must not be 0", f.Name)
+		}
+	})
+	if zero != nil {
+		return zero
+	}
+	if o.IngestHTTP && !flagGiven(fs, "webhooks") {
+		o.Webhooks = 0
+	}
+	if o.HTTP != "" && o.Token == "" {
+		o.Token = getenv("HOOKSTREAM_ADMIN_TOKEN")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		o.CPUProfile = f
+	}
+	bar := bench.NewProgressBar(stderr)
+	o.Progress = bar.Update
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Run(ctx, o)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.WriteTable(stdout)
+}
