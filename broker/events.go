@@ -61,14 +61,19 @@ func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, dat
 	if err != nil {
 		return nil, fmt.Errorf("publish event: %w", err)
 	}
+	// The stored timestamp fixes the locator; a duplicate's ack names the first event's sequence.
+	return b.ReadEvent(ctx, ack.Sequence)
+}
+
+// ReadEvent reads the event stored at seq straight from the events stream.
+func (b *Broker) ReadEvent(ctx context.Context, seq uint64) (*hookstream.Event, error) {
 	stream, err := b.Stream(ctx, KindEvents)
 	if err != nil {
 		return nil, err
 	}
-	// The stored timestamp fixes the locator; a duplicate's ack names the first event's sequence.
-	raw, err := stream.GetMsg(ctx, ack.Sequence)
+	raw, err := stream.GetMsg(ctx, seq)
 	if err != nil {
-		return nil, fmt.Errorf("read back event %d: %w", ack.Sequence, err)
+		return nil, fmt.Errorf("read event %d: %w", seq, err)
 	}
 	return b.Subjects.DecodeEvent(raw.Subject, raw.Sequence, raw.Time, raw.Header, raw.Data)
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hookstream/hookstream"
@@ -43,15 +44,40 @@ func NewDeliveryCommands(b *broker.Broker, store *projections.Store, webhooks *p
 
 // PublishEvent ingests an event and answers once the events view has it, so the caller can read it back.
 func (c *DeliveryCommands) PublishEvent(ctx context.Context, tenant, eventType string, data []byte, requestID, idempotencyKey string) (*hookstream.Event, error) {
-	e, err := c.broker.PublishEvent(ctx, tenant, eventType, data, requestID, idempotencyKey)
+	// No wait for the events view: Event reads an event the view has not applied yet from the stream.
+	return c.broker.PublishEvent(ctx, tenant, eventType, data, requestID, idempotencyKey)
+}
+
+// CatchUpEvents waits until the events view has applied every event published so far, so a listing includes
+// the events whose publish has answered.
+func (c *DeliveryCommands) CatchUpEvents(ctx context.Context) error {
+	stream, err := c.broker.Stream(ctx, broker.KindEvents)
 	if err != nil {
+		return err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("events stream info: %w", err)
+	}
+	return c.store.WaitFor(ctx, projections.EventsView, info.State.LastSeq)
+}
+
+// Event returns an event of tenant: from the events view, or, when the view has not applied it yet, from the
+// stream itself (the locator carries its sequence), so an event reads back the moment its publish answered.
+func (c *DeliveryCommands) Event(ctx context.Context, tenant, locator string) (*hookstream.Event, error) {
+	e, err := c.events.Get(tenant, locator)
+	if err == nil || hookstream.ErrorCodeOf(err) != hookstream.CodeNotFound {
+		return e, err
+	}
+	seq, ok := hookstream.EventSeq(locator)
+	if !ok || seq <= c.events.Applied() {
+		return nil, err // the view has passed it: it is not this tenant's, or it is gone
+	}
+	stored, serr := c.broker.ReadEvent(ctx, seq)
+	if serr != nil || stored.Tenant != tenant || stored.Locator != locator {
 		return nil, err
 	}
-	seq, _ := hookstream.EventSeq(e.Locator)
-	if err := c.store.WaitFor(ctx, projections.EventsView, seq); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return stored, nil
 }
 
 // ResendDiverted delivers a diverted event again under the webhook's current failure handling; the diverted
@@ -77,7 +103,7 @@ func (c *DeliveryCommands) Resend(ctx context.Context, tenant, webhook, event st
 	if _, err := c.webhooks.Get(tenant, webhook); err != nil {
 		return err
 	}
-	e, err := c.events.Get(tenant, event)
+	e, err := c.Event(ctx, tenant, event)
 	if err != nil {
 		return err
 	}

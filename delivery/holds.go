@@ -85,6 +85,27 @@ func (h *Holds) Run(ctx context.Context) error {
 	}
 }
 
+// routerCaughtUp reports whether the router has routed every event the events stream holds now.
+func (h *Holds) routerCaughtUp(ctx context.Context) (bool, error) {
+	stream, err := h.broker.Stream(ctx, broker.KindEvents)
+	if err != nil {
+		return false, err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("events stream info: %w", err)
+	}
+	cons, err := stream.Consumer(ctx, RouterConsumer)
+	if err != nil {
+		return false, fmt.Errorf("router consumer: %w", err)
+	}
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("router consumer info: %w", err)
+	}
+	return ci.AckFloor.Stream >= info.State.LastSeq, nil
+}
+
 func (h *Holds) parse(subject string) (tenant, webhook string, ok bool) {
 	prefix := h.broker.Subjects.Held("", "")
 	prefix = prefix[:len(prefix)-1] // "<prefix>.held."
@@ -196,11 +217,16 @@ func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, we
 	return nil
 }
 
-// finish ends the webhook's holding. An event held by a router that still saw the webhook holding may land
-// just after: the next scan releases it.
+// finish ends the webhook's holding once the router has routed every event ingested so far: an event that
+// arrived while the webhook was suspended but is not routed yet would otherwise overtake the held ones. An
+// event held by a router that still saw the webhook holding may land just after: the next scan releases it.
 func (h *Holds) finish(ctx context.Context, tenant, webhook string) error {
 	if wh := h.webhooks.Current(tenant, webhook); wh == nil || !wh.Holding {
 		return nil
+	}
+	routed, err := h.routerCaughtUp(ctx)
+	if err != nil || !routed {
+		return err // the next scan tries again
 	}
 	if err := h.releaser.Release(ctx, tenant, webhook); err != nil {
 		return fmt.Errorf("end holding: %w", err)

@@ -111,9 +111,19 @@ func (j *Jobs) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jobs consumer: %w", err)
 	}
-	var running sync.WaitGroup
-	defer running.Wait()
+	var (
+		running sync.WaitGroup
+		mu      sync.Mutex
+		stopped bool
+	)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		// The consumer may hand over one more job while stopping: it goes back at once.
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			_ = m.Nak()
+			return
+		}
 		running.Go(func() { j.run(ctx, m) })
 	}, jetstream.PullMaxMessages(jobConcurrency))
 	if err != nil {
@@ -121,6 +131,10 @@ func (j *Jobs) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	cc.Stop()
+	mu.Lock()
+	stopped = true
+	mu.Unlock()
+	running.Wait()
 	return nil
 }
 

@@ -14,6 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// RouterConsumer names the durable consumer every instance's router shares.
+const RouterConsumer = "router"
+
 // routerBatch bounds the events routed between two checks that the webhooks view is current.
 const routerBatch = 512
 

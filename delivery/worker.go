@@ -59,6 +59,7 @@ type Worker struct {
 	inFlight         sync.WaitGroup
 
 	mu      sync.Mutex
+	stopped bool // no lane starts once Run is over
 	lanes   map[string]*lane
 	signers map[string]*Signer
 }
@@ -87,7 +88,12 @@ func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhook
 
 // Run consumes delivery tasks and due retries until ctx ends, then waits for the attempts in flight.
 func (w *Worker) Run(ctx context.Context) error {
-	defer w.inFlight.Wait()
+	defer func() {
+		w.mu.Lock()
+		w.stopped = true
+		w.mu.Unlock()
+		w.inFlight.Wait()
+	}()
 	// A task may wait in its lane behind two rounds of attempts before its own runs. The ack wait is also how
 	// long the tasks of an instance that died wait before another instance takes them.
 	ackWait := 3*w.cfg.Timeout + 10*time.Second
@@ -154,6 +160,11 @@ type lane struct {
 func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 	key := m.Headers().Get(headerTenant) + "/" + m.Headers().Get(headerWebhook)
 	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		_ = m.Nak()
+		return
+	}
 	l, ok := w.lanes[key]
 	if !ok {
 		l = &lane{queue: make(chan jetstream.Msg, laneQueue*w.cfg.MaxPerEndpoint)}

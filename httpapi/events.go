@@ -50,7 +50,7 @@ func (a *API) getEvent(w http.ResponseWriter, r *request) error {
 	if err := hookstream.CheckLocator("eventLocator", loc); err != nil {
 		return err
 	}
-	e, err := a.events.Get(r.tenant, loc)
+	e, err := a.deliveries.Event(r.Context(), r.tenant, loc)
 	if err != nil {
 		return err
 	}
@@ -119,6 +119,9 @@ func (a *API) listEvents(w http.ResponseWriter, r *request) error {
 		if tok.Types, err = queryEventTypes(q, "type"); err != nil {
 			return err
 		}
+	}
+	if err := a.deliveries.CatchUpEvents(r.Context()); err != nil {
+		return err
 	}
 	events, last, err := a.events.List(r.tenant, projections.EventFilter{Start: tok.Start, End: tok.End, Types: tok.Types}, tok.After, size)
 	if err != nil {

@@ -384,7 +384,7 @@ func (a *API) v1EventAttempts(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.events.Get(r.tenant, tok); err != nil {
+	if _, err := a.deliveries.Event(r.Context(), r.tenant, tok); err != nil {
 		return err
 	}
 	items, more, err := a.attempts.PageForEvent(r.tenant, tok, f, after, before, size)
@@ -429,6 +429,9 @@ func (a *API) v1ListEvents(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.deliveries.CatchUpEvents(r.Context()); err != nil {
+		return err
+	}
 	items, more, err := a.events.PageEvents(r.tenant, f, after, before, size)
 	if err != nil {
 		return err
@@ -443,7 +446,7 @@ func (a *API) v1GetEvent(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	e, err := a.events.Get(r.tenant, tok)
+	e, err := a.deliveries.Event(r.Context(), r.tenant, tok)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,9 @@ func DecodeEvent(subjects broker.Subjects, m *Msg) (*hookstream.Event, error) {
 	return subjects.DecodeEvent(m.Subject, m.Seq, m.Time, m.Header, m.Data)
 }
 
+// Applied returns the stream sequence the view has applied.
+func (v *Events) Applied() uint64 { return v.store.Applied()[EventsView] }
+
 // Get returns an event of tenant by locator, or a NotFound error.
 func (v *Events) Get(tenant, locator string) (*hookstream.Event, error) {
 	seq, ok := hookstream.EventSeq(locator)

@@ -303,9 +303,12 @@ func TestV1EventsAttemptsAndDeliveries(t *testing.T) {
 		t.Fatalf("pending attempt %+v", pending)
 	}
 	var subAttempts v1PageOf[v1AttemptJSON]
-	expect(t, h.v1(http.MethodGet, "/v1/event_subscriptions/"+sub.Token+"/attempts?status=SUCCESS", tok, nil), http.StatusOK).json(t, &subAttempts)
-	if len(subAttempts.Data) != 2 || subAttempts.Data[0].Event != evs[2].Locator {
-		t.Fatalf("successful attempts of the subscription: %+v", subAttempts.Data)
+	eventually(t, 5*time.Second, "two successful attempts listed", func() bool {
+		expect(t, h.v1(http.MethodGet, "/v1/event_subscriptions/"+sub.Token+"/attempts?status=SUCCESS", tok, nil), http.StatusOK).json(t, &subAttempts)
+		return len(subAttempts.Data) == 2
+	})
+	if subAttempts.Data[0].Event != evs[2].Locator {
+		t.Fatalf("successful attempts of the subscription, newest first: %+v", subAttempts.Data)
 	}
 
 	// recover: the failed event is sent now, and its pending retry is cancelled.
