@@ -1,11 +1,13 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,25 +87,35 @@ func (h *Holds) Run(ctx context.Context) error {
 	}
 }
 
-// routerCaughtUp reports whether the router has routed every event the events stream holds now.
-func (h *Holds) routerCaughtUp(ctx context.Context) (bool, error) {
+// routedUpTo returns the events stream sequence up to which the router has routed every event (its ack
+// floor).
+func (h *Holds) routedUpTo(ctx context.Context) (uint64, error) {
 	stream, err := h.broker.Stream(ctx, broker.KindEvents)
 	if err != nil {
-		return false, err
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return false, fmt.Errorf("events stream info: %w", err)
+		return 0, err
 	}
 	cons, err := stream.Consumer(ctx, RouterConsumer)
 	if err != nil {
-		return false, fmt.Errorf("router consumer: %w", err)
+		return 0, fmt.Errorf("router consumer: %w", err)
 	}
 	ci, err := cons.Info(ctx)
 	if err != nil {
-		return false, fmt.Errorf("router consumer info: %w", err)
+		return 0, fmt.Errorf("router consumer info: %w", err)
 	}
-	return ci.AckFloor.Stream >= info.State.LastSeq, nil
+	return ci.AckFloor.Stream, nil
+}
+
+// lastEvent returns the events stream's last sequence.
+func (h *Holds) lastEvent(ctx context.Context) (uint64, error) {
+	stream, err := h.broker.Stream(ctx, broker.KindEvents)
+	if err != nil {
+		return 0, err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("events stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
 }
 
 func (h *Holds) parse(subject string) (tenant, webhook string, ok bool) {
@@ -180,41 +192,94 @@ func (h *Holds) withLease(ctx context.Context, leases jetstream.KeyValue, tenant
 	return f(renew)
 }
 
-// release delivers a webhook's held events in order, each to completion before the next, deleting each once
-// done, then ends the webhook's holding. It stops when the webhook is suspended again; what is left stays
-// held.
+// maxReleaseBatch bounds the held events read at once for one webhook.
+const maxReleaseBatch = 1000
+
+// release delivers a webhook's held events in event order, each to completion before the next, deleting each
+// once done, then ends the webhook's holding. Only events the router has routed up to are released: an older
+// event the router has yet to route (redelivered after a crash, say) must be held and sent first. It stops
+// when the webhook is suspended again; what is left stays held.
 func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, webhook, subject string, renew func()) error {
-	var next uint64 = 1
 	for ctx.Err() == nil {
 		renew()
-		raw, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
+		floor, err := h.routedUpTo(ctx)
+		if err != nil {
+			return err
+		}
+		held, err := h.heldTasks(ctx, stream, subject)
+		if err != nil {
+			return err
+		}
+		if len(held) == 0 {
 			return h.finish(ctx, tenant, webhook)
 		}
-		if err != nil {
-			return fmt.Errorf("next held event: %w", err)
-		}
-		t, err := parseTask(raw.Header, raw.Data)
-		if err == nil {
-			// The try runs to its end even if the engine is stopping; the release stops between events.
-			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.cfg.Timeout+30*time.Second)
-			res, err := h.worker.process(tctx, t, h.webhooks.Current(tenant, webhook), true)
-			cancel()
-			if err != nil {
-				return err
+		due := 0
+		for _, ht := range held {
+			if ht.task != nil && ht.task.eventSeq > floor {
+				break // sorted: everything after it is newer still
 			}
-			if res == resultHeld {
-				return nil
+			if ht.task != nil {
+				// The try runs to its end even if the engine is stopping; the release stops between events.
+				tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.cfg.Timeout+30*time.Second)
+				res, err := h.worker.process(tctx, ht.task, h.webhooks.Current(tenant, webhook), true)
+				cancel()
+				if err != nil {
+					return err
+				}
+				if res == resultHeld {
+					return nil
+				}
 			}
-		} else {
-			h.log.Warn("dropping a malformed held task", "subject", subject, "err", err)
+			if err := stream.DeleteMsg(ctx, ht.seq); err != nil {
+				return fmt.Errorf("delete released event: %w", err)
+			}
+			due++
+			renew()
 		}
-		if err := stream.DeleteMsg(ctx, raw.Sequence); err != nil {
-			return fmt.Errorf("delete released event: %w", err)
+		if due == 0 {
+			return nil // waiting for the router: the next scan tries again
 		}
-		next = raw.Sequence + 1
 	}
 	return nil
+}
+
+// heldTask is a held message: its task (nil when malformed, to be dropped) and its sequence in the held
+// stream.
+type heldTask struct {
+	task *task
+	seq  uint64
+}
+
+// heldTasks reads up to maxReleaseBatch of a webhook's held tasks, in event order.
+func (h *Holds) heldTasks(ctx context.Context, stream jetstream.Stream, subject string) ([]heldTask, error) {
+	var out []heldTask
+	for next := uint64(1); len(out) < maxReleaseBatch; {
+		raw, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("next held event: %w", err)
+		}
+		t, err := parseTask(raw.Header, raw.Data)
+		if err != nil {
+			h.log.Warn("dropping a malformed held task", "subject", subject, "err", err)
+			t = nil
+		}
+		out = append(out, heldTask{task: t, seq: raw.Sequence})
+		next = raw.Sequence + 1
+	}
+	slices.SortStableFunc(out, func(a, b heldTask) int {
+		return cmp.Compare(eventSeqOf(a), eventSeqOf(b))
+	})
+	return out, nil
+}
+
+func eventSeqOf(h heldTask) uint64 {
+	if h.task == nil {
+		return 0
+	}
+	return h.task.eventSeq
 }
 
 // finish ends the webhook's holding once the router has routed every event ingested so far: an event that
@@ -224,9 +289,13 @@ func (h *Holds) finish(ctx context.Context, tenant, webhook string) error {
 	if wh := h.webhooks.Current(tenant, webhook); wh == nil || !wh.Holding {
 		return nil
 	}
-	routed, err := h.routerCaughtUp(ctx)
-	if err != nil || !routed {
-		return err // the next scan tries again
+	floor, err := h.routedUpTo(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := h.lastEvent(ctx)
+	if err != nil || floor < last {
+		return err // the router has events to route still: the next scan tries again
 	}
 	if err := h.releaser.Release(ctx, tenant, webhook); err != nil {
 		return fmt.Errorf("end holding: %w", err)

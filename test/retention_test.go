@@ -41,6 +41,10 @@ func TestRetentionDropsExpiredEventsAndKeepsDivertedRecords(t *testing.T) {
 	if !strings.Contains(r.object(t)["message"].(string), "retention") {
 		t.Fatalf("resend of an expired event: %s", r.body)
 	}
+	// The fresh event fails too: wait for its diverted record, so the snapshot below is settled.
+	eventually(t, 5*time.Second, "the fresh event diverted", func() bool {
+		return h.do(http.MethodGet, wpath(tenantA, "/"+loc+"/diverted/"+fresh.Locator), adminToken, nil).status == http.StatusOK
+	})
 	// Webhooks are never trimmed by age.
 	h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+loc), adminToken, nil)
 
