@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -29,15 +31,28 @@ var binary = sync.OnceValues(func() (string, error) {
 	return path, nil
 })
 
+// nextPort hands out candidate ports below the kernel's ephemeral range (32768 and up), so a port given to
+// a binary is never also handed by the kernel to an httptest server or a client connection of a test
+// running in parallel between the check and the binary's bind. Each test process starts at its own offset.
+var nextPort atomic.Int64
+
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	nextPort.CompareAndSwap(0, int64(20000+os.Getpid()%6000))
+	for range 2000 {
+		port := nextPort.Add(1)
+		if port >= 32000 {
+			nextPort.Store(20000)
+			continue
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes to it.
