@@ -21,10 +21,16 @@ import (
 )
 
 // publisher ingests events base … base+n-1 of one type, at rate events/s (0: as fast as it can), counting
-// them in published as they are accepted.
+// them as they are accepted.
 type publisher interface {
-	publish(ctx context.Context, eventType string, base, n int, rate float64, published *atomic.Int64) error
+	publish(ctx context.Context, eventType string, base, n int, rate float64, c *counters) error
 	close()
+}
+
+// counters count a stage's publications: accepted, and refused for now by the server (429) and sent again.
+type counters struct {
+	published atomic.Int64
+	retried   atomic.Int64
 }
 
 // pace waits until event i of a steady rate is due (at once for a burst).
@@ -63,7 +69,10 @@ func newNATSPublisher(t *target, p *payload) (*natsPublisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats %s: %w", t.nats, err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	// At most 4,096 publications, and 64 MiB, in flight: large payloads would otherwise fill the server's
+	// ingest queue and be refused.
+	pending := min(max((64<<20)/len(p.template), 64), 4096)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(pending))
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -73,7 +82,7 @@ func newNATSPublisher(t *target, p *payload) (*natsPublisher, error) {
 
 func (p *natsPublisher) close() { p.nc.Close() }
 
-func (p *natsPublisher) publish(ctx context.Context, eventType string, base, n int, rate float64, published *atomic.Int64) error {
+func (p *natsPublisher) publish(ctx context.Context, eventType string, base, n int, rate float64, c *counters) error {
 	subject := p.prefix + ".events." + p.tenant + "." + eventType
 	var failed atomic.Int64
 	var firstErr atomic.Pointer[error]
@@ -85,10 +94,17 @@ func (p *natsPublisher) publish(ctx context.Context, eventType string, base, n i
 		for f := range futures {
 			select {
 			case <-f.Ok():
-				published.Add(1)
+				c.published.Add(1)
 			case err := <-f.Err():
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, &err)
+				if tooManyRequests(err) {
+					err = p.republish(ctx, f.Msg(), c)
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, &err)
+					continue
+				}
+				c.published.Add(1)
 			}
 		}
 	})
@@ -116,6 +132,33 @@ func (p *natsPublisher) publish(ctx context.Context, eventType string, base, n i
 	return nil
 }
 
+// tooManyRequests reports the server refusing a publication for now: its ingest queue is full (429).
+func tooManyRequests(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && ae.Code == http.StatusTooManyRequests
+}
+
+// republish sends a refused publication again, synchronously, backing off, as a producer facing back
+// pressure would; its publication time stays the first try's.
+func (p *natsPublisher) republish(ctx context.Context, m *nats.Msg, c *counters) error {
+	delay := 10 * time.Millisecond
+	for {
+		c.retried.Add(1)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		_, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
+		if err == nil || !tooManyRequests(err) {
+			return err
+		}
+		delay = min(2*delay, 500*time.Millisecond)
+	}
+}
+
 // httpPublisher ingests events through POST /event/{tenant}/events from `clients` concurrent clients.
 type httpPublisher struct {
 	target  *target
@@ -141,7 +184,7 @@ func newHTTPPublisher(t *target, clients int, p *payload) *httpPublisher {
 
 func (p *httpPublisher) close() { p.client.CloseIdleConnections() }
 
-func (p *httpPublisher) publish(ctx context.Context, eventType string, base, n int, rate float64, published *atomic.Int64) error {
+func (p *httpPublisher) publish(ctx context.Context, eventType string, base, n int, rate float64, c *counters) error {
 	tmpl, ok := p.types[eventType]
 	if !ok {
 		var err error
@@ -182,7 +225,7 @@ func (p *httpPublisher) publish(ctx context.Context, eventType string, base, n i
 					firstErr.CompareAndSwap(nil, &err)
 					return
 				}
-				published.Add(1)
+				c.published.Add(1)
 			}
 		})
 	}

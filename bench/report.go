@@ -52,10 +52,13 @@ type Phase struct {
 	Seconds             float64 `json:"seconds"`
 	DeliveriesPerSecond float64 `json:"deliveriesPerSecond"`
 	// PublishSeconds is how long publishing took (every event acknowledged).
-	PublishSeconds     float64      `json:"publishSeconds"`
-	PublishedPerSecond float64      `json:"publishedPerSecond"`
-	Latency            *Latency     `json:"latencyMs,omitempty"`
-	Server             *ServerUsage `json:"server,omitempty"`
+	PublishSeconds     float64 `json:"publishSeconds"`
+	PublishedPerSecond float64 `json:"publishedPerSecond"`
+	// PublishRetries counts publications the server refused for now (429, its ingest queue full) and the
+	// bench sent again after a pause.
+	PublishRetries int64        `json:"publishRetries,omitempty"`
+	Latency        *Latency     `json:"latencyMs,omitempty"`
+	Server         *ServerUsage `json:"server,omitempty"`
 }
 
 // Latency is publish → receipt latency in milliseconds.
@@ -178,6 +181,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("latency p50 / p90 / p99 / max", latencyText(r.Latency), "", "")
 	}
 	row("events published/s", perSecond(r.PublishedPerSecond), "", "")
+	if r.PublishRetries > 0 {
+		row("publications refused (429) and retried", formatCount(r.PublishRetries), "", "")
+	}
 	if s := r.Server; s != nil {
 		row("server peak RSS", fmt.Sprintf("%.1f MB", float64(s.PeakRSSBytes)/1e6), "", "")
 		row("server CPU", fmt.Sprintf("%.2f s (%.0f µs per delivery)", s.CPUSeconds, s.CPUMicrosPerDelivery), "", "")

@@ -182,10 +182,10 @@ func (r *runner) phase(ctx context.Context, stage string, endpoints int) (Phase,
 	base := r.next(o.Events)
 	ph := newPhase(base, o.Events, endpoints)
 	r.rc.phase.Store(ph)
-	var published atomic.Int64
+	var c counters
 	total, progress := ph.target, ph.delivered.Load
 	if endpoints == 0 {
-		total, progress = int64(o.Events), published.Load
+		total, progress = int64(o.Events), c.published.Load
 	}
 	stop := r.watch(stage, total, progress)
 	defer stop()
@@ -203,7 +203,7 @@ func (r *runner) phase(ctx context.Context, stage string, endpoints int) (Phase,
 	}
 	pubDone := make(chan outcome, 1)
 	go pprof.Do(ctx, pprof.Labels("bench", "publisher"), func(ctx context.Context) {
-		err := r.pub.publish(ctx, EventType, base, o.Events, o.Rate, &published)
+		err := r.pub.publish(ctx, EventType, base, o.Events, o.Rate, &c)
 		pubDone <- outcome{err, time.Since(start)}
 	})
 	var pub *outcome
@@ -219,12 +219,12 @@ func (r *runner) phase(ctx context.Context, stage string, endpoints int) (Phase,
 			delivered = nil
 		case <-ctx.Done():
 			return Phase{}, fmt.Errorf("%s: %s of %s deliveries and %s of %s events acknowledged after %s: %w", stage,
-				formatCount(ph.delivered.Load()), formatCount(ph.target), formatCount(published.Load()), formatCount(int64(o.Events)),
+				formatCount(ph.delivered.Load()), formatCount(ph.target), formatCount(c.published.Load()), formatCount(int64(o.Events)),
 				time.Since(start).Round(time.Millisecond), ctx.Err())
 		}
 	}
 	p := Phase{Deliveries: ph.delivered.Load(), Duplicates: ph.duplicates.Load(), PublishSeconds: pub.elapsed.Seconds(),
-		PublishedPerSecond: rate(int64(o.Events), pub.elapsed)}
+		PublishedPerSecond: rate(int64(o.Events), pub.elapsed), PublishRetries: c.retried.Load()}
 	elapsed := pub.elapsed
 	if endpoints > 0 {
 		elapsed = time.Unix(0, ph.last.Load()).Sub(start)
@@ -258,10 +258,10 @@ func (r *runner) pendingRetries(ctx context.Context, main Phase) (*PendingRetrie
 	start := time.Now()
 	fillCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	var published atomic.Int64
+	var c counters
 	pubErr := make(chan error, 1)
 	go pprof.Do(fillCtx, pprof.Labels("bench", "publisher"), func(ctx context.Context) {
-		pubErr <- r.pub.publish(ctx, failEventType, r.next(o.PendingRetries), o.PendingRetries, 0, &published)
+		pubErr <- r.pub.publish(ctx, failEventType, r.next(o.PendingRetries), o.PendingRetries, 0, &c)
 	})
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
