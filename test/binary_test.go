@@ -36,7 +36,7 @@ var binary = sync.OnceValues(func() (string, error) {
 // running in parallel between the check and the binary's bind. Each test process starts at its own offset.
 var nextPort atomic.Int64
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	nextPort.CompareAndSwap(0, int64(20000+os.Getpid()%6000))
 	for range 2000 {

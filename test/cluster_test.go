@@ -21,7 +21,7 @@ import (
 
 // startNATSCluster starts a 3-node JetStream cluster in-process, each node on its own loopback ports and
 // folder, and waits until it has a JetStream meta leader.
-func startNATSCluster(t *testing.T) []*server.Server {
+func startNATSCluster(t testing.TB) []*server.Server {
 	t.Helper()
 	var clusterAddrs []string
 	for range 3 {
@@ -77,7 +77,7 @@ func clusterURLs(nodes []*server.Server) string {
 	return strings.Join(urls, ",")
 }
 
-func splitHostPort(t *testing.T, addr string) (string, int) {
+func splitHostPort(t testing.TB, addr string) (string, int) {
 	t.Helper()
 	var port int
 	i := strings.LastIndex(addr, ":")
