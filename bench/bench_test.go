@@ -85,6 +85,7 @@ func TestPercentileAndLatency(t *testing.T) {
 func TestPhaseCountsEachPairOnce(t *testing.T) {
 	p := newPhase(100, 3, 2)
 	now := time.Now()
+	p.start(now.Add(-5 * time.Millisecond))
 	sent := now.Add(-time.Millisecond).UnixNano()
 	for _, r := range []struct{ ep, seq int }{{0, 100}, {0, 100}, {1, 100}, {0, 101}, {2, 101}, {0, 99}, {0, 103}, {0, 102}, {1, 101}} {
 		p.record(r.ep, r.seq, sent, now)
@@ -98,6 +99,9 @@ func TestPhaseCountsEachPairOnce(t *testing.T) {
 	<-p.done
 	if p.delivered.Load() != 6 || p.duplicates.Load() != 1 {
 		t.Fatalf("delivered %d, duplicates %d", p.delivered.Load(), p.duplicates.Load())
+	}
+	if p.gap.Load() != int64(5*time.Millisecond) {
+		t.Fatalf("longest gap %s, want the 5 ms before the first receipt", time.Duration(p.gap.Load()))
 	}
 	for _, l := range p.latenciesDone() {
 		if l != int64(time.Millisecond) {
@@ -170,7 +174,7 @@ hookstream_deliveries_total{outcome="success"} 7
 func TestWriteTable(t *testing.T) {
 	r := &Result{Engine: "in-process", Ingestion: "nats", Mode: "rate", Rate: 1000, Webhooks: 5, Events: 20000, PayloadBytes: 512,
 		MaxInFlight: 256, MaxInFlightPerEndpoint: 16, Concurrency: 80, Seed: 1, Tenant: tenantFor(1),
-		Phase: Phase{Deliveries: 100000, Seconds: 10, DeliveriesPerSecond: 10000, PublishedPerSecond: 2000,
+		Phase: Phase{Deliveries: 100000, Seconds: 10, DeliveriesPerSecond: 10000, PublishedPerSecond: 2000, LongestPauseMs: 31250,
 			Latency: &Latency{P50: 1.5, P90: 2.25, P99: 12.5, Max: 150}, Server: &ServerUsage{PeakRSSBytes: 150e6, CPUSeconds: 12, CPUMicrosPerDelivery: 120, Source: "test"}},
 		Baseline:       &Baseline{Requests: 100000, Concurrency: 80, Seconds: 4, PerSecond: 25000},
 		Ratio:          0.4,
@@ -183,7 +187,7 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"steady 1000 events/s", "10,000/s", "25,000/s", "0.40 (bounded by the offered rate)",
-		"1.50 / 2.25 / 12.5 / 150 ms", "150.0 MB", "ingested events/s (64 clients)", "0.25", "100,000 retries pending", "0.95 of none pending",
+		"1.50 / 2.25 / 12.5 / 150 ms", "31250 ms", "150.0 MB", "ingested events/s (64 clients)", "0.25", "100,000 retries pending", "0.95 of none pending",
 		"1 endpoint(s) answering after 2s", "0.90 of all fast", "server figures: test"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())

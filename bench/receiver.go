@@ -126,7 +126,14 @@ type phase struct {
 	latencies    []int64 // nanoseconds, in receipt order; the first `delivered` are set
 	done         chan struct{}
 	last         atomic.Int64 // Unix nanoseconds of the receipt that completed the target
+	// prev is the Unix nanoseconds of the latest first receipt (of the start, before any); gap the longest
+	// time between two: a stall shows here even when the average rate hides it.
+	prev atomic.Int64
+	gap  atomic.Int64
 }
+
+// start marks the moment the stage began publishing: the first gap runs from there.
+func (p *phase) start(at time.Time) { p.prev.Store(at.UnixNano()) }
 
 func newPhase(base, events, endpoints int) *phase {
 	p := &phase{base: base, events: events, target: int64(events) * int64(endpoints), done: make(chan struct{}),
@@ -152,6 +159,14 @@ func (p *phase) record(endpoint, seq int, sent int64, at time.Time) {
 	}
 	n := p.delivered.Add(1)
 	p.latencies[n-1] = at.UnixNano() - sent
+	if prev := p.prev.Swap(at.UnixNano()); prev > 0 {
+		for d := at.UnixNano() - prev; ; {
+			g := p.gap.Load()
+			if d <= g || p.gap.CompareAndSwap(g, d) {
+				break
+			}
+		}
+	}
 	if p.recorded.Add(1) == p.target {
 		p.last.Store(at.UnixNano())
 		close(p.done)

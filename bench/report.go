@@ -56,8 +56,11 @@ type Phase struct {
 	PublishedPerSecond float64 `json:"publishedPerSecond"`
 	// PublishRetries counts publications the server refused for now (429, its ingest queue full) and the
 	// bench sent again after a pause.
-	PublishRetries int64        `json:"publishRetries,omitempty"`
-	Latency        *Latency     `json:"latencyMs,omitempty"`
+	PublishRetries int64    `json:"publishRetries,omitempty"`
+	Latency        *Latency `json:"latencyMs,omitempty"`
+	// LongestPauseMs is the longest time without a new delivery, from the first publication to the last
+	// delivery: a stall shows here even when the average rate hides it.
+	LongestPauseMs float64      `json:"longestPauseMs,omitempty"`
 	Server         *ServerUsage `json:"server,omitempty"`
 }
 
@@ -179,6 +182,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 			row("duplicate receipts", formatCount(r.Duplicates), "", "")
 		}
 		row("latency p50 / p90 / p99 / max", latencyText(r.Latency), "", "")
+		row("longest pause between deliveries", trimFloat(r.LongestPauseMs)+" ms", "", "")
 	}
 	row("events published/s", perSecond(r.PublishedPerSecond), "", "")
 	if r.PublishRetries > 0 {
@@ -191,6 +195,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if p := r.PendingRetries; p != nil {
 		row(fmt.Sprintf("deliveries/s, %s retries pending", formatCount(int64(p.Pending))), perSecond(p.DeliveriesPerSecond), "", fmt.Sprintf("%.2f of none pending", p.Ratio))
 		row("  latency p50 / p90 / p99 / max", latencyText(p.Latency), "", "")
+		row("  longest pause between deliveries", trimFloat(p.LongestPauseMs)+" ms", "", "")
 		if s := p.Server; s != nil {
 			row("  server peak RSS", fmt.Sprintf("%.1f MB", float64(s.PeakRSSBytes)/1e6), "", "")
 		}
@@ -199,6 +204,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row(fmt.Sprintf("fast deliveries/s, %d endpoint(s) answering after %s", is.SlowEndpoints, time.Duration(is.SlowDelayMs*1e6)),
 			perSecond(is.DeliveriesPerSecond), "", fmt.Sprintf("%.2f of all fast", is.Ratio))
 		row("  latency p50 / p90 / p99 / max", latencyText(is.Latency), "", "")
+		row("  longest pause between deliveries", trimFloat(is.LongestPauseMs)+" ms", "", "")
 		row("  slow endpoints' receipts meanwhile", formatCount(is.SlowDelivered), "", "")
 	}
 	if err := tw.Flush(); err != nil {

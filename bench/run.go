@@ -197,6 +197,7 @@ func (r *runner) phase(ctx context.Context, stage string, endpoints int) (Phase,
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	start := time.Now()
+	ph.start(start)
 	type outcome struct {
 		err     error
 		elapsed time.Duration
@@ -229,6 +230,7 @@ func (r *runner) phase(ctx context.Context, stage string, endpoints int) (Phase,
 	if endpoints > 0 {
 		elapsed = time.Unix(0, ph.last.Load()).Sub(start)
 		p.Latency = latencyOf(ph.latenciesDone())
+		p.LongestPauseMs = float64(ph.gap.Load()) / 1e6
 	}
 	p.Seconds = elapsed.Seconds()
 	p.DeliveriesPerSecond = rate(p.Deliveries, elapsed)

@@ -31,7 +31,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 		fs.PrintDefaults()
 	}
 	var o bench.Options
-	fs.IntVar(&o.Webhooks, "webhooks", bench.DefaultWebhooks, "webhooks of the tenant, each on its own loopback endpoint (default 0 with --ingest-http)")
+	fs.IntVar(&o.Webhooks, "webhooks", bench.DefaultWebhooks, "webhooks of the tenant, each on its own loopback endpoint (none with --ingest-http unless given)")
 	fs.IntVar(&o.Events, "events", bench.DefaultEvents, "events published per phase")
 	fs.IntVar(&o.Payload, "payload", bench.DefaultPayload, fmt.Sprintf("bytes of each event's data (at least %d)", bench.MinPayload))
 	fs.Float64Var(&o.Rate, "rate", 0, "offer a steady R events/s instead of a burst (for latency)")
