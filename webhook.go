@@ -14,10 +14,14 @@ type Webhook struct {
 	SuspendedAt *time.Time `json:"suspendedAt,omitempty"`
 	// Holding is set from a suspension until every event held meanwhile has been released: while it is set,
 	// new events are held too, so none overtakes an older one. The engine clears it (webhook.released).
-	Holding   bool      `json:"holding,omitempty"`
-	Deleted   bool      `json:"deleted,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Holding bool `json:"holding,omitempty"`
+	Deleted bool `json:"deleted,omitempty"`
+	// EnabledSince is when the webhook was last created enabled or switched from disabled to enabled. An
+	// event ingested before it was missed while the webhook was disabled (or did not exist) and is not
+	// routed to it, however late the router sees it: replay_missing is how such events are sent.
+	EnabledSince time.Time `json:"enabledSince,omitzero"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
 	// CreatedSeq is the stream sequence of the creation event: listings are in this order.
 	CreatedSeq uint64 `json:"createdSeq"`
 	// Version is the stream sequence of the latest change event, the expected last subject sequence of the next.
@@ -86,6 +90,9 @@ func DefaultFailureHandling() FailureHandling {
 
 // Active reports whether the webhook receives deliveries now.
 func (w *Webhook) Active() bool { return w.Enabled && !w.Suspended && !w.Deleted }
+
+// ReceivesIngestedAt reports whether an event ingested at t falls after the webhook's latest enabling.
+func (w *Webhook) ReceivesIngestedAt(t time.Time) bool { return !t.Before(w.EnabledSince) }
 
 // Receives reports whether the webhook subscribes to eventType.
 func (w *Webhook) Receives(eventType string) bool {

@@ -53,11 +53,18 @@ func (w *Webhook) Apply(e *WebhookEvent, seq uint64) error {
 			CreatedAt:     e.Time,
 			CreatedSeq:    seq,
 		}
+		if w.Enabled {
+			w.EnabledSince = e.Time
+		}
 	case WebhookUpdated:
 		if e.Update == nil {
 			return fmt.Errorf("%s event without update payload", e.Type)
 		}
+		wasEnabled := w.Enabled
 		w.WebhookConfig = applyUpdate(w.WebhookConfig, e.Update, e.Time)
+		if w.Enabled && !wasEnabled {
+			w.EnabledSince = e.Time
+		}
 	case WebhookSecretRotated:
 		w.WebhookConfig = w.WebhookConfig.clone()
 		rotateSecret(&w.Endpoint, e.Secret, e.Time)

@@ -1288,3 +1288,27 @@ func TestUpdateThatChangesNothingHasNoEvent(t *testing.T) {
 		}
 	}
 }
+
+func TestEnabledSinceMarksTheLatestEnabling(t *testing.T) {
+	w := createWebhook(t, baseCreate())
+	if !w.EnabledSince.Equal(t0) || w.ReceivesIngestedAt(t0.Add(-time.Millisecond)) || !w.ReceivesIngestedAt(t0) {
+		t.Fatalf("created enabled: since %v", w.EnabledSince)
+	}
+	off, _ := update(t, w, 2, t0.Add(time.Minute), &WebhookUpdate{Enabled: ptr(false)})
+	if !off.EnabledSince.Equal(t0) {
+		t.Fatalf("disabling moved the mark to %v", off.EnabledSince)
+	}
+	on, _ := update(t, off, 3, t0.Add(2*time.Minute), &WebhookUpdate{Enabled: ptr(true)})
+	if !on.EnabledSince.Equal(t0.Add(2*time.Minute)) || on.ReceivesIngestedAt(t0.Add(90*time.Second)) {
+		t.Fatalf("re-enabled: since %v; an event ingested while disabled must not be received", on.EnabledSince)
+	}
+	renamed, _ := update(t, on, 4, t0.Add(3*time.Minute), &WebhookUpdate{Name: ptr("other")})
+	if !renamed.EnabledSince.Equal(on.EnabledSince) {
+		t.Fatalf("a change that keeps it enabled moved the mark to %v", renamed.EnabledSince)
+	}
+	req := baseCreate()
+	req.Enabled = ptr(false)
+	if d := createWebhook(t, req); !d.EnabledSince.IsZero() {
+		t.Fatalf("created disabled: since %v", d.EnabledSince)
+	}
+}

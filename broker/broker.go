@@ -146,3 +146,13 @@ func (b *Broker) Stream(ctx context.Context, kind string) (jetstream.Stream, err
 	}
 	return s, nil
 }
+
+// LastSeq returns the sequence of the latest message in the stream of kind: a view that has applied it has
+// seen every write answered so far. One request: the handle's lookup already carries the stream's state.
+func (b *Broker) LastSeq(ctx context.Context, kind string) (uint64, error) {
+	s, err := b.Stream(ctx, kind)
+	if err != nil {
+		return 0, err
+	}
+	return s.CachedInfo().State.LastSeq, nil
+}

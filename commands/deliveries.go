@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hookstream/hookstream"
@@ -51,15 +50,11 @@ func (c *DeliveryCommands) PublishEvent(ctx context.Context, tenant, eventType s
 // CatchUpEvents waits until the events view has applied every event published so far, so a listing includes
 // the events whose publish has answered.
 func (c *DeliveryCommands) CatchUpEvents(ctx context.Context) error {
-	stream, err := c.broker.Stream(ctx, broker.KindEvents)
+	last, err := c.broker.LastSeq(ctx, broker.KindEvents)
 	if err != nil {
 		return err
 	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("events stream info: %w", err)
-	}
-	return c.store.WaitFor(ctx, projections.EventsView, info.State.LastSeq)
+	return c.store.WaitFor(ctx, projections.EventsView, last)
 }
 
 // Event returns an event of tenant: from the events view, or, when the view has not applied it yet, from the

@@ -38,6 +38,11 @@ type Job struct {
 // jobConcurrency bounds the jobs running at once; each runs its events one at a time, in order.
 const jobConcurrency = 4
 
+// jobAckWait is how long a job taken by an instance that stopped or died waits before it runs again. A
+// running job tells the server it is alive three times as often; a short wait matters because a stopping
+// instance's nak may not outlive the server it was sent to.
+const jobAckWait = 10 * time.Second
+
 // Jobs runs delivery jobs.
 type Jobs struct {
 	broker   *broker.Broker
@@ -72,18 +77,22 @@ func (j *Jobs) lock(tenant, webhook string) func() {
 	return l.Unlock
 }
 
-// catchUp waits until the attempts view has applied every record appended so far, so eligibility is
-// decided on current attempts.
+// catchUp waits until the events and attempts views have applied everything appended so far, so the job sees
+// every event ingested before it was submitted and decides eligibility on current attempts.
 func (j *Jobs) catchUp(ctx context.Context) error {
-	stream, err := j.broker.Stream(ctx, broker.KindAttempts)
-	if err != nil {
-		return err
+	for _, v := range []struct{ kind, view string }{
+		{broker.KindEvents, projections.EventsView},
+		{broker.KindAttempts, projections.AttemptsView},
+	} {
+		last, err := j.broker.LastSeq(ctx, v.kind)
+		if err != nil {
+			return err
+		}
+		if err := j.store.WaitFor(ctx, v.view, last); err != nil {
+			return fmt.Errorf("%s view: %w", v.view, err)
+		}
 	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("attempts stream info: %w", err)
-	}
-	return j.store.WaitFor(ctx, projections.AttemptsView, info.State.LastSeq)
+	return nil
 }
 
 // Submit stores a job. Every request is a job of its own; repeating one is harmless because jobs of a
@@ -104,7 +113,7 @@ func (j *Jobs) Run(ctx context.Context) error {
 		Durable:       "jobs",
 		Description:   "hookstream delivery jobs",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Minute,
+		AckWait:       jobAckWait,
 		MaxAckPending: jobConcurrency,
 		MaxDeliver:    -1,
 	})
@@ -145,7 +154,21 @@ func (j *Jobs) run(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	if err := j.runJob(ctx, m, &job); err != nil {
+	alive := make(chan struct{})
+	defer close(alive)
+	go func() {
+		tick := time.NewTicker(jobAckWait / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-alive:
+				return
+			case <-tick.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	if err := j.runJob(ctx, &job); err != nil {
 		if ctx.Err() != nil {
 			_ = m.Nak() // stopping: the next start runs it again
 			return
@@ -158,11 +181,10 @@ func (j *Jobs) run(ctx context.Context, m jetstream.Msg) {
 }
 
 // runJob walks the window's events in ingestion order and sends the eligible ones one at a time.
-func (j *Jobs) runJob(ctx context.Context, m jetstream.Msg, job *Job) error {
+func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 	defer j.lock(job.Tenant, job.Webhook)()
 	filter := projections.EventFilter{Start: job.Begin, End: job.End}
 	var after uint64
-	lastProgress := time.Now()
 	for ctx.Err() == nil {
 		if err := j.catchUp(ctx); err != nil {
 			return err
@@ -172,10 +194,6 @@ func (j *Jobs) runJob(ctx context.Context, m jetstream.Msg, job *Job) error {
 			return err
 		}
 		for _, e := range events {
-			if time.Since(lastProgress) > 10*time.Second {
-				_ = m.InProgress()
-				lastProgress = time.Now()
-			}
 			wh := j.webhooks.Current(job.Tenant, job.Webhook)
 			if wh == nil {
 				return nil // the webhook is gone: nothing left to send

@@ -57,22 +57,18 @@ func (r *Router) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("router consumer: %w", err)
 	}
-	webhookStream, err := r.broker.Stream(ctx, broker.KindWebhooks)
-	if err != nil {
-		return err
-	}
 	return consumeBatches(ctx, cons, routerBatch, func(batch []jetstream.Msg) {
-		r.route(ctx, webhookStream, batch)
+		r.route(ctx, batch)
 	}, r.log)
 }
 
 // route handles one batch: it waits until the webhooks view has applied every webhook change appended so far
 // (so a change answered 2xx before these events were ingested applies to them), publishes the tasks, waits
 // for their acks, then acks the events.
-func (r *Router) route(ctx context.Context, webhookStream jetstream.Stream, batch []jetstream.Msg) {
-	info, err := webhookStream.Info(ctx)
+func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
+	last, err := r.broker.LastSeq(ctx, broker.KindWebhooks)
 	if err == nil {
-		err = r.store.WaitFor(ctx, projections.WebhooksView, info.State.LastSeq)
+		err = r.store.WaitFor(ctx, projections.WebhooksView, last)
 	}
 	if err != nil {
 		r.log.Warn("router cannot see current webhooks; retrying the batch", "err", err)
@@ -144,8 +140,8 @@ func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]jetstream.PubAc
 	}
 	var futures []jetstream.PubAckFuture
 	for _, w := range subs {
-		if !w.Enabled {
-			continue // disabled webhooks receive nothing; replay_missing can send it later
+		if !w.Enabled || !w.ReceivesIngestedAt(ev.Timestamp) {
+			continue // disabled webhooks receive nothing, even when the router is late; replay_missing can send it later
 		}
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
