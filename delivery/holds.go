@@ -87,37 +87,6 @@ func (h *Holds) Run(ctx context.Context) error {
 	}
 }
 
-// routedUpTo returns the events stream sequence up to which the router has routed every event (its ack
-// floor).
-func (h *Holds) routedUpTo(ctx context.Context) (uint64, error) {
-	stream, err := h.broker.Stream(ctx, broker.KindEvents)
-	if err != nil {
-		return 0, err
-	}
-	cons, err := stream.Consumer(ctx, RouterConsumer)
-	if err != nil {
-		return 0, fmt.Errorf("router consumer: %w", err)
-	}
-	ci, err := cons.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("router consumer info: %w", err)
-	}
-	return ci.AckFloor.Stream, nil
-}
-
-// lastEvent returns the events stream's last sequence.
-func (h *Holds) lastEvent(ctx context.Context) (uint64, error) {
-	stream, err := h.broker.Stream(ctx, broker.KindEvents)
-	if err != nil {
-		return 0, err
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("events stream info: %w", err)
-	}
-	return info.State.LastSeq, nil
-}
-
 func (h *Holds) parse(subject string) (tenant, webhook string, ok bool) {
 	prefix := h.broker.Subjects.Held("", "")
 	prefix = prefix[:len(prefix)-1] // "<prefix>.held."
@@ -202,7 +171,7 @@ const maxReleaseBatch = 1000
 func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, webhook, subject string, renew func()) error {
 	for ctx.Err() == nil {
 		renew()
-		floor, err := h.routedUpTo(ctx)
+		floor, err := routedUpTo(ctx, h.broker)
 		if err != nil {
 			return err
 		}
@@ -289,11 +258,11 @@ func (h *Holds) finish(ctx context.Context, tenant, webhook string) error {
 	if wh := h.webhooks.Current(tenant, webhook); wh == nil || !wh.Holding {
 		return nil
 	}
-	floor, err := h.routedUpTo(ctx)
+	floor, err := routedUpTo(ctx, h.broker)
 	if err != nil {
 		return err
 	}
-	last, err := h.lastEvent(ctx)
+	last, err := h.broker.LastSeq(ctx, broker.KindEvents)
 	if err != nil || floor < last {
 		return err // the router has events to route still: the next scan tries again
 	}

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -33,6 +34,9 @@ type Job struct {
 	Begin   time.Time `json:"begin,omitzero"`
 	End     time.Time `json:"end,omitzero"`
 	Actor   string    `json:"actor"`
+	// UpTo is the events stream's last sequence when the job was submitted. A replay considers no later
+	// event: those are the live path's to deliver.
+	UpTo uint64 `json:"upTo,omitempty"`
 }
 
 // jobConcurrency bounds the jobs running at once; each runs its events one at a time, in order.
@@ -99,7 +103,12 @@ func (j *Jobs) catchUp(ctx context.Context) error {
 // webhook run one at a time and each checks, event by event, what is still to send.
 func (j *Jobs) Submit(ctx context.Context, job *Job) error {
 	job.ID = hookstream.NewLocator(time.Now())
-	_, err := j.broker.AppendJSON(ctx, j.broker.Subjects.Job(job.Tenant, job.Webhook), job, broker.AppendOptions{MsgID: "job/" + job.ID})
+	upTo, err := j.broker.LastSeq(ctx, broker.KindEvents)
+	if err != nil {
+		return err
+	}
+	job.UpTo = upTo
+	_, err = j.broker.AppendJSON(ctx, j.broker.Subjects.Job(job.Tenant, job.Webhook), job, broker.AppendOptions{MsgID: "job/" + job.ID})
 	return err
 }
 
@@ -183,6 +192,13 @@ func (j *Jobs) run(ctx context.Context, m jetstream.Msg) {
 // runJob walks the window's events in ingestion order and sends the eligible ones one at a time.
 func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 	defer j.lock(job.Tenant, job.Webhook)()
+	var queued map[string]bool
+	if job.Kind == JobReplayMissing {
+		var err error
+		if queued, err = j.queuedEvents(ctx, job); err != nil {
+			return err
+		}
+	}
 	filter := projections.EventFilter{Start: job.Begin, End: job.End}
 	var after uint64
 	for ctx.Err() == nil {
@@ -194,6 +210,13 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 			return err
 		}
 		for _, e := range events {
+			seq, _ := hookstream.EventSeq(e.Locator)
+			if job.UpTo > 0 && seq > job.UpTo {
+				return nil // ingested after the job: the live path has it
+			}
+			if queued[e.Locator] {
+				continue
+			}
 			wh := j.webhooks.Current(job.Tenant, job.Webhook)
 			if wh == nil {
 				return nil // the webhook is gone: nothing left to send
@@ -205,7 +228,6 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 			if !due {
 				continue
 			}
-			seq, _ := hookstream.EventSeq(e.Locator)
 			body, err := json.Marshal(e)
 			if err != nil {
 				return fmt.Errorf("encode event: %w", err)
@@ -226,6 +248,52 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 		after = last
 	}
 	return ctx.Err()
+}
+
+// queuedEvents returns the events of the job's window that the live path still has to try for the webhook:
+// routed but not yet tried (in the deliveries stream) or held. Called before catching the attempts view up:
+// a task that has left its stream had its attempt recorded first, so the view then shows that attempt.
+func (j *Jobs) queuedEvents(ctx context.Context, job *Job) (map[string]bool, error) {
+	// Every event up to the job's has been routed first, so none is between the events stream and a task.
+	for {
+		floor, err := routedUpTo(ctx, j.broker)
+		if err != nil {
+			return nil, err
+		}
+		if floor >= job.UpTo {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	queued := map[string]bool{}
+	for _, q := range []struct{ kind, subject string }{
+		{broker.KindDeliveries, j.broker.Subjects.Delivery(job.Tenant, job.Webhook)},
+		{broker.KindHeld, j.broker.Subjects.Held(job.Tenant, job.Webhook)},
+	} {
+		stream, err := j.broker.Stream(ctx, q.kind)
+		if err != nil {
+			return nil, err
+		}
+		// Direct reads by subject, one message at a time: a work-queue stream admits no second consumer.
+		for seq := uint64(1); ; {
+			m, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(q.subject))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read queued tasks: %w", err)
+			}
+			if m.Header.Get(headerKind) == kindEvent {
+				queued[m.Header.Get(headerEvent)] = true
+			}
+			seq = m.Sequence + 1
+		}
+	}
+	return queued, nil
 }
 
 func (j *Jobs) eligible(ctx context.Context, job *Job, wh *hookstream.Webhook, e *hookstream.Event) (bool, error) {

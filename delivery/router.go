@@ -119,6 +119,20 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 	}
 }
 
+// routedUpTo returns the events stream sequence up to which the router has routed every event (its ack
+// floor): each such event's tasks are in the deliveries or held streams, or already done.
+func routedUpTo(ctx context.Context, b *broker.Broker) (uint64, error) {
+	stream, err := b.Stream(ctx, broker.KindEvents)
+	if err != nil {
+		return 0, err
+	}
+	cons, err := stream.Consumer(ctx, RouterConsumer)
+	if err != nil {
+		return 0, fmt.Errorf("router consumer: %w", err)
+	}
+	return cons.CachedInfo().AckFloor.Stream, nil
+}
+
 // fanOut publishes the event's tasks (asynchronously) and returns their ack futures.
 func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]jetstream.PubAckFuture, error) {
 	md, err := m.Metadata()

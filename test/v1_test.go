@@ -402,7 +402,11 @@ func TestV1ReplayMissingSendsOnlyWhatWasMissedInOrder(t *testing.T) {
 	marker := h.publishHTTP(tenantA, "card.created", map[string]any{"marker": true})
 	got = rc.waitFor(t, 2+len(missed), 10*time.Second)
 	if id := got[len(got)-1].header.Get("Webhook-Id"); id != marker.Locator || len(got) != 2+len(missed) {
-		t.Fatalf("after the repeat: %d deliveries, last %s", len(got), id)
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, r.header.Get("Webhook-Id"))
+		}
+		t.Fatalf("after the repeat: %d deliveries, last %s, want the marker %s: %v", len(got), id, marker.Locator, ids)
 	}
 }
 
@@ -434,4 +438,30 @@ func TestV1JobSurvivesRestart(t *testing.T) {
 		t.Fatalf("%d duplicate deliveries across the restart", dups)
 	}
 	t.Logf("replay across a restart: %d events, %d duplicates", len(want), dups)
+}
+
+// Events on their way through the live path (routed, being tried, not yet recorded) are not missing: a
+// replay_missing sent meanwhile leaves them to it.
+func TestV1ReplayMissingLeavesInFlightEventsToTheLivePath(t *testing.T) {
+	h := startEngine(t)
+	tok := h.v1Token()
+	rc := newReceiver(t)
+	rc.setAnswer(func(int) int { time.Sleep(100 * time.Millisecond); return http.StatusOK })
+	var sub v1Sub
+	expect(t, h.v1(http.MethodPost, "/v1/event_subscriptions", tok, map[string]any{"url": rc.url("/f")}), http.StatusCreated).json(t, &sub)
+	first := h.publishHTTP(tenantA, "card.created", map[string]any{"i": 0})
+	for i := 1; i < 10; i++ {
+		h.publishHTTP(tenantA, "card.created", map[string]any{"i": i})
+	}
+	expect(t, h.v1(http.MethodPost, "/v1/event_subscriptions/"+sub.Token+"/replay_missing?begin="+first.Timestamp.Add(-time.Second).Format(time.RFC3339Nano), tok, nil), http.StatusAccepted)
+	rc.waitFor(t, 10, 10*time.Second)
+	marker := h.publishHTTP(tenantA, "card.created", map[string]any{"marker": true})
+	got := rc.waitFor(t, 11, 10*time.Second)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r.header.Get("Webhook-Id")]++
+	}
+	if len(got) != 11 || len(seen) != 11 || got[10].header.Get("Webhook-Id") != marker.Locator {
+		t.Fatalf("%d deliveries of %d events: %v", len(got), len(seen), seen)
+	}
 }
