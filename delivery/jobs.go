@@ -251,7 +251,7 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 }
 
 // queuedEvents returns the events of the job's window that the live path still has to try for the webhook:
-// routed but not yet tried (in the deliveries stream) or held. Called before catching the attempts view up:
+// routed but not yet tried (in the deliveries stream), parked, or held. Called before catching the attempts view up:
 // a task that has left its stream had its attempt recorded first, so the view then shows that attempt.
 func (j *Jobs) queuedEvents(ctx context.Context, job *Job) (map[string]bool, error) {
 	// Every event up to the job's has been routed first, so none is between the events stream and a task.
@@ -273,6 +273,9 @@ func (j *Jobs) queuedEvents(ctx context.Context, job *Job) (map[string]bool, err
 	for _, q := range []struct{ kind, subject string }{
 		{broker.KindDeliveries, j.broker.Subjects.Delivery(job.Tenant, job.Webhook)},
 		{broker.KindHeld, j.broker.Subjects.Held(job.Tenant, job.Webhook)},
+		// Parked by a lane that could not keep up: scheduled, or due and back in line.
+		{broker.KindRetries, j.broker.Subjects.RetrySchedule(job.Tenant, job.Webhook, "*")},
+		{broker.KindRetries, j.broker.Subjects.RetryDue(job.Tenant, job.Webhook)},
 	} {
 		stream, err := j.broker.Stream(ctx, q.kind)
 		if err != nil {

@@ -17,6 +17,8 @@ const (
 	headerEventSeq = "Hookstream-Event-Seq"
 	headerTry      = "Hookstream-Try"
 	headerAttempt  = "Hookstream-Attempt"
+	// headerParked marks a task a lane that could not keep up parked for later.
+	headerParked = "Hookstream-Parked"
 )
 
 // Task kinds.

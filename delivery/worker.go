@@ -107,7 +107,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	var ccs []jetstream.ConsumeContext
 	for _, c := range []jetstream.Consumer{deliveries, retries} {
-		cc, err := c.Consume(func(m jetstream.Msg) { w.dispatch(ctx, m) }, jetstream.PullMaxMessages(w.cfg.MaxInFlight),
+		cc, err := c.Consume(func(m jetstream.Msg) { w.dispatch(ctx, m) }, jetstream.PullMaxMessages(w.cfg.MaxInFlight), jetstream.PullExpiry(5*time.Second),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) { w.log.Debug("worker consumer", "err", err) }))
 		if err != nil {
 			return fmt.Errorf("consume: %w", err)
@@ -141,10 +141,13 @@ func (w *Worker) consumer(ctx context.Context, kind, name, filter string, ackWai
 	return c, nil
 }
 
-// A lane queues up to laneQueue tasks per slot; past that, tasks go back to JetStream for laneFullDelay.
+// A lane queues up to laneQueue tasks per slot, so a queued task waits at most two rounds of attempts (well
+// within the ack wait). When it is full, the consumer waits for room if the lane drains within laneWaitLimit
+// (a fast endpoint in a burst: backpressure, nothing goes back to the server); otherwise the task is parked.
 const (
-	laneQueue     = 8
-	laneFullDelay = 100 * time.Millisecond
+	laneQueue     = 2
+	laneWaitLimit = 100 * time.Millisecond
+	maxParkDelay  = 5 * time.Minute
 )
 
 // lane queues the tasks of one webhook's endpoint and runs at most MaxPerEndpoint of them at once, so a slow
@@ -152,11 +155,27 @@ const (
 type lane struct {
 	queue   chan jetstream.Msg
 	running int
+	waiting int // dispatchers waiting for room: the lane stays while they do
+	parked  int // tasks parked by this instance and not yet back
+	// latency is a moving average of the time an attempt holds a slot, in nanoseconds.
+	latency int64
+	created time.Time
 }
 
-// dispatch runs in the consumer's goroutine: it queues the task on its endpoint's lane, or, when the lane is
-// full, hands it back to JetStream for a little later. A full lane means the endpoint is slower than its
-// share; leaving its tasks in the stream keeps the consumer's window open for the others.
+// drainTime estimates how long the lane takes to run what is ahead of a task queued behind extra others.
+// Until an attempt has completed, the lane's age stands in for the latency: an endpoint that has not
+// answered once in a while is slow.
+func (l *lane) drainTime(perEndpoint, extra int) time.Duration {
+	latency := l.latency
+	if latency == 0 {
+		latency = int64(time.Since(l.created))
+	}
+	return time.Duration(int64(len(l.queue)+l.running+extra) * latency / int64(perEndpoint))
+}
+
+// dispatch runs in the consumer's goroutine: it queues the task on its endpoint's lane. When the lane is full
+// it waits for room if the endpoint keeps up, and parks the task otherwise: a slow endpoint's backlog leaves
+// the consumer's window (MaxAckPending), so the other endpoints' tasks keep flowing.
 func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 	key := m.Headers().Get(headerTenant) + "/" + m.Headers().Get(headerWebhook)
 	w.mu.Lock()
@@ -167,14 +186,37 @@ func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 	}
 	l, ok := w.lanes[key]
 	if !ok {
-		l = &lane{queue: make(chan jetstream.Msg, laneQueue*w.cfg.MaxPerEndpoint)}
+		l = &lane{queue: make(chan jetstream.Msg, laneQueue*w.cfg.MaxPerEndpoint), created: time.Now()}
 		w.lanes[key] = l
 	}
+	if m.Headers().Get(headerParked) != "" && l.parked > 0 {
+		l.parked--
+	}
+	queued := false
 	select {
 	case l.queue <- m:
+		queued = true
 	default:
+	}
+	if !queued && l.drainTime(w.cfg.MaxPerEndpoint, 0) < laneWaitLimit {
+		l.waiting++
 		w.mu.Unlock()
-		_ = m.NakWithDelay(laneFullDelay)
+		timer := time.NewTimer(laneWaitLimit)
+		select {
+		case l.queue <- m:
+			queued = true
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+		w.mu.Lock()
+		l.waiting--
+	}
+	if !queued {
+		l.parked++
+		delay := min(max(l.drainTime(w.cfg.MaxPerEndpoint, l.parked), laneWaitLimit), maxParkDelay)
+		w.mu.Unlock()
+		w.park(ctx, m, delay)
 		return
 	}
 	if l.running < w.cfg.MaxPerEndpoint {
@@ -183,6 +225,36 @@ func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 		go w.runLane(ctx, key, l)
 	}
 	w.mu.Unlock()
+}
+
+// park takes a task of a lane that cannot keep up out of the consumer's window: it is scheduled again,
+// durably, in the retries stream for when the lane should have room, then acked. The schedule's subject is
+// the attempt's, so cancelling a pending retry cancels its parked task too; its message id is derived from the
+// message parked, so a redelivered copy is parked once.
+func (w *Worker) park(ctx context.Context, m jetstream.Msg, delay time.Duration) {
+	md, err := m.Metadata()
+	if err != nil {
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	t, err := parseTask(m.Headers(), m.Data())
+	if err != nil {
+		w.log.Warn("dropping a malformed delivery task", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	msg := t.msg(w.broker.Subjects.RetrySchedule(t.tenant, t.webhook, t.attempt))
+	msg.Header.Set(headerParked, "1")
+	msg.Header.Set("Nats-Schedule", "@at "+w.now().Add(delay).UTC().Format(time.RFC3339Nano))
+	msg.Header.Set("Nats-Schedule-Target", w.broker.Subjects.RetryDue(t.tenant, t.webhook))
+	msgID := fmt.Sprintf("park/%s/%d", md.Stream, md.Sequence.Stream)
+	if _, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID)); err != nil {
+		w.log.Warn("park a delivery task", "webhook", t.webhook, "err", err)
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	w.metrics.Deliveries.WithLabelValues("parked").Inc()
+	_ = m.Ack()
 }
 
 // runLane carries out a lane's tasks until its queue is empty. When the engine stops, queued tasks go back
@@ -196,7 +268,7 @@ func (w *Worker) runLane(ctx context.Context, key string, l *lane) {
 		case m = <-l.queue:
 		default:
 			l.running--
-			if l.running == 0 && len(l.queue) == 0 {
+			if l.running == 0 && len(l.queue) == 0 && l.waiting == 0 {
 				delete(w.lanes, key)
 			}
 			w.mu.Unlock()
@@ -213,8 +285,17 @@ func (w *Worker) runLane(ctx context.Context, key string, l *lane) {
 			_ = m.Nak()
 			continue
 		}
+		started := time.Now()
 		w.handle(m)
 		<-w.global
+		took := int64(time.Since(started))
+		w.mu.Lock()
+		if l.latency == 0 {
+			l.latency = took
+		} else {
+			l.latency += (took - l.latency) / 8
+		}
+		w.mu.Unlock()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookstream/hookstream/config"
 	"github.com/nats-io/nats.go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
@@ -339,5 +340,37 @@ func TestThousandWebhooksOnOneTenantWithTypeFilters(t *testing.T) {
 	}
 	if len(closes) != 500 {
 		t.Fatalf("claim.close reached %d webhooks, want 500", len(closes))
+	}
+}
+
+// A slow endpoint's backlog is parked out of the shared consumer's window: the other endpoints' deliveries do
+// not wait behind it, and the slow endpoint still gets every event exactly once.
+func TestSlowEndpointDoesNotHoldBackTheOthers(t *testing.T) {
+	h := startEngine(t, func(c *config.Config) { c.MaxInFlight, c.MaxInFlightPerEndpoint = 8, 2 })
+	slow, fast := newReceiver(t), newReceiver(t)
+	slow.setAnswer(func(int) int { time.Sleep(150 * time.Millisecond); return http.StatusOK })
+	h.createWebhook(tenantA, webhookBody("slow", slow.url("/s"), nil))
+	h.createWebhook(tenantA, webhookBody("fast", fast.url("/f"), nil))
+	_, js := h.natsClient()
+	const events = 60 // the slow endpoint takes 60 × 150 ms / 2 = 4.5 s; the consumer's window is 4 × 8 = 32
+	for i := range events {
+		if _, err := js.Publish(context.Background(), "hookstream.events."+tenantA+".slow.test", fmt.Appendf(nil, `{"i":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fast.waitFor(t, events, 15*time.Second)
+	if n := len(slow.requests()); n >= events/2 {
+		t.Fatalf("the fast endpoint got its %d events only after the slow one had %d", events, n)
+	}
+	got := slow.waitFor(t, events, 30*time.Second)
+	ids := map[string]bool{}
+	for _, r := range got {
+		ids[r.header.Get("Webhook-Id")] = true
+	}
+	if len(ids) != events || len(got) != events {
+		t.Fatalf("slow endpoint: %d requests for %d events, want %d each once", len(got), len(ids), events)
+	}
+	if m := string(h.must(http.StatusOK, http.MethodGet, "/metrics", "", nil).body); !strings.Contains(m, `hookstream_deliveries_total{outcome="parked"}`) {
+		t.Fatal("no task was parked")
 	}
 }
