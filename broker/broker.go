@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,6 +39,9 @@ type Broker struct {
 	server *server.Server
 	closed chan struct{}
 	log    *slog.Logger
+
+	mu     sync.Mutex
+	events jetstream.Stream // kept for reads: looking a stream up costs a request with its full state
 }
 
 // Connect connects to an external NATS server that hookstream's streams are already on, as a producer
@@ -145,6 +149,20 @@ func (b *Broker) Stream(ctx context.Context, kind string) (jetstream.Stream, err
 		return nil, fmt.Errorf("stream %s: %w", kind, err)
 	}
 	return s, nil
+}
+
+// eventsStream returns a handle on the events stream, looked up once.
+func (b *Broker) eventsStream(ctx context.Context) (jetstream.Stream, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.events == nil {
+		s, err := b.Stream(ctx, KindEvents)
+		if err != nil {
+			return nil, err
+		}
+		b.events = s
+	}
+	return b.events, nil
 }
 
 // LastSeq returns the sequence of the latest message in the stream of kind: a view that has applied it has

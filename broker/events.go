@@ -65,9 +65,10 @@ func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, dat
 	return b.ReadEvent(ctx, ack.Sequence)
 }
 
-// ReadEvent reads the event stored at seq straight from the events stream.
+// ReadEvent reads the event stored at seq straight from the events stream (a direct get, which any replica
+// answers).
 func (b *Broker) ReadEvent(ctx context.Context, seq uint64) (*hookstream.Event, error) {
-	stream, err := b.Stream(ctx, KindEvents)
+	stream, err := b.eventsStream(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	var ccs []jetstream.ConsumeContext
 	for _, c := range []jetstream.Consumer{deliveries, retries} {
-		cc, err := c.Consume(func(m jetstream.Msg) { w.dispatch(ctx, m) }, jetstream.PullMaxMessages(w.cfg.MaxInFlight), jetstream.PullExpiry(5*time.Second),
+		// Short pulls: a pull the server leaves unserved once the window has been full (seen as 30 s stalls with
+		// the default expiry) is replaced within seconds.
+		cc, err := c.Consume(func(m jetstream.Msg) { w.dispatch(ctx, m) }, jetstream.PullMaxMessages(w.cfg.MaxInFlight),
+			jetstream.PullExpiry(5*time.Second),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) { w.log.Debug("worker consumer", "err", err) }))
 		if err != nil {
 			return fmt.Errorf("consume: %w", err)
