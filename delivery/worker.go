@@ -110,7 +110,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		// Short pulls: a pull the server leaves unserved once the window has been full (seen as 30 s stalls with
 		// the default expiry) is replaced within seconds.
 		cc, err := c.Consume(func(m jetstream.Msg) { w.dispatch(ctx, m) }, jetstream.PullMaxMessages(w.cfg.MaxInFlight),
-			jetstream.PullExpiry(5*time.Second),
+			jetstream.PullExpiry(2*time.Second),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) { w.log.Debug("worker consumer", "err", err) }))
 		if err != nil {
 			return fmt.Errorf("consume: %w", err)
