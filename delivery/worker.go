@@ -145,11 +145,14 @@ func (w *Worker) consumer(ctx context.Context, kind, name, filter string, ackWai
 }
 
 // A lane queues up to laneQueue tasks per slot, so a queued task waits at most two rounds of attempts (well
-// within the ack wait). When it is full, the consumer waits for room if the lane drains within laneWaitLimit
-// (a fast endpoint in a burst: backpressure, nothing goes back to the server); otherwise the task is parked.
+// within the ack wait). When it is full, a task is parked at once if the lane is estimated to take more than
+// parkAbove to drain (a slow endpoint); otherwise the consumer waits up to laneWaitLimit for room (a burst to
+// an endpoint that keeps up, even on a saturated machine: backpressure, nothing goes back to the server) and
+// parks the task only if none came.
 const (
 	laneQueue     = 2
 	laneWaitLimit = 100 * time.Millisecond
+	parkAbove     = time.Second
 	maxParkDelay  = 5 * time.Minute
 )
 
@@ -201,7 +204,7 @@ func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 		queued = true
 	default:
 	}
-	if !queued && l.drainTime(w.cfg.MaxPerEndpoint, 0) < laneWaitLimit {
+	if !queued && l.drainTime(w.cfg.MaxPerEndpoint, 0) < parkAbove {
 		l.waiting++
 		w.mu.Unlock()
 		timer := time.NewTimer(laneWaitLimit)
@@ -235,6 +238,10 @@ func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 // the attempt's, so cancelling a pending retry cancels its parked task too; its message id is derived from the
 // message parked, so a redelivered copy is parked once.
 func (w *Worker) park(ctx context.Context, m jetstream.Msg, delay time.Duration) {
+	if ctx.Err() != nil {
+		_ = m.Nak() // stopping: the task goes back to the stream at once
+		return
+	}
 	md, err := m.Metadata()
 	if err != nil {
 		_ = m.NakWithDelay(delay)
