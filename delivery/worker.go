@@ -61,6 +61,7 @@ type Worker struct {
 	mu      sync.Mutex
 	stopped bool // no lane starts once Run is over
 	lanes   map[string]*lane
+	latency int64 // moving average of every lane's attempt time, in nanoseconds
 	signers map[string]*Signer
 }
 
@@ -145,14 +146,16 @@ func (w *Worker) consumer(ctx context.Context, kind, name, filter string, ackWai
 }
 
 // A lane queues up to laneQueue tasks per slot, so a queued task waits at most two rounds of attempts (well
-// within the ack wait). When it is full, a task is parked at once if the lane is estimated to take more than
-// parkAbove to drain (a slow endpoint); otherwise the consumer waits up to laneWaitLimit for room (a burst to
-// an endpoint that keeps up, even on a saturated machine: backpressure, nothing goes back to the server) and
-// parks the task only if none came.
+// within the ack wait). When it is full, a task of a slow lane is parked at once; otherwise the consumer waits
+// up to laneWaitLimit for room (a burst to endpoints that keep up, even on a saturated machine: backpressure,
+// nothing goes back to the server) and parks the task only if none came. A lane is slow when its attempts take
+// slowFactor times the instance's average and at least slowFloor: slowness is relative, so a machine that is
+// merely busy parks nothing.
 const (
 	laneQueue     = 2
 	laneWaitLimit = 100 * time.Millisecond
-	parkAbove     = time.Second
+	slowFactor    = 4
+	slowFloor     = 20 * time.Millisecond
 	maxParkDelay  = 5 * time.Minute
 )
 
@@ -168,15 +171,32 @@ type lane struct {
 	created time.Time
 }
 
-// drainTime estimates how long the lane takes to run what is ahead of a task queued behind extra others.
-// Until an attempt has completed, the lane's age stands in for the latency: an endpoint that has not
-// answered once in a while is slow.
-func (l *lane) drainTime(perEndpoint, extra int) time.Duration {
-	latency := l.latency
-	if latency == 0 {
-		latency = int64(time.Since(l.created))
+// attemptTime is the lane's average attempt time. Until an attempt has completed, the lane's age stands in:
+// an endpoint that has not answered once in a while is slow.
+func (l *lane) attemptTime() time.Duration {
+	if l.latency == 0 {
+		return time.Since(l.created)
 	}
-	return time.Duration(int64(len(l.queue)+l.running+extra) * latency / int64(perEndpoint))
+	return time.Duration(l.latency)
+}
+
+// slow reports whether the lane's attempts take much longer than the instance's average (nanoseconds).
+func (l *lane) slow(average int64) bool {
+	t := l.attemptTime()
+	return t >= slowFloor && int64(t) > slowFactor*average
+}
+
+// drainTime estimates how long the lane takes to run what is ahead of a task queued behind extra others.
+func (l *lane) drainTime(perEndpoint, extra int) time.Duration {
+	return time.Duration(int64(len(l.queue)+l.running+extra) * int64(l.attemptTime()) / int64(perEndpoint))
+}
+
+// movingAverage folds sample into an exponential moving average (weight 1/8); zero means no sample yet.
+func movingAverage(avg, sample int64) int64 {
+	if avg == 0 {
+		return sample
+	}
+	return avg + (sample-avg)/8
 }
 
 // dispatch runs in the consumer's goroutine: it queues the task on its endpoint's lane. When the lane is full
@@ -204,7 +224,7 @@ func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 		queued = true
 	default:
 	}
-	if !queued && l.drainTime(w.cfg.MaxPerEndpoint, 0) < parkAbove {
+	if !queued && !l.slow(w.latency) {
 		l.waiting++
 		w.mu.Unlock()
 		timer := time.NewTimer(laneWaitLimit)
@@ -300,11 +320,8 @@ func (w *Worker) runLane(ctx context.Context, key string, l *lane) {
 		<-w.global
 		took := int64(time.Since(started))
 		w.mu.Lock()
-		if l.latency == 0 {
-			l.latency = took
-		} else {
-			l.latency += (took - l.latency) / 8
-		}
+		l.latency = movingAverage(l.latency, took)
+		w.latency = movingAverage(w.latency, took)
 		w.mu.Unlock()
 	}
 }
