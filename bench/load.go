@@ -114,7 +114,8 @@ func (p *natsPublisher) publish(ctx context.Context, eventType string, base, n i
 			break
 		}
 		var f jetstream.PubAckFuture
-		f, err = p.js.PublishAsync(subject, p.payload.build(base+i, time.Now().UnixNano()))
+		// A server busy with a large backlog may take a while to ack: wait, as a producer would, rather than fail.
+		f, err = p.js.PublishAsync(subject, p.payload.build(base+i, time.Now().UnixNano()), jetstream.WithStallWait(time.Minute))
 		if err != nil {
 			err = fmt.Errorf("publish event %d: %w", i, err)
 			break
