@@ -1,0 +1,50 @@
+package delivery
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestLaneSlownessIsRelative(t *testing.T) {
+	ms := int64(time.Millisecond)
+	cases := []struct {
+		name    string
+		lane    int64 // the lane's average attempt time
+		average int64 // the instance's
+		slow    bool
+	}{
+		{"a 2 s endpoint among 2 ms ones", 2000 * ms, 2 * ms, true},
+		{"a 150 ms endpoint among 2 ms ones", 150 * ms, 2 * ms, true},
+		{"every endpoint slowed by a saturated machine", 60 * ms, 50 * ms, false},
+		{"fast, though 4x the average", 8 * ms, 2 * ms, false},
+		{"the only lane, slow", 2000 * ms, 2000 * ms, false},
+	}
+	for _, c := range cases {
+		l := &lane{latency: c.lane, created: time.Now()}
+		if got := l.slow(c.average); got != c.slow {
+			t.Errorf("%s: slow = %v, want %v", c.name, got, c.slow)
+		}
+	}
+	// Before any attempt has completed, the lane's age stands in for its latency.
+	young := &lane{created: time.Now()}
+	old := &lane{created: time.Now().Add(-time.Second)}
+	if young.slow(2*ms) || !old.slow(2*ms) {
+		t.Errorf("unknown latency: young slow %v, second-old slow %v", young.slow(2*ms), old.slow(2*ms))
+	}
+}
+
+func TestDrainTimeAndMovingAverage(t *testing.T) {
+	// 16 running and 8 parked ahead on 16 slots of 100 ms: one and a half rounds.
+	l := &lane{queue: make(chan jetstream.Msg, 32), running: 16, latency: int64(100 * time.Millisecond), created: time.Now()}
+	if got := l.drainTime(16, 8); got != 150*time.Millisecond {
+		t.Errorf("drain time %s, want 150ms", got)
+	}
+	if got := movingAverage(0, 80); got != 80 {
+		t.Errorf("first sample: %d", got)
+	}
+	if got := movingAverage(80, 160); got != 90 {
+		t.Errorf("moving average of 80 and 160: %d, want 90 (weight 1/8)", got)
+	}
+}
