@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -161,13 +162,17 @@ func newTokenSecret() string {
 // NewAdminToken returns a fresh admin token secret.
 func NewAdminToken() string { return "hsa_" + newTokenSecret()[len(tokenPrefix):] }
 
-// CheckAdminToken refuses admin tokens too short to resist guessing.
+// CheckAdminToken refuses an empty admin token: it would let anyone in.
 func CheckAdminToken(s string) error {
-	if len(s) < adminTokenMinimumLength {
-		return fmt.Errorf("the admin token must be at least %d characters", adminTokenMinimumLength)
+	if s == "" {
+		return errors.New("the admin token is empty")
 	}
 	return nil
 }
+
+// WeakAdminToken reports an admin token too short to resist guessing. It is accepted, because the operator
+// chose it (a laptop's development token, say), but the engine warns about it.
+func WeakAdminToken(s string) bool { return len(s) < adminTokenMinimumLength }
 
 // HashToken returns the hex SHA-256 of a token secret. Tokens are high-entropy, so an unsalted fast hash is
 // enough to make a leaked store useless.

@@ -298,10 +298,10 @@ func TestAdminToken(t *testing.T) {
 	if !strings.HasPrefix(a, "hsa_") || a == b || CheckAdminToken(a) != nil {
 		t.Errorf("NewAdminToken = %q, %q", a, b)
 	}
-	if CheckAdminToken(strings.Repeat("x", 15)) == nil {
-		t.Errorf("a 15-character admin token was accepted")
+	if CheckAdminToken("") == nil || WeakAdminToken(a) {
+		t.Errorf("an empty admin token was accepted, or a generated one called weak")
 	}
-	if CheckAdminToken(strings.Repeat("x", 16)) != nil {
-		t.Errorf("a 16-character admin token was refused")
+	if CheckAdminToken("dev") != nil || !WeakAdminToken(strings.Repeat("x", 15)) || WeakAdminToken(strings.Repeat("x", 16)) {
+		t.Errorf("a short admin token is accepted and called weak below 16 characters")
 	}
 }

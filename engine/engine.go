@@ -333,5 +333,8 @@ func (e *Engine) loadAdminToken() error {
 	if err := hookstream.CheckAdminToken(e.adminToken); err != nil {
 		return err
 	}
+	if hookstream.WeakAdminToken(e.adminToken) {
+		e.log.Warn("the admin token is shorter than 16 characters: fine on a laptop, guessable anywhere else")
+	}
 	return nil
 }
