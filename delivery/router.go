@@ -122,11 +122,7 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 // routedUpTo returns the events stream sequence up to which the router has routed every event (its ack
 // floor): each such event's tasks are in the deliveries or held streams, or already done.
 func routedUpTo(ctx context.Context, b *broker.Broker) (uint64, error) {
-	stream, err := b.Stream(ctx, broker.KindEvents)
-	if err != nil {
-		return 0, err
-	}
-	cons, err := stream.Consumer(ctx, RouterConsumer)
+	cons, err := b.JS.Consumer(ctx, b.Subjects.StreamName(broker.KindEvents), RouterConsumer)
 	if err != nil {
 		return 0, fmt.Errorf("router consumer: %w", err)
 	}

@@ -36,11 +36,13 @@ type task struct {
 	eventSeq uint64
 	try      int
 	attempt  string
-	body     []byte
+	// parked marks a task a lane that could not keep up set aside; the lane counts it back when it returns.
+	parked bool
+	body   []byte
 }
 
 func (t *task) header() nats.Header {
-	return nats.Header{
+	h := nats.Header{
 		headerKind:     {t.kind},
 		headerTenant:   {t.tenant},
 		headerWebhook:  {t.webhook},
@@ -49,6 +51,10 @@ func (t *task) header() nats.Header {
 		headerTry:      {strconv.Itoa(t.try)},
 		headerAttempt:  {t.attempt},
 	}
+	if t.parked {
+		h.Set(headerParked, "1")
+	}
+	return h
 }
 
 func parseTask(h nats.Header, body []byte) (*task, error) {

@@ -273,12 +273,8 @@ func (w *Worker) park(ctx context.Context, m jetstream.Msg, delay time.Duration)
 		_ = m.Term()
 		return
 	}
-	msg := t.msg(w.broker.Subjects.RetrySchedule(t.tenant, t.webhook, t.attempt))
-	msg.Header.Set(headerParked, "1")
-	msg.Header.Set("Nats-Schedule", "@at "+w.now().Add(delay).UTC().Format(time.RFC3339Nano))
-	msg.Header.Set("Nats-Schedule-Target", w.broker.Subjects.RetryDue(t.tenant, t.webhook))
-	msgID := fmt.Sprintf("park/%s/%d", md.Stream, md.Sequence.Stream)
-	if _, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID)); err != nil {
+	t.parked = true
+	if err := w.schedule(ctx, t, w.now().Add(delay), fmt.Sprintf("park/%s/%d", md.Stream, md.Sequence.Stream)); err != nil {
 		w.log.Warn("park a delivery task", "webhook", t.webhook, "err", err)
 		_ = m.NakWithDelay(delay)
 		return
@@ -291,8 +287,13 @@ func (w *Worker) park(ctx context.Context, m jetstream.Msg, delay time.Duration)
 // to JetStream at once so another instance (or the next start) takes them without waiting for AckWait.
 func (w *Worker) runLane(ctx context.Context, key string, l *lane) {
 	defer w.inFlight.Done()
+	var took int64 // the previous attempt's time, recorded under the lock the next turn takes anyway
 	for {
 		w.mu.Lock()
+		if took > 0 {
+			l.latency = movingAverage(l.latency, took)
+			w.latency = movingAverage(w.latency, took)
+		}
 		var m jetstream.Msg
 		select {
 		case m = <-l.queue:
@@ -318,11 +319,7 @@ func (w *Worker) runLane(ctx context.Context, key string, l *lane) {
 		started := time.Now()
 		w.handle(m)
 		<-w.global
-		took := int64(time.Since(started))
-		w.mu.Lock()
-		l.latency = movingAverage(l.latency, took)
-		w.latency = movingAverage(w.latency, took)
-		w.mu.Unlock()
+		took = int64(time.Since(started))
 	}
 }
 
@@ -620,14 +617,22 @@ func (w *Worker) scheduleRetry(ctx context.Context, t *task, rs *hookstream.Retr
 		Event: t.event, Time: failedAt.UTC(), Attempt: pending}, "pend/"+next.attempt); err != nil {
 		return err
 	}
-	msg := next.msg(w.broker.Subjects.RetrySchedule(t.tenant, t.webhook, next.attempt))
-	msg.Header.Set("Nats-Schedule", "@at "+due.UTC().Format(time.RFC3339Nano))
-	msg.Header.Set("Nats-Schedule-Target", w.broker.Subjects.RetryDue(t.tenant, t.webhook))
-	if _, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID("sched/"+next.attempt)); err != nil {
+	if err := w.schedule(ctx, &next, due, "sched/"+next.attempt); err != nil {
 		return fmt.Errorf("schedule retry: %w", err)
 	}
 	w.metrics.Deliveries.WithLabelValues("retry_scheduled").Inc()
 	return nil
+}
+
+// schedule puts a task in the retries stream, durably, to come back through the retries consumer at due. The
+// schedule's subject is the attempt's: purging it (CancelRetry) cancels the task, whether a retry or parked.
+// The time carries nanoseconds: a whole-second time would fire up to a second early.
+func (w *Worker) schedule(ctx context.Context, t *task, due time.Time, msgID string) error {
+	msg := t.msg(w.broker.Subjects.RetrySchedule(t.tenant, t.webhook, t.attempt))
+	msg.Header.Set("Nats-Schedule", "@at "+due.UTC().Format(time.RFC3339Nano))
+	msg.Header.Set("Nats-Schedule-Target", w.broker.Subjects.RetryDue(t.tenant, t.webhook))
+	_, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID))
+	return err
 }
 
 // finalFailure diverts, suspends and alerts as the webhook's failure handling says. Each step is written with
