@@ -14,9 +14,15 @@ import (
 // HeaderRequestID carries a producer's request id on an event message.
 const HeaderRequestID = "Hookstream-Request-Id"
 
+// HeaderIngestedAt carries the time hookstream's own ingest paths (HTTP, CLI) took an event in, in RFC 3339
+// with nanoseconds. When present it is the event's time in place of the stored timestamp, so the ingest path
+// knows the event's locator from the publish ack alone, without reading the stored message back.
+const HeaderIngestedAt = "Hookstream-Ingested-At"
+
 // DecodeEvent turns a stored event message into the Event that every view, delivery and replay uses, or an
-// error saying why the message is not a valid event. The locator comes from the stored timestamp and
-// sequence, so everyone computes the same one.
+// error saying why the message is not a valid event. The locator comes from the event's time (its
+// HeaderIngestedAt, else the stored timestamp) and its sequence: both are in the stored message, so everyone
+// computes the same one.
 func (s Subjects) DecodeEvent(subject string, seq uint64, stored time.Time, header nats.Header, data []byte) (*hookstream.Event, error) {
 	tenant, eventType, ok := s.ParseEvent(subject)
 	if !ok {
@@ -29,11 +35,18 @@ func (s Subjects) DecodeEvent(subject string, seq uint64, stored time.Time, head
 	if err := hookstream.CheckRequestID("requestId", requestID); err != nil {
 		return nil, err
 	}
+	at := stored
+	if v := header.Get(HeaderIngestedAt); v != "" {
+		// A malformed time is ignored rather than refused: the event stays deliverable, at its stored time.
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			at = t
+		}
+	}
 	return &hookstream.Event{
-		Locator:   hookstream.EventLocator(stored, seq),
+		Locator:   hookstream.EventLocator(at, seq),
 		Type:      eventType,
 		Tenant:    tenant,
-		Timestamp: stored.UTC(),
+		Timestamp: at.UTC(),
 		RequestID: requestID,
 		Data:      bytes.TrimSpace(data),
 	}, nil
@@ -50,6 +63,7 @@ func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, dat
 	}
 	msg := nats.NewMsg(b.Subjects.Event(tenant, eventType))
 	msg.Data = data
+	msg.Header.Set(HeaderIngestedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	if requestID != "" {
 		msg.Header.Set(HeaderRequestID, requestID)
 	}
@@ -61,8 +75,11 @@ func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, dat
 	if err != nil {
 		return nil, fmt.Errorf("publish event: %w", err)
 	}
-	// The stored timestamp fixes the locator; a duplicate's ack names the first event's sequence.
-	return b.ReadEvent(ctx, ack.Sequence)
+	if ack.Duplicate {
+		// The ack names the first event's sequence; that event's time is in its stored message.
+		return b.ReadEvent(ctx, ack.Sequence)
+	}
+	return b.Subjects.DecodeEvent(msg.Subject, ack.Sequence, time.Time{}, msg.Header, data)
 }
 
 // ReadEvent reads the event stored at seq straight from the events stream (a direct get, which any replica

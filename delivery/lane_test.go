@@ -3,8 +3,6 @@ package delivery
 import (
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestLaneSlownessIsRelative(t *testing.T) {
@@ -37,7 +35,7 @@ func TestLaneSlownessIsRelative(t *testing.T) {
 
 func TestDrainTimeAndMovingAverage(t *testing.T) {
 	// 16 running and 8 parked ahead on 16 slots of 100 ms: one and a half rounds.
-	l := &lane{queue: make(chan jetstream.Msg, 32), running: 16, latency: int64(100 * time.Millisecond), created: time.Now()}
+	l := &lane{queue: make(chan *job, 32), running: 16, latency: int64(100 * time.Millisecond), created: time.Now()}
 	if got := l.drainTime(16, 8); got != 150*time.Millisecond {
 		t.Errorf("drain time %s, want 150ms", got)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hookstream/hookstream"
@@ -20,23 +21,27 @@ const RouterConsumer = "router"
 // routerBatch bounds the events routed between two checks that the webhooks view is current.
 const routerBatch = 512
 
-// Router fans each ingested event out into one delivery task per subscribed webhook. It is one durable
-// consumer shared by every instance and every webhook; the webhooks are found through the view's in-memory
-// index, never by scanning.
+// Router fans each ingested event out into one delivery task per subscribed webhook and hands the tasks to
+// this instance's worker in-process: a first try costs no message of its own, only the event's. The event is
+// acked once each of its tasks is done (delivered, failed with its retry scheduled or its final failure
+// handled, or parked), so an instance that dies leaves its events to be routed again, and a task whose outcome
+// was recorded is not sent twice. It is one durable consumer shared by every instance and every webhook; the
+// webhooks are found through the view's in-memory index, never by scanning.
 type Router struct {
 	broker   *broker.Broker
 	store    *projections.Store
 	webhooks *projections.Webhooks
 	attempts *projections.Attempts
 	holds    *Holds
+	worker   *Worker
 	metrics  *Metrics
 	log      *slog.Logger
 }
 
-// NewRouter returns a Router.
+// NewRouter returns a Router that hands its tasks to worker.
 func NewRouter(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, attempts *projections.Attempts,
-	holds *Holds, m *Metrics, log *slog.Logger) *Router {
-	return &Router{broker: b, store: store, webhooks: webhooks, attempts: attempts, holds: holds, metrics: m, log: log}
+	holds *Holds, worker *Worker, m *Metrics, log *slog.Logger) *Router {
+	return &Router{broker: b, store: store, webhooks: webhooks, attempts: attempts, holds: holds, worker: worker, metrics: m, log: log}
 }
 
 // Run routes events until ctx ends.
@@ -49,8 +54,9 @@ func (r *Router) Run(ctx context.Context) error {
 		Durable:     "router",
 		Description: "hookstream router: events to delivery tasks",
 		AckPolicy:   jetstream.AckExplicitPolicy,
+		// An event is acked once its tasks are done, which may take their lanes' turn: the tasks' ack wait.
 		// Also how long the events an instance that died had taken wait before another instance routes them.
-		AckWait:       15 * time.Second,
+		AckWait:       r.worker.taskAckWait(),
 		MaxAckPending: 4 * routerBatch,
 		MaxDeliver:    -1,
 	})
@@ -63,8 +69,8 @@ func (r *Router) Run(ctx context.Context) error {
 }
 
 // route handles one batch: it waits until the webhooks view has applied every webhook change appended so far
-// (so a change answered 2xx before these events were ingested applies to them), publishes the tasks, waits
-// for their acks, then acks the events.
+// (so a change answered 2xx before these events were ingested applies to them), then hands each event's
+// tasks to the worker; each event is acked when its last task is done.
 func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 	last, err := r.broker.LastSeq(ctx, broker.KindWebhooks)
 	if err == nil {
@@ -75,14 +81,8 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 		nakAll(batch, time.Second)
 		return
 	}
-	type pending struct {
-		msg     jetstream.Msg
-		futures []jetstream.PubAckFuture
-	}
-	work := make([]pending, 0, len(batch))
 	for _, m := range batch {
-		p := pending{msg: m}
-		futures, err := r.fanOut(ctx, m)
+		tasks, err := r.fanOut(ctx, m)
 		if err != nil {
 			var de *hookstream.Error
 			if errors.As(err, &de) {
@@ -95,28 +95,43 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 			_ = m.NakWithDelay(time.Second)
 			continue
 		}
-		p.futures = futures
-		work = append(work, p)
-	}
-	for _, p := range work {
-		ok := true
-		for _, f := range p.futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				r.log.Warn("publish delivery task", "err", err)
-				ok = false
-			case <-ctx.Done():
-				return
-			}
+		done := r.settler(m, len(tasks))
+		for _, t := range tasks {
+			r.worker.dispatch(ctx, &job{t: t, parkID: "park/" + t.attempt, done: done})
 		}
-		if ok {
-			_ = p.msg.Ack()
+	}
+}
+
+// settler returns the function each of an event's n tasks calls when done: the last one acks the event, or
+// hands it back when any task must be tried again (tasks already done are then skipped on their outcome).
+func (r *Router) settler(m jetstream.Msg, n int) func(retry bool, delay time.Duration) {
+	var mu sync.Mutex
+	var again bool
+	var after time.Duration
+	settle := func(retry bool, delay time.Duration) {
+		mu.Lock()
+		n--
+		if retry {
+			again, after = true, max(after, delay)
+		}
+		last := n == 0
+		mu.Unlock()
+		switch {
+		case !last:
+		case !again:
+			_ = m.Ack()
 			r.metrics.EventsRouted.Inc()
-		} else {
-			_ = p.msg.NakWithDelay(time.Second)
+		case after <= 0:
+			_ = m.Nak()
+		default:
+			_ = m.NakWithDelay(after)
 		}
 	}
+	if n == 0 {
+		n = 1
+		settle(false, 0)
+	}
+	return settle
 }
 
 // routedUpTo returns the events stream sequence up to which the router has routed every event (its ack
@@ -129,8 +144,9 @@ func routedUpTo(ctx context.Context, b *broker.Broker) (uint64, error) {
 	return cons.CachedInfo().AckFloor.Stream, nil
 }
 
-// fanOut publishes the event's tasks (asynchronously) and returns their ack futures.
-func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]jetstream.PubAckFuture, error) {
+// fanOut returns the event's tasks for the webhooks that receive it now; those of suspended or holding
+// webhooks are held instead, in order.
+func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]*task, error) {
 	md, err := m.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
@@ -148,7 +164,7 @@ func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]jetstream.PubAc
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
-	var futures []jetstream.PubAckFuture
+	tasks := make([]*task, 0, len(subs))
 	for _, w := range subs {
 		if !w.Enabled || !w.ReceivesIngestedAt(ev.Timestamp) {
 			continue // disabled webhooks receive nothing, even when the router is late; replay_missing can send it later
@@ -157,27 +173,27 @@ func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]jetstream.PubAc
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
 		if w.Suspended || w.Holding {
 			if a, err := r.attempts.Attempt(ev.Tenant, t.attempt); err == nil && a.Status != hookstream.AttemptPending {
-				// Routed before (this router's ack was lost in a crash) and already tried: not held again.
+				// Routed before and tried, then the instance died before the event was acked: not held, but
+				// handed to the worker, which carries on from the recorded outcome (the final failure's
+				// remaining steps) without sending again.
+				tasks = append(tasks, t)
 				continue
 			}
-			// Rare, and ordered against the release: appended synchronously.
+			// Ordered against the release: appended synchronously.
 			if err := r.holds.Hold(ctx, t); err != nil {
 				return nil, err
 			}
 			r.metrics.Deliveries.WithLabelValues("held").Inc()
 			continue
 		}
-		f, err := r.broker.JS.PublishMsgAsync(t.msg(r.broker.Subjects.Delivery(ev.Tenant, w.Locator)), jetstream.WithMsgID("task/"+t.attempt))
-		if err != nil {
-			return nil, fmt.Errorf("publish task: %w", err)
-		}
-		futures = append(futures, f)
+		tasks = append(tasks, t)
 	}
-	return futures, nil
+	return tasks, nil
 }
 
 // consumeBatches feeds handle with batches of what the consumer delivers: it blocks for one message, then
-// takes whatever else is already waiting, up to max.
+// takes whatever else is already waiting, up to max. Pulls are short: one the server leaves unserved while
+// the consumer's window is full is replaced within seconds.
 func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handle func([]jetstream.Msg), log *slog.Logger) error {
 	in := make(chan jetstream.Msg, max)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -185,7 +201,7 @@ func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handl
 		case in <- m:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(max), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessages(max), jetstream.PullExpiry(2*time.Second), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		log.Debug("consumer", "err", err)
 	}))
 	if err != nil {

@@ -95,9 +95,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.mu.Unlock()
 		w.inFlight.Wait()
 	}()
-	// A task may wait in its lane behind two rounds of attempts before its own runs. The ack wait is also how
-	// long the tasks of an instance that died wait before another instance takes them.
-	ackWait := 3*w.cfg.Timeout + 10*time.Second
+	ackWait := w.taskAckWait()
 	deliveries, err := w.consumer(ctx, broker.KindDeliveries, "deliveries", "", ackWait)
 	if err != nil {
 		return err
@@ -110,7 +108,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	for _, c := range []jetstream.Consumer{deliveries, retries} {
 		// Short pulls: a pull the server leaves unserved once the window has been full (seen as 30 s stalls with
 		// the default expiry) is replaced within seconds.
-		cc, err := c.Consume(func(m jetstream.Msg) { w.dispatch(ctx, m) }, jetstream.PullMaxMessages(w.cfg.MaxInFlight),
+		cc, err := c.Consume(func(m jetstream.Msg) { w.dispatchMsg(ctx, m) }, jetstream.PullMaxMessages(w.cfg.MaxInFlight),
 			jetstream.PullExpiry(2*time.Second),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) { w.log.Debug("worker consumer", "err", err) }))
 		if err != nil {
@@ -124,6 +122,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// taskAckWait is how long a task may stay unsettled: it may wait in its lane behind two rounds of attempts
+// before its own runs. It is also how long the tasks of an instance that died wait before another instance
+// takes them.
+func (w *Worker) taskAckWait() time.Duration { return 3*w.cfg.Timeout + 10*time.Second }
 
 func (w *Worker) consumer(ctx context.Context, kind, name, filter string, ackWait time.Duration) (jetstream.Consumer, error) {
 	stream, err := w.broker.Stream(ctx, kind)
@@ -162,7 +165,7 @@ const (
 // lane queues the tasks of one webhook's endpoint and runs at most MaxPerEndpoint of them at once, so a slow
 // endpoint holds its own lane and never the other endpoints' slots.
 type lane struct {
-	queue   chan jetstream.Msg
+	queue   chan *job
 	running int
 	waiting int // dispatchers waiting for room: the lane stays while they do
 	parked  int // tasks parked by this instance and not yet back
@@ -199,28 +202,62 @@ func movingAverage(avg, sample int64) int64 {
 	return avg + (sample-avg)/8
 }
 
-// dispatch runs in the consumer's goroutine: it queues the task on its endpoint's lane. When the lane is full
-// it waits for room if the endpoint keeps up, and parks the task otherwise: a slow endpoint's backlog leaves
-// the consumer's window (MaxAckPending), so the other endpoints' tasks keep flowing.
-func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
-	key := m.Headers().Get(headerTenant) + "/" + m.Headers().Get(headerWebhook)
+// job is one task in a lane with what settles it: the message it came in (a retry, a resend, an alert), or
+// the routed event it is one of (a first try, handed over in-process by the router).
+type job struct {
+	t *task
+	// parkID names the parked copy's schedule message, so a task handed over twice is parked once.
+	parkID string
+	// done settles the task: acked when retry is false, handed back to come again after delay otherwise.
+	done func(retry bool, delay time.Duration)
+}
+
+// dispatchMsg runs in a consumer's goroutine: it turns a task message into a job for its lane.
+func (w *Worker) dispatchMsg(ctx context.Context, m jetstream.Msg) {
+	t, err := parseTask(m.Headers(), m.Data())
+	if err != nil {
+		w.log.Warn("dropping a malformed delivery task", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	parkID := "park/" + t.attempt
+	if md, err := m.Metadata(); err == nil {
+		parkID = fmt.Sprintf("park/%s/%d", md.Stream, md.Sequence.Stream)
+	}
+	w.dispatch(ctx, &job{t: t, parkID: parkID, done: func(retry bool, delay time.Duration) {
+		switch {
+		case !retry:
+			_ = m.Ack()
+		case delay <= 0:
+			_ = m.Nak()
+		default:
+			_ = m.NakWithDelay(delay)
+		}
+	}})
+}
+
+// dispatch queues the job on its endpoint's lane. When the lane is full it waits for room if the endpoint
+// keeps up, and parks the task otherwise: a slow endpoint's backlog leaves the consumers' windows
+// (MaxAckPending), so the other endpoints' tasks keep flowing.
+func (w *Worker) dispatch(ctx context.Context, j *job) {
+	key := j.t.tenant + "/" + j.t.webhook
 	w.mu.Lock()
 	if w.stopped {
 		w.mu.Unlock()
-		_ = m.Nak()
+		j.done(true, 0)
 		return
 	}
 	l, ok := w.lanes[key]
 	if !ok {
-		l = &lane{queue: make(chan jetstream.Msg, laneQueue*w.cfg.MaxPerEndpoint), created: time.Now()}
+		l = &lane{queue: make(chan *job, laneQueue*w.cfg.MaxPerEndpoint), created: time.Now()}
 		w.lanes[key] = l
 	}
-	if m.Headers().Get(headerParked) != "" && l.parked > 0 {
+	if j.t.parked && l.parked > 0 {
 		l.parked--
 	}
 	queued := false
 	select {
-	case l.queue <- m:
+	case l.queue <- j:
 		queued = true
 	default:
 	}
@@ -229,7 +266,7 @@ func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 		w.mu.Unlock()
 		timer := time.NewTimer(laneWaitLimit)
 		select {
-		case l.queue <- m:
+		case l.queue <- j:
 			queued = true
 		case <-timer.C:
 		case <-ctx.Done():
@@ -242,7 +279,7 @@ func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 		l.parked++
 		delay := min(max(l.drainTime(w.cfg.MaxPerEndpoint, l.parked), laneWaitLimit), maxParkDelay)
 		w.mu.Unlock()
-		w.park(ctx, m, delay)
+		w.park(ctx, j, delay)
 		return
 	}
 	if l.running < w.cfg.MaxPerEndpoint {
@@ -253,34 +290,24 @@ func (w *Worker) dispatch(ctx context.Context, m jetstream.Msg) {
 	w.mu.Unlock()
 }
 
-// park takes a task of a lane that cannot keep up out of the consumer's window: it is scheduled again,
-// durably, in the retries stream for when the lane should have room, then acked. The schedule's subject is
-// the attempt's, so cancelling a pending retry cancels its parked task too; its message id is derived from the
-// message parked, so a redelivered copy is parked once.
-func (w *Worker) park(ctx context.Context, m jetstream.Msg, delay time.Duration) {
+// park takes a task of a lane that cannot keep up out of the consumers' windows: it is scheduled again,
+// durably, in the retries stream for when the lane should have room, then settled. The schedule's subject is
+// the attempt's, so cancelling a pending retry cancels its parked task too; its message id is the job's park
+// id, so a task handed over twice is parked once.
+func (w *Worker) park(ctx context.Context, j *job, delay time.Duration) {
 	if ctx.Err() != nil {
-		_ = m.Nak() // stopping: the task goes back to the stream at once
+		j.done(true, 0) // stopping: the task goes back at once
 		return
 	}
-	md, err := m.Metadata()
-	if err != nil {
-		_ = m.NakWithDelay(delay)
-		return
-	}
-	t, err := parseTask(m.Headers(), m.Data())
-	if err != nil {
-		w.log.Warn("dropping a malformed delivery task", "subject", m.Subject(), "err", err)
-		_ = m.Term()
-		return
-	}
+	t := *j.t
 	t.parked = true
-	if err := w.schedule(ctx, t, w.now().Add(delay), fmt.Sprintf("park/%s/%d", md.Stream, md.Sequence.Stream)); err != nil {
+	if err := w.schedule(ctx, &t, w.now().Add(delay), j.parkID); err != nil {
 		w.log.Warn("park a delivery task", "webhook", t.webhook, "err", err)
-		_ = m.NakWithDelay(delay)
+		j.done(true, delay)
 		return
 	}
 	w.metrics.Deliveries.WithLabelValues("parked").Inc()
-	_ = m.Ack()
+	j.done(false, 0)
 }
 
 // runLane carries out a lane's tasks until its queue is empty. When the engine stops, queued tasks go back
@@ -294,9 +321,9 @@ func (w *Worker) runLane(ctx context.Context, key string, l *lane) {
 			l.latency = movingAverage(l.latency, took)
 			w.latency = movingAverage(w.latency, took)
 		}
-		var m jetstream.Msg
+		var j *job
 		select {
-		case m = <-l.queue:
+		case j = <-l.queue:
 		default:
 			l.running--
 			if l.running == 0 && len(l.queue) == 0 && l.waiting == 0 {
@@ -307,57 +334,51 @@ func (w *Worker) runLane(ctx context.Context, key string, l *lane) {
 		}
 		w.mu.Unlock()
 		if ctx.Err() != nil {
-			_ = m.Nak()
+			j.done(true, 0)
 			continue
 		}
 		select {
 		case w.global <- struct{}{}:
 		case <-ctx.Done():
-			_ = m.Nak()
+			j.done(true, 0)
 			continue
 		}
 		started := time.Now()
-		w.handle(m)
+		w.handle(j)
 		<-w.global
 		took = int64(time.Since(started))
 	}
 }
 
-// handle carries out the first phase of one task message in its lane and hands the second phase (recording,
-// retry, final failure, ack) to its own goroutine, so the endpoint's slot is free as soon as the endpoint has
+// handle carries out the first phase of one task in its lane and hands the second phase (recording, retry,
+// final failure, settling) to its own goroutine, so the endpoint's slot is free as soon as the endpoint has
 // answered. Both run to completion even while the engine stops: an attempt that was sent is recorded.
-func (w *Worker) handle(m jetstream.Msg) {
+func (w *Worker) handle(j *job) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout+30*time.Second)
-	t, err := parseTask(m.Headers(), m.Data())
-	if err != nil {
-		cancel()
-		w.log.Warn("dropping a malformed delivery task", "subject", m.Subject(), "err", err)
-		_ = m.Term()
-		return
-	}
+	t := j.t
 	if t.kind == kindAlert {
 		w.sendAlert(ctx, t)
 		cancel()
-		_ = m.Ack()
+		j.done(false, 0)
 		return
 	}
 	wh := w.webhooks.Current(t.tenant, t.webhook)
 	if prior := w.outcome(t); prior != nil {
-		// The task comes back after its attempt was made and recorded (an instance died before acking it, or
-		// a router routed the event again): carry on from the recorded outcome instead of sending again.
+		// The task comes back after its attempt was made and recorded (an instance died before settling it,
+		// or a router routed the event again): carry on from the recorded outcome instead of sending again.
 		w.inFlight.Add(1)
 		go func() {
 			defer w.inFlight.Done()
 			defer cancel()
 			_, err := w.conclude(ctx, t, wh, prior, true)
-			w.finish(m, t, err)
+			w.finish(j, err)
 		}()
 		return
 	}
 	a, _, err := w.attempt(ctx, t, wh, false)
 	if a == nil || err != nil {
 		cancel()
-		w.finish(m, t, err)
+		w.finish(j, err)
 		return
 	}
 	w.inFlight.Add(1)
@@ -365,7 +386,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 		defer w.inFlight.Done()
 		defer cancel()
 		_, err := w.conclude(ctx, t, wh, a, false)
-		w.finish(m, t, err)
+		w.finish(j, err)
 	}()
 }
 
@@ -378,14 +399,14 @@ func (w *Worker) outcome(t *task) *hookstream.Attempt {
 	return a
 }
 
-// finish acks a task, or hands it back for another try when recording its outcome failed.
-func (w *Worker) finish(m jetstream.Msg, t *task, err error) {
+// finish settles a task, or hands it back for another try when recording its outcome failed.
+func (w *Worker) finish(j *job, err error) {
 	if err != nil {
-		w.log.Warn("delivery task failed; it will be redelivered", "webhook", t.webhook, "event", t.event, "err", err)
-		_ = m.NakWithDelay(time.Second)
+		w.log.Warn("delivery task failed; it will be redelivered", "webhook", j.t.webhook, "event", j.t.event, "err", err)
+		j.done(true, time.Second)
 		return
 	}
-	_ = m.Ack()
+	j.done(false, 0)
 }
 
 // result says what became of a task.

@@ -149,7 +149,7 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 		UserAgent:      "hookstream/" + Version,
 	}, e.broker, v.webhooks, v.attempts, v.diverted, cmd, holds, metrics, log)
 	holds.SetWorker(worker)
-	router := delivery.NewRouter(e.broker, e.store, v.webhooks, v.attempts, holds, metrics, log)
+	router := delivery.NewRouter(e.broker, e.store, v.webhooks, v.attempts, holds, worker, metrics, log)
 	jobs := delivery.NewJobs(e.broker, e.store, v.events, v.attempts, v.webhooks, worker, log)
 
 	runCtx, cancel := context.WithCancel(context.Background())

@@ -48,11 +48,20 @@ func (*Attempts) Buckets() []string {
 		string(lastAttempt), string(everAttemptedKey), string(attemptSeqs), string(attemptsBySeq), string(alertsSent)}
 }
 
-// Apply implements View.
-func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
+// Decode implements DecodingView.
+func (*Attempts) Decode(m *Msg) (any, error) {
 	var r hookstream.DeliveryRecord
 	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return Skip(fmt.Errorf("decode delivery record: %w", err))
+		return nil, fmt.Errorf("decode delivery record: %w", err)
+	}
+	return &r, nil
+}
+
+// Apply implements View.
+func (v *Attempts) Apply(tx *bolt.Tx, m *Msg) error {
+	r, err := decodedAs[hookstream.DeliveryRecord](v, m)
+	if err != nil {
+		return Skip(err)
 	}
 	pair := key(r.Tenant, r.Webhook, r.Event)
 	switch r.Type {

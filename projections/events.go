@@ -136,6 +136,11 @@ func (f *EventFilter) match(e *hookstream.Event) bool {
 	return false
 }
 
+// timeOrderSlack bounds how far an event's time may run ahead of a later-ingested event's: an event's time is
+// taken by the ingest path before it is stored, so concurrent publishes (and instances' clocks) may store
+// them slightly out of time order.
+const timeOrderSlack = time.Minute
+
 // List returns up to limit events of tenant after stream sequence after that match f, in ingestion order,
 // and the sequence of the last event examined (where the next page starts).
 func (v *Events) List(tenant string, f EventFilter, after uint64, limit int) ([]*hookstream.Event, uint64, error) {
@@ -149,8 +154,8 @@ func (v *Events) List(tenant string, f EventFilter, after uint64, limit int) ([]
 			if err := json.Unmarshal(data, &e); err != nil {
 				return fmt.Errorf("decode event: %w", err)
 			}
-			if !f.End.IsZero() && !e.Timestamp.Before(f.End) {
-				return nil // ingestion order is time order: nothing later can match
+			if !f.End.IsZero() && !e.Timestamp.Before(f.End.Add(timeOrderSlack)) {
+				return nil // ingestion order is time order, within the slack: nothing later can match
 			}
 			last = seqOf(k)
 			if f.match(&e) {

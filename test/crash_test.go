@@ -162,6 +162,15 @@ type streamMsg struct {
 	data    []byte
 }
 
+// eventLocator is the locator of a stored event message, as the engine computes it.
+func (m streamMsg) eventLocator() string {
+	at := m.stored
+	if t, err := time.Parse(time.RFC3339Nano, m.header.Get(broker.HeaderIngestedAt)); err == nil {
+		at = t
+	}
+	return hookstream.EventLocator(at, m.seq)
+}
+
 // readStream reads every message of a stream that keeps its messages (not a work queue) with an ordered
 // consumer; nil when the stream does not exist or is empty.
 func readStream(t *testing.T, js jetstream.JetStream, name string) []streamMsg {
@@ -571,7 +580,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		if ok {
 			_ = json.Unmarshal(m.data, &got)
 		}
-		if !ok || got != data || hookstream.EventLocator(m.stored, seq) != loc {
+		if !ok || got != data || m.eventLocator() != loc {
 			lostAtIngest++
 			if lostAtIngest <= 10 {
 				t.Errorf("HTTP-acknowledged event %s (%+v) not stored as acknowledged: stream has %v %s", loc, data, ok, m.data)
@@ -592,7 +601,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			}
 			continue
 		}
-		want = append(want, hookstream.EventLocator(m.stored, seq))
+		want = append(want, m.eventLocator())
 	}
 	if lostAtIngest > 0 {
 		t.Errorf("%d acknowledged events are not in the events stream as acknowledged", lostAtIngest)
