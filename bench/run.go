@@ -287,14 +287,52 @@ func (r *runner) pendingRetries(ctx context.Context, main Phase) (*PendingRetrie
 	}
 	stop()
 	fill := time.Since(start)
+	// The fill leaves work behind (views catching up on millions of records, events still being routed): the
+	// phase measures fresh deliveries beside retries that wait, not beside that backlog.
+	settleStart := time.Now()
+	if err := r.settle(fillCtx); err != nil {
+		return nil, fmt.Errorf("pending retries: engine did not settle after the fill: %w", err)
+	}
+	settled := time.Since(settleStart)
 	m := r.startMeter(ctx)
 	p, err := r.phase(ctx, "deliveries, retries pending", o.Webhooks)
 	if err != nil {
 		return nil, err
 	}
 	p.Server = m.stop(ctx, p.Deliveries, int64(o.Events))
-	return &PendingRetries{Pending: o.PendingRetries, FillSeconds: fill.Seconds(), Phase: p,
+	return &PendingRetries{Pending: o.PendingRetries, FillSeconds: fill.Seconds(), SettleSeconds: settled.Seconds(), Phase: p,
 		Ratio: ratio(p.DeliveriesPerSecond, main.DeliveriesPerSecond)}, nil
+}
+
+// settle waits until the engine is idle: every view has applied its stream and the router has routed every
+// event and seen its tasks done.
+func (r *runner) settle(ctx context.Context) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	quiet := 0
+	for quiet < 2 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		m, err := r.t.metrics(ctx)
+		if err != nil {
+			return err
+		}
+		busy := m[`hookstream_consumer_pending_messages{consumer="router"}`] + m[`hookstream_consumer_ack_pending_messages{consumer="router"}`]
+		for k, v := range m {
+			if strings.HasPrefix(k, "hookstream_projection_lag_messages{") {
+				busy += v
+			}
+		}
+		if busy == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	return nil
 }
 
 // isolation adds SlowEndpoints webhooks whose endpoints answer after SlowDelay, then runs the main phase
