@@ -48,20 +48,11 @@ func (*Attempts) Buckets() []string {
 		string(lastAttempt), string(everAttemptedKey), string(attemptSeqs), string(attemptsBySeq), string(alertsSent)}
 }
 
-// Decode implements DecodingView.
-func (*Attempts) Decode(m *Msg) (any, error) {
+// Apply implements View.
+func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 	var r hookstream.DeliveryRecord
 	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return nil, fmt.Errorf("decode delivery record: %w", err)
-	}
-	return &r, nil
-}
-
-// Apply implements View.
-func (v *Attempts) Apply(tx *bolt.Tx, m *Msg) error {
-	r, err := decodedAs[hookstream.DeliveryRecord](v, m)
-	if err != nil {
-		return Skip(err)
+		return Skip(fmt.Errorf("decode delivery record: %w", err))
 	}
 	pair := key(r.Tenant, r.Webhook, r.Event)
 	switch r.Type {

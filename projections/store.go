@@ -25,10 +25,6 @@ type Msg struct {
 	Time    time.Time
 	Header  map[string][]string
 	Data    []byte
-
-	// decoded and decodeErr are what a DecodingView's Decode made of the message, before its batch.
-	decoded   any
-	decodeErr error
 }
 
 // View is a read model fed from one stream. Apply is called inside a write transaction with the messages in
@@ -65,25 +61,6 @@ type LoadingView interface {
 type LingeringView interface {
 	View
 	Linger() time.Duration
-}
-
-// DecodingView is a View that decodes each message ahead of its batch, in the consumer's goroutine, so that
-// decoding runs alongside the transaction applying the batch before (a rebuild is bound by the one goroutine
-// that applies). Apply gets the result through decodedAs.
-type DecodingView interface {
-	View
-	Decode(m *Msg) (any, error)
-}
-
-// decodedAs returns what v's Decode made of m, decoding it now if it was not decoded ahead.
-func decodedAs[T any](v DecodingView, m *Msg) (*T, error) {
-	if m.decoded == nil && m.decodeErr == nil {
-		m.decoded, m.decodeErr = v.Decode(m)
-	}
-	if m.decodeErr != nil {
-		return nil, m.decodeErr
-	}
-	return m.decoded.(*T), nil
 }
 
 // Skip marks an error of Apply as concerning only that message (it cannot be decoded or applied): the view
@@ -152,7 +129,7 @@ func (s *Store) DB() *bolt.DB { return s.db }
 // views to reach the streams' ends.
 func (s *Store) Start(ctx context.Context, views ...View) error {
 	for _, v := range views {
-		r := &runner{store: s, view: v, changed: make(chan struct{}), in: make(chan inbound, 4*s.opts.MaxBatch)}
+		r := &runner{store: s, view: v, changed: make(chan struct{}), in: make(chan jetstream.Msg, 4*s.opts.MaxBatch)}
 		if err := r.start(ctx); err != nil {
 			return fmt.Errorf("start view %s: %w", v.Name(), err)
 		}
@@ -253,20 +230,12 @@ func writeCursor(tx *bolt.Tx, name string, c cursor) error {
 	return b.Put([]byte("cursor/"+name), v)
 }
 
-// inbound is one message on its way to a batch, converted (and decoded, for a DecodingView) in the
-// consumer's goroutine.
-type inbound struct {
-	m       *Msg
-	pending uint64
-	err     error
-}
-
 // runner feeds one view.
 type runner struct {
 	store  *Store
 	view   View
 	stream jetstream.Stream
-	in     chan inbound
+	in     chan jetstream.Msg
 	cc     jetstream.ConsumeContext
 	done   chan struct{}
 
@@ -335,20 +304,9 @@ func (r *runner) start(ctx context.Context) error {
 	r.done = make(chan struct{})
 	s.wg.Add(1)
 	go r.loop()
-	decoder, _ := r.view.(DecodingView)
-	r.cc, err = cons.Consume(func(jm jetstream.Msg) {
-		in := inbound{}
-		if md, err := jm.Metadata(); err != nil {
-			in.err = fmt.Errorf("message metadata: %w", err)
-		} else {
-			in.m = &Msg{Subject: jm.Subject(), Seq: md.Sequence.Stream, Time: md.Timestamp, Header: jm.Headers(), Data: jm.Data()}
-			in.pending = md.NumPending
-			if decoder != nil {
-				in.m.decoded, in.m.decodeErr = decoder.Decode(in.m)
-			}
-		}
+	r.cc, err = cons.Consume(func(m jetstream.Msg) {
 		select {
-		case r.in <- in:
+		case r.in <- m:
 		case <-r.done:
 		}
 	}, jetstream.PullMaxMessages(s.opts.MaxBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -376,7 +334,7 @@ func (r *runner) stop() {
 // waiting, up to MaxBatch, into the same transaction.
 func (r *runner) loop() {
 	defer r.store.wg.Done()
-	batch := make([]inbound, 0, r.store.opts.MaxBatch)
+	batch := make([]jetstream.Msg, 0, r.store.opts.MaxBatch)
 	var linger time.Duration
 	if lv, ok := r.view.(LingeringView); ok {
 		linger = lv.Linger()
@@ -422,27 +380,28 @@ func (r *runner) loop() {
 	}
 }
 
-func (r *runner) apply(batch []inbound) error {
+func (r *runner) apply(batch []jetstream.Msg) error {
 	name := r.view.Name()
 	c := r.cursor
 	var pending uint64
 	err := r.store.db.Update(func(tx *bolt.Tx) error {
-		for _, in := range batch {
-			if in.err != nil {
-				return in.err
+		for _, jm := range batch {
+			md, err := jm.Metadata()
+			if err != nil {
+				return fmt.Errorf("message metadata: %w", err)
 			}
-			m := in.m
-			if m.Seq <= c.applied {
+			if md.Sequence.Stream <= c.applied {
 				continue // redelivered by the ordered consumer after a reset
 			}
+			m := &Msg{Subject: jm.Subject(), Seq: md.Sequence.Stream, Time: md.Timestamp, Header: jm.Headers(), Data: jm.Data()}
 			if err := r.view.Apply(tx, m); err != nil {
 				if !errors.As(err, &skipError{}) {
 					return fmt.Errorf("apply %s seq %d: %w", m.Subject, m.Seq, err)
 				}
 				r.store.log.Warn("view skipped a message it cannot apply", "view", name, "seq", m.Seq, "subject", m.Subject, "err", err)
 			}
-			c.applied = m.Seq
-			pending = in.pending
+			c.applied = md.Sequence.Stream
+			pending = md.NumPending
 		}
 		if bv, ok := r.view.(BatchView); ok {
 			if err := bv.Flush(tx); err != nil {
