@@ -37,13 +37,18 @@ type Holds struct {
 	owner    string
 	log      *slog.Logger
 	wake     chan struct{}
+	// finishAt is, per webhook whose holding is ending, the events stream's last sequence when the end was
+	// first tried: holding ends once the router has routed up to there. A fixed point, because under steady
+	// traffic the router's ack floor (events are acked once their deliveries are done) trails the stream's
+	// moving end. Only the scan loop touches it.
+	finishAt map[string]uint64
 }
 
 // NewHolds returns Holds; SetWorker must be called before Run.
 func NewHolds(b *broker.Broker, webhooks *projections.Webhooks, releaser Releaser, log *slog.Logger) *Holds {
 	host, _ := os.Hostname()
 	return &Holds{broker: b, webhooks: webhooks, releaser: releaser, log: log, wake: make(chan struct{}, 1),
-		owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())}
+		owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), finishAt: map[string]uint64{}}
 }
 
 // SetWorker gives Holds the worker that carries out released tasks.
@@ -120,6 +125,7 @@ func (h *Holds) scan(ctx context.Context, stream jetstream.Stream, leases jetstr
 	}
 	for _, wh := range h.webhooks.HoldingWebhooks() {
 		if wh.Suspended {
+			delete(h.finishAt, wh.Tenant+"/"+wh.Locator) // suspended again: its end is tried afresh later
 			continue
 		}
 		if _, held := info.State.Subjects[h.broker.Subjects.Held(wh.Tenant, wh.Locator)]; held {
@@ -251,23 +257,32 @@ func eventSeqOf(h heldTask) uint64 {
 	return h.task.eventSeq
 }
 
-// finish ends the webhook's holding once the router has routed every event ingested so far: an event that
-// arrived while the webhook was suspended but is not routed yet would otherwise overtake the held ones. An
-// event held by a router that still saw the webhook holding may land just after: the next scan releases it.
+// finish ends the webhook's holding once the router has routed every event ingested before the end was first
+// tried: an event that arrived while the webhook was suspended but is not routed yet would otherwise overtake
+// the held ones. An event held by a router that still saw the webhook holding may land just after: the next
+// scan releases it.
 func (h *Holds) finish(ctx context.Context, tenant, webhook string) error {
+	key := tenant + "/" + webhook
 	if wh := h.webhooks.Current(tenant, webhook); wh == nil || !wh.Holding {
+		delete(h.finishAt, key)
 		return nil
 	}
-	floor, err := routedUpTo(ctx, h.broker)
-	if err != nil {
-		return err
+	target, ok := h.finishAt[key]
+	if !ok {
+		last, err := h.broker.LastSeq(ctx, broker.KindEvents)
+		if err != nil {
+			return err
+		}
+		target = last
+		h.finishAt[key] = target
 	}
-	last, err := h.broker.LastSeq(ctx, broker.KindEvents)
-	if err != nil || floor < last {
+	floor, err := routedUpTo(ctx, h.broker)
+	if err != nil || floor < target {
 		return err // the router has events to route still: the next scan tries again
 	}
 	if err := h.releaser.Release(ctx, tenant, webhook); err != nil {
 		return fmt.Errorf("end holding: %w", err)
 	}
+	delete(h.finishAt, key)
 	return nil
 }

@@ -1,11 +1,17 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,5 +362,81 @@ func TestTimeoutsAndRedirectsAreFailures(t *testing.T) {
 	}
 	if n := len(redirect.requests()); n != 1 {
 		t.Errorf("redirect endpoint got %d requests", n)
+	}
+}
+
+// TestHoldingEndsUnderSteadyTraffic: with other webhooks' deliveries always in flight, the router's ack floor
+// (events are acked once their deliveries are done) never catches up with the events stream's end; the end of
+// a holding must still come, once the router has passed the point where it was first tried.
+func TestHoldingEndsUnderSteadyTraffic(t *testing.T) {
+	h := startEngine(t)
+	var busy atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		busy.Add(1)
+		time.Sleep(100 * time.Millisecond) // the endpoint's latency, not synchronization
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(slow.Close)
+	h.createWebhook(tenantA, map[string]any{"name": "busy", "endpoint": map[string]any{"url": slow.URL + "/busy"},
+		"eventTypes": []string{"claim.open"}})
+	rc := newReceiver(t)
+	rc.setAnswer(func(n int) int {
+		if n == 0 {
+			return http.StatusBadGateway
+		}
+		return http.StatusOK
+	})
+	fh := retryBody(rc.url("/s"), map[string]any{"suspend": true})
+	fh["eventTypes"] = []string{"policy.issue"}
+	loc := h.createWebhook(tenantA, fh)
+	h.publishHTTP(tenantA, "policy.issue", map[string]any{"i": 0})
+	eventually(t, 10*time.Second, "webhook suspended", func() bool {
+		return h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+loc), adminToken, nil).object(t)["suspended"] == true
+	})
+	var held []string
+	for i := 1; i <= 3; i++ {
+		held = append(held, h.publishHTTP(tenantA, "policy.issue", map[string]any{"i": i}).Locator)
+	}
+
+	// Steady traffic to the slow endpoint: a few of its deliveries are always in flight.
+	_, js := h.natsClient()
+	stop := make(chan struct{})
+	var traffic sync.WaitGroup
+	traffic.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = js.Publish(ctx, "hookstream.events."+tenantA+".claim.open", []byte(fmt.Sprintf(`{"n":%d}`, i)))
+			cancel()
+		}
+	})
+	t.Cleanup(func() { close(stop); traffic.Wait() })
+	eventually(t, 10*time.Second, "steady traffic to the slow endpoint", func() bool { return busy.Load() >= 10 })
+
+	h.must(http.StatusNoContent, http.MethodPatch, wpath(tenantA, "/"+loc+"/unsuspend"), adminToken, nil)
+	got := rc.waitFor(t, 4, 15*time.Second)
+	var order []string
+	for _, r := range got[1:] {
+		order = append(order, r.header.Get("Webhook-Id"))
+	}
+	if !slices.Equal(order, held) {
+		t.Fatalf("released in order %v, want %v", order, held)
+	}
+	eventually(t, 15*time.Second, "holding ended (webhook.released in the history)", func() bool {
+		hist := h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+loc+"/history"), adminToken, nil)
+		return strings.Contains(string(hist.body), `"type":"webhook.released"`)
+	})
+	// New events go straight out again.
+	after := h.publishHTTP(tenantA, "policy.issue", map[string]any{"i": 4}).Locator
+	got = rc.waitFor(t, 5, 15*time.Second)
+	if id := got[4].header.Get("Webhook-Id"); id != after {
+		t.Fatalf("after the holding, delivered %s, want %s", id, after)
 	}
 }
