@@ -77,6 +77,10 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 		err = r.store.WaitFor(ctx, projections.WebhooksView, last)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			nakAll(batch, 0) // stopping: the batch goes back at once
+			return
+		}
 		r.log.Warn("router cannot see current webhooks; retrying the batch", "err", err)
 		nakAll(batch, time.Second)
 		return
@@ -200,6 +204,7 @@ func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handl
 		select {
 		case in <- m:
 		case <-ctx.Done():
+			_ = m.Nak() // stopping: another instance (or the next start) takes it at once, not after the ack wait
 		}
 	}, jetstream.PullMaxMessages(max), jetstream.PullExpiry(2*time.Second), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		log.Debug("consumer", "err", err)
@@ -207,7 +212,24 @@ func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handl
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
-	defer cc.Stop()
+	defer func() {
+		// Drain, not Stop: messages already pulled reach the callback, which hands them back; Stop would drop
+		// them to wait out the ack wait.
+		cc.Drain()
+		select {
+		case <-cc.Closed():
+		case <-time.After(5 * time.Second):
+		}
+		// What was pulled but not handled goes back at once too.
+		for {
+			select {
+			case m := <-in:
+				_ = m.Nak()
+			default:
+				return
+			}
+		}
+	}()
 	batch := make([]jetstream.Msg, 0, max)
 	for {
 		select {
@@ -231,6 +253,10 @@ func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handl
 
 func nakAll(batch []jetstream.Msg, delay time.Duration) {
 	for _, m := range batch {
-		_ = m.NakWithDelay(delay)
+		if delay <= 0 {
+			_ = m.Nak()
+		} else {
+			_ = m.NakWithDelay(delay)
+		}
 	}
 }

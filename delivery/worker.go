@@ -117,8 +117,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		ccs = append(ccs, cc)
 	}
 	<-ctx.Done()
+	// Drain, not Stop: tasks already pulled reach dispatch, which hands them back at once (Stop would drop them
+	// to wait out the ack wait).
 	for _, cc := range ccs {
-		cc.Stop()
+		cc.Drain()
+	}
+	for _, cc := range ccs {
+		select {
+		case <-cc.Closed():
+		case <-time.After(5 * time.Second):
+		}
 	}
 	return nil
 }
