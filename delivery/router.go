@@ -118,17 +118,17 @@ func (r *Router) settler(m jetstream.Msg, n int) func(retry bool, delay time.Dur
 		if retry {
 			again, after = true, max(after, delay)
 		}
-		last := n == 0
+		last, handBack, wait := n == 0, again, after
 		mu.Unlock()
 		switch {
 		case !last:
-		case !again:
+		case !handBack:
 			_ = m.Ack()
 			r.metrics.EventsRouted.Inc()
-		case after <= 0:
+		case wait <= 0:
 			_ = m.Nak()
 		default:
-			_ = m.NakWithDelay(after)
+			_ = m.NakWithDelay(wait)
 		}
 	}
 	if n == 0 {
