@@ -213,14 +213,8 @@ func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handl
 		return fmt.Errorf("consume: %w", err)
 	}
 	defer func() {
-		// Drain, not Stop: messages already pulled reach the callback, which hands them back; Stop would drop
-		// them to wait out the ack wait.
-		cc.Drain()
-		select {
-		case <-cc.Closed():
-		case <-time.After(5 * time.Second):
-		}
-		// What was pulled but not handled goes back at once too.
+		drain(cc)
+		// What was pulled but not batched goes back at once too.
 		for {
 			select {
 			case m := <-in:

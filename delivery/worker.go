@@ -117,8 +117,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		ccs = append(ccs, cc)
 	}
 	<-ctx.Done()
-	// Drain, not Stop: tasks already pulled reach dispatch, which hands them back at once (Stop would drop them
-	// to wait out the ack wait).
+	// Tasks already pulled reach dispatch, which hands them back at once.
+	drain(ccs...)
+	return nil
+}
+
+// drain stops consuming without dropping what was already pulled: Drain hands it to the handler (which, while
+// stopping, hands each message back at once), where Stop would leave it to wait out the ack wait.
+func drain(ccs ...jetstream.ConsumeContext) {
 	for _, cc := range ccs {
 		cc.Drain()
 	}
@@ -128,7 +134,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-time.After(5 * time.Second):
 		}
 	}
-	return nil
 }
 
 // taskAckWait is how long a task may stay unsettled: it may wait in its lane behind two rounds of attempts
