@@ -21,6 +21,11 @@ const RouterConsumer = "router"
 // routerBatch bounds the events routed between two checks that the webhooks view is current.
 const routerBatch = 512
 
+// routerAckWait is how long an event may go without news from the router that took it: how long the events
+// of an instance that died (or that the server sent to a router as it stopped, lost in flight) wait before
+// another router takes them. An event whose tasks take longer is kept with InProgress every third of it.
+const routerAckWait = 15 * time.Second
+
 // Router fans each ingested event out into one delivery task per subscribed webhook and hands the tasks to
 // this instance's worker in-process: a first try costs no message of its own, only the event's. The event is
 // acked once each of its tasks is done (delivered, failed with its retry scheduled or its final failure
@@ -36,12 +41,16 @@ type Router struct {
 	worker   *Worker
 	metrics  *Metrics
 	log      *slog.Logger
+
+	mu       sync.Mutex
+	inFlight map[jetstream.Msg]struct{} // events whose tasks are not all done yet
 }
 
 // NewRouter returns a Router that hands its tasks to worker.
 func NewRouter(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, attempts *projections.Attempts,
 	holds *Holds, worker *Worker, m *Metrics, log *slog.Logger) *Router {
-	return &Router{broker: b, store: store, webhooks: webhooks, attempts: attempts, holds: holds, worker: worker, metrics: m, log: log}
+	return &Router{broker: b, store: store, webhooks: webhooks, attempts: attempts, holds: holds, worker: worker, metrics: m, log: log,
+		inFlight: map[jetstream.Msg]struct{}{}}
 }
 
 // Run routes events until ctx ends.
@@ -51,21 +60,39 @@ func (r *Router) Run(ctx context.Context) error {
 		return err
 	}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:     "router",
-		Description: "hookstream router: events to delivery tasks",
-		AckPolicy:   jetstream.AckExplicitPolicy,
-		// An event is acked once its tasks are done, which may take their lanes' turn: the tasks' ack wait.
-		// Also how long the events an instance that died had taken wait before another instance routes them.
-		AckWait:       r.worker.taskAckWait(),
+		Durable:       "router",
+		Description:   "hookstream router: events to delivery tasks",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       routerAckWait,
 		MaxAckPending: 4 * routerBatch,
 		MaxDeliver:    -1,
 	})
 	if err != nil {
 		return fmt.Errorf("router consumer: %w", err)
 	}
+	go r.keepInFlight(ctx)
 	return consumeBatches(ctx, cons, routerBatch, func(batch []jetstream.Msg) {
 		r.route(ctx, batch)
 	}, r.log)
+}
+
+// keepInFlight tells the server, every third of the ack wait, that the events whose tasks are still running
+// are being worked on, so a slow delivery does not send its event to another router.
+func (r *Router) keepInFlight(ctx context.Context) {
+	tick := time.NewTicker(routerAckWait / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		for m := range r.inFlight {
+			_ = m.InProgress()
+		}
+		r.mu.Unlock()
+	}
 }
 
 // route handles one batch: it waits until the webhooks view has applied every webhook change appended so far
@@ -112,6 +139,11 @@ func (r *Router) settler(m jetstream.Msg, n int) func(retry bool, delay time.Dur
 	var mu sync.Mutex
 	var again bool
 	var after time.Duration
+	if n > 0 {
+		r.mu.Lock()
+		r.inFlight[m] = struct{}{}
+		r.mu.Unlock()
+	}
 	settle := func(retry bool, delay time.Duration) {
 		mu.Lock()
 		n--
@@ -120,6 +152,11 @@ func (r *Router) settler(m jetstream.Msg, n int) func(retry bool, delay time.Dur
 		}
 		last, handBack, wait := n == 0, again, after
 		mu.Unlock()
+		if last {
+			r.mu.Lock()
+			delete(r.inFlight, m)
+			r.mu.Unlock()
+		}
 		switch {
 		case !last:
 		case !handBack:

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -372,5 +375,51 @@ func TestSlowEndpointDoesNotHoldBackTheOthers(t *testing.T) {
 	}
 	if m := string(h.must(http.StatusOK, http.MethodGet, "/metrics", "", nil).body); !strings.Contains(m, `hookstream_deliveries_total{outcome="parked"}`) {
 		t.Fatal("no task was parked")
+	}
+}
+
+// TestSlowDeliveryKeepsItsEvent: a delivery that takes longer than the router's 15 s ack wait keeps its event
+// (the router reports it in progress), so the event is not routed a second time meanwhile.
+func TestSlowDeliveryKeepsItsEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the router's ack wait")
+	}
+	t.Parallel()
+	h := startEngine(t, func(c *config.Config) { c.DeliveryTimeout = 30 * time.Second })
+	var requests atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(18 * time.Second) // the endpoint's latency, longer than the router's ack wait
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(slow.Close)
+	h.createWebhook(tenantA, map[string]any{"name": "slow", "endpoint": map[string]any{"url": slow.URL + "/slow"}})
+	h.publishHTTP(tenantA, "policy.issue", map[string]any{"i": 1})
+	eventually(t, 40*time.Second, "the slow delivery recorded", func() bool {
+		for _, rec := range h.deliveryRecords() {
+			if a, ok := rec["attempt"].(map[string]any); ok && a["status"] == "SUCCESS" {
+				return true
+			}
+		}
+		return false
+	})
+	_, js := h.natsClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "HOOKSTREAM_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Consumer(ctx, "router")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumRedelivered != 0 || requests.Load() != 1 {
+		t.Fatalf("event redelivered %d times, endpoint requests %d: want 0 and 1", info.NumRedelivered, requests.Load())
 	}
 }
