@@ -320,9 +320,9 @@ func (r *runner) settle(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		busy := m[`hookstream_consumer_pending_messages{consumer="router"}`] + m[`hookstream_consumer_ack_pending_messages{consumer="router"}`]
+		busy := m[metricRouterPending] + m[metricRouterAcks]
 		for k, v := range m {
-			if strings.HasPrefix(k, "hookstream_projection_lag_messages{") {
+			if strings.HasPrefix(k, metricViewLagPrefix) {
 				busy += v
 			}
 		}

@@ -264,4 +264,7 @@ const (
 	metricRSS            = "process_resident_memory_bytes"
 	metricCPU            = "process_cpu_seconds_total"
 	metricRetryScheduled = `hookstream_deliveries_total{outcome="retry_scheduled"}`
+	metricRouterPending  = `hookstream_consumer_pending_messages{consumer="router"}`
+	metricRouterAcks     = `hookstream_consumer_ack_pending_messages{consumer="router"}`
+	metricViewLagPrefix  = "hookstream_projection_lag_messages{" // one series per view
 )

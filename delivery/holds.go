@@ -228,26 +228,40 @@ type heldTask struct {
 // heldTasks reads up to maxReleaseBatch of a webhook's held tasks, in event order.
 func (h *Holds) heldTasks(ctx context.Context, stream jetstream.Stream, subject string) ([]heldTask, error) {
 	var out []heldTask
-	for next := uint64(1); len(out) < maxReleaseBatch; {
-		raw, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("next held event: %w", err)
-		}
+	err := eachOnSubject(ctx, stream, subject, func(raw *jetstream.RawStreamMsg) bool {
 		t, err := parseTask(raw.Header, raw.Data)
 		if err != nil {
 			h.log.Warn("dropping a malformed held task", "subject", subject, "err", err)
 			t = nil
 		}
 		out = append(out, heldTask{task: t, seq: raw.Sequence})
-		next = raw.Sequence + 1
+		return len(out) < maxReleaseBatch
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read held events: %w", err)
 	}
 	slices.SortStableFunc(out, func(a, b heldTask) int {
 		return cmp.Compare(eventSeqOf(a), eventSeqOf(b))
 	})
 	return out, nil
+}
+
+// eachOnSubject hands f the messages of stream on subject, in stream order, until f returns false. They are
+// read one at a time by direct get: a work-queue stream admits no second consumer.
+func eachOnSubject(ctx context.Context, stream jetstream.Stream, subject string, f func(*jetstream.RawStreamMsg) bool) error {
+	for next := uint64(1); ; {
+		raw, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !f(raw) {
+			return nil
+		}
+		next = raw.Sequence + 1
+	}
 }
 
 func eventSeqOf(h heldTask) uint64 {

@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -251,10 +250,12 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 }
 
 // queuedEvents returns the events of the job's window that the live path still has to try for the webhook:
-// routed but not yet tried (in the deliveries stream), parked, or held. Called before catching the attempts view up:
-// a task that has left its stream had its attempt recorded first, so the view then shows that attempt.
+// resent or replayed but not yet tried (in the deliveries stream), parked, or held. Called before catching
+// the attempts view up: a task that has left its stream had its attempt recorded first, so the view then
+// shows that attempt.
 func (j *Jobs) queuedEvents(ctx context.Context, job *Job) (map[string]bool, error) {
-	// Every event up to the job's has been routed first, so none is between the events stream and a task.
+	// Wait until the router has acked every event up to the job's: each first try is then done, held or
+	// parked, none still in a lane.
 	for {
 		floor, err := routedUpTo(ctx, j.broker)
 		if err != nil {
@@ -281,19 +282,14 @@ func (j *Jobs) queuedEvents(ctx context.Context, job *Job) (map[string]bool, err
 		if err != nil {
 			return nil, err
 		}
-		// Direct reads by subject, one message at a time: a work-queue stream admits no second consumer.
-		for seq := uint64(1); ; {
-			m, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(q.subject))
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("read queued tasks: %w", err)
-			}
+		err = eachOnSubject(ctx, stream, q.subject, func(m *jetstream.RawStreamMsg) bool {
 			if m.Header.Get(headerKind) == kindEvent {
 				queued[m.Header.Get(headerEvent)] = true
 			}
-			seq = m.Sequence + 1
+			return true
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read queued tasks: %w", err)
 		}
 	}
 	return queued, nil

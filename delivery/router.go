@@ -43,14 +43,21 @@ type Router struct {
 	log      *slog.Logger
 
 	mu       sync.Mutex
-	inFlight map[jetstream.Msg]struct{} // events whose tasks are not all done yet
+	inFlight map[jetstream.Msg]*routedEvent // events whose tasks are not all done yet
+}
+
+// routedEvent is what an event's tasks have come to so far.
+type routedEvent struct {
+	left  int           // tasks not done yet
+	again bool          // some task must be tried again: the event is handed back
+	after time.Duration // how long it waits first
 }
 
 // NewRouter returns a Router that hands its tasks to worker.
 func NewRouter(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, attempts *projections.Attempts,
 	holds *Holds, worker *Worker, m *Metrics, log *slog.Logger) *Router {
 	return &Router{broker: b, store: store, webhooks: webhooks, attempts: attempts, holds: holds, worker: worker, metrics: m, log: log,
-		inFlight: map[jetstream.Msg]struct{}{}}
+		inFlight: map[jetstream.Msg]*routedEvent{}}
 }
 
 // Run routes events until ctx ends.
@@ -126,53 +133,44 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 			_ = m.NakWithDelay(time.Second)
 			continue
 		}
-		done := r.settler(m, len(tasks))
+		if len(tasks) == 0 {
+			r.settle(m, false, 0)
+			continue
+		}
+		r.mu.Lock()
+		r.inFlight[m] = &routedEvent{left: len(tasks)}
+		r.mu.Unlock()
+		done := func(retry bool, delay time.Duration) { r.taskDone(m, retry, delay) }
 		for _, t := range tasks {
-			r.worker.dispatch(ctx, &job{t: t, parkID: "park/" + t.attempt, done: done})
+			r.worker.dispatch(ctx, &job{t: t, done: done})
 		}
 	}
 }
 
-// settler returns the function each of an event's n tasks calls when done: the last one acks the event, or
-// hands it back when any task must be tried again (tasks already done are then skipped on their outcome).
-func (r *Router) settler(m jetstream.Msg, n int) func(retry bool, delay time.Duration) {
-	var mu sync.Mutex
-	var again bool
-	var after time.Duration
-	if n > 0 {
-		r.mu.Lock()
-		r.inFlight[m] = struct{}{}
+// taskDone records that one of the event's tasks is done; the last one settles the event: acked, or handed
+// back when any task must be tried again (tasks already done are then concluded from their outcome).
+func (r *Router) taskDone(m jetstream.Msg, retry bool, delay time.Duration) {
+	r.mu.Lock()
+	e := r.inFlight[m]
+	e.left--
+	if retry {
+		e.again, e.after = true, max(e.after, delay)
+	}
+	if e.left > 0 {
 		r.mu.Unlock()
+		return
 	}
-	settle := func(retry bool, delay time.Duration) {
-		mu.Lock()
-		n--
-		if retry {
-			again, after = true, max(after, delay)
-		}
-		last, handBack, wait := n == 0, again, after
-		mu.Unlock()
-		if last {
-			r.mu.Lock()
-			delete(r.inFlight, m)
-			r.mu.Unlock()
-		}
-		switch {
-		case !last:
-		case !handBack:
-			_ = m.Ack()
-			r.metrics.EventsRouted.Inc()
-		case wait <= 0:
-			_ = m.Nak()
-		default:
-			_ = m.NakWithDelay(wait)
-		}
+	delete(r.inFlight, m)
+	r.mu.Unlock()
+	r.settle(m, e.again, e.after)
+}
+
+// settle acks a routed event, or hands it back.
+func (r *Router) settle(m jetstream.Msg, retry bool, delay time.Duration) {
+	settleMsg(m, retry, delay)
+	if !retry {
+		r.metrics.EventsRouted.Inc()
 	}
-	if n == 0 {
-		n = 1
-		settle(false, 0)
-	}
-	return settle
 }
 
 // routedUpTo returns the events stream sequence up to which the router has routed every event (its ack
@@ -284,10 +282,6 @@ func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handl
 
 func nakAll(batch []jetstream.Msg, delay time.Duration) {
 	for _, m := range batch {
-		if delay <= 0 {
-			_ = m.Nak()
-		} else {
-			_ = m.NakWithDelay(delay)
-		}
+		settleMsg(m, true, delay)
 	}
 }

@@ -95,7 +95,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.mu.Unlock()
 		w.inFlight.Wait()
 	}()
-	ackWait := w.taskAckWait()
+	// A task may wait in its lane behind two rounds of attempts before its own runs. The ack wait is also how
+	// long the tasks of an instance that died wait before another instance takes them.
+	ackWait := 3*w.cfg.Timeout + 10*time.Second
 	deliveries, err := w.consumer(ctx, broker.KindDeliveries, "deliveries", "", ackWait)
 	if err != nil {
 		return err
@@ -135,11 +137,6 @@ func drain(ccs ...jetstream.ConsumeContext) {
 		}
 	}
 }
-
-// taskAckWait is how long a task may stay unsettled: it may wait in its lane behind two rounds of attempts
-// before its own runs. It is also how long the tasks of an instance that died wait before another instance
-// takes them.
-func (w *Worker) taskAckWait() time.Duration { return 3*w.cfg.Timeout + 10*time.Second }
 
 func (w *Worker) consumer(ctx context.Context, kind, name, filter string, ackWait time.Duration) (jetstream.Consumer, error) {
 	stream, err := w.broker.Stream(ctx, kind)
@@ -219,10 +216,33 @@ func movingAverage(avg, sample int64) int64 {
 // the routed event it is one of (a first try, handed over in-process by the router).
 type job struct {
 	t *task
-	// parkID names the parked copy's schedule message, so a task handed over twice is parked once.
-	parkID string
+	// msg is the task's own message; nil for a first try handed over in-process.
+	msg jetstream.Msg
 	// done settles the task: acked when retry is false, handed back to come again after delay otherwise.
 	done func(retry bool, delay time.Duration)
+}
+
+// parkID names the parked copy's schedule message, so a task handed over twice is parked once: a message is
+// parked once per stream sequence, a first try once per attempt. Worked out only when a task is parked.
+func (j *job) parkID() string {
+	if j.msg != nil {
+		if md, err := j.msg.Metadata(); err == nil {
+			return fmt.Sprintf("park/%s/%d", md.Stream, md.Sequence.Stream)
+		}
+	}
+	return "park/" + j.t.attempt
+}
+
+// settleMsg acks m, or hands it back to come again after delay (at once when delay is not positive).
+func settleMsg(m jetstream.Msg, retry bool, delay time.Duration) {
+	switch {
+	case !retry:
+		_ = m.Ack()
+	case delay <= 0:
+		_ = m.Nak()
+	default:
+		_ = m.NakWithDelay(delay)
+	}
 }
 
 // dispatchMsg runs in a consumer's goroutine: it turns a task message into a job for its lane.
@@ -233,20 +253,7 @@ func (w *Worker) dispatchMsg(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	parkID := "park/" + t.attempt
-	if md, err := m.Metadata(); err == nil {
-		parkID = fmt.Sprintf("park/%s/%d", md.Stream, md.Sequence.Stream)
-	}
-	w.dispatch(ctx, &job{t: t, parkID: parkID, done: func(retry bool, delay time.Duration) {
-		switch {
-		case !retry:
-			_ = m.Ack()
-		case delay <= 0:
-			_ = m.Nak()
-		default:
-			_ = m.NakWithDelay(delay)
-		}
-	}})
+	w.dispatch(ctx, &job{t: t, msg: m, done: func(retry bool, delay time.Duration) { settleMsg(m, retry, delay) }})
 }
 
 // dispatch queues the job on its endpoint's lane. When the lane is full it waits for room if the endpoint
@@ -314,7 +321,7 @@ func (w *Worker) park(ctx context.Context, j *job, delay time.Duration) {
 	}
 	t := *j.t
 	t.parked = true
-	if err := w.schedule(ctx, &t, w.now().Add(delay), j.parkID); err != nil {
+	if err := w.schedule(ctx, &t, w.now().Add(delay), j.parkID()); err != nil {
 		w.log.Warn("park a delivery task", "webhook", t.webhook, "err", err)
 		j.done(true, delay)
 		return

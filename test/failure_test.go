@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,23 +158,34 @@ func TestFinalFailureDivertsAlertsAndResends(t *testing.T) {
 	h.must(http.StatusForbidden, http.MethodDelete, wpath(tenantA, "/"+loc+"/diverted/"+ev.Locator), lister, nil)
 }
 
-func TestSuspendHoldsEventsAndReleasesThemInOrder(t *testing.T) {
-	h := startEngine(t)
-	rc := newReceiver(t)
+// suspendedByFirstFailure creates a webhook on rc, subscribed to policy.issue, that suspends on a final
+// failure; rc fails the first request (event 0, published here) and accepts the rest. It returns once the
+// webhook is suspended, with its locator and state.
+func suspendedByFirstFailure(t *testing.T, h *harness, rc *receiver) (string, map[string]any) {
+	t.Helper()
 	rc.setAnswer(func(n int) int {
 		if n == 0 {
 			return http.StatusBadGateway
 		}
 		return http.StatusOK
 	})
-	loc := h.createWebhook(tenantA, retryBody(rc.url("/s"), map[string]any{"suspend": true}))
+	body := retryBody(rc.url("/s"), map[string]any{"suspend": true})
+	body["eventTypes"] = []string{"policy.issue"}
+	loc := h.createWebhook(tenantA, body)
 	h.publishHTTP(tenantA, "policy.issue", map[string]any{"i": 0})
 	rc.waitFor(t, 1, 10*time.Second)
 	var wh map[string]any
-	eventually(t, 5*time.Second, "webhook suspended", func() bool {
+	eventually(t, 10*time.Second, "webhook suspended", func() bool {
 		wh = h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+loc), adminToken, nil).object(t)
 		return wh["suspended"] == true
 	})
+	return loc, wh
+}
+
+func TestSuspendHoldsEventsAndReleasesThemInOrder(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	loc, wh := suspendedByFirstFailure(t, h, rc)
 	if wh["suspendedAt"] == nil {
 		t.Fatalf("suspendedAt missing: %v", wh)
 	}
@@ -195,12 +203,8 @@ func TestSuspendHoldsEventsAndReleasesThemInOrder(t *testing.T) {
 	// An event the server sent to the stopping instance's router as it stopped can be lost in flight and come
 	// back only after the router's ack wait (15 s), and the release waits for it: it must not overtake it.
 	got := rc.waitFor(t, 7, 40*time.Second)
-	var order []string
-	for _, r := range got[1:] {
-		order = append(order, r.header.Get("Webhook-Id"))
-	}
-	if !slices.Equal(order, append(held, after)) {
-		t.Fatalf("released in order %v, want %v then %s", order, held, after)
+	if order := webhookIDs(got[1:]); !slices.Equal(order, append(held, after)) {
+		t.Fatalf("released in order %v, want %v then %s", webhookIDs(got[1:]), held, after)
 	}
 	hist := h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+loc+"/history"), adminToken, nil)
 	if !strings.Contains(string(hist.body), `"type":"webhook.suspended"`) || !strings.Contains(string(hist.body), `"actor":"system"`) {
@@ -372,30 +376,15 @@ func TestTimeoutsAndRedirectsAreFailures(t *testing.T) {
 // a holding must still come, once the router has passed the point where it was first tried.
 func TestHoldingEndsUnderSteadyTraffic(t *testing.T) {
 	h := startEngine(t)
-	var busy atomic.Int64
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		busy.Add(1)
+	busy := newReceiver(t)
+	busy.setAnswer(func(int) int {
 		time.Sleep(100 * time.Millisecond) // the endpoint's latency, not synchronization
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(slow.Close)
-	h.createWebhook(tenantA, map[string]any{"name": "busy", "endpoint": map[string]any{"url": slow.URL + "/busy"},
-		"eventTypes": []string{"claim.open"}})
-	rc := newReceiver(t)
-	rc.setAnswer(func(n int) int {
-		if n == 0 {
-			return http.StatusBadGateway
-		}
 		return http.StatusOK
 	})
-	fh := retryBody(rc.url("/s"), map[string]any{"suspend": true})
-	fh["eventTypes"] = []string{"policy.issue"}
-	loc := h.createWebhook(tenantA, fh)
-	h.publishHTTP(tenantA, "policy.issue", map[string]any{"i": 0})
-	eventually(t, 10*time.Second, "webhook suspended", func() bool {
-		return h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+loc), adminToken, nil).object(t)["suspended"] == true
-	})
+	h.createWebhook(tenantA, map[string]any{"name": "busy", "endpoint": map[string]any{"url": busy.url("/busy")},
+		"eventTypes": []string{"claim.open"}})
+	rc := newReceiver(t)
+	loc, _ := suspendedByFirstFailure(t, h, rc)
 	var held []string
 	for i := 1; i <= 3; i++ {
 		held = append(held, h.publishHTTP(tenantA, "policy.issue", map[string]any{"i": i}).Locator)
@@ -420,15 +409,11 @@ func TestHoldingEndsUnderSteadyTraffic(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(stop); traffic.Wait() })
-	eventually(t, 10*time.Second, "steady traffic to the slow endpoint", func() bool { return busy.Load() >= 10 })
+	eventually(t, 10*time.Second, "steady traffic to the slow endpoint", func() bool { return len(busy.requests()) >= 10 })
 
 	h.must(http.StatusNoContent, http.MethodPatch, wpath(tenantA, "/"+loc+"/unsuspend"), adminToken, nil)
 	got := rc.waitFor(t, 4, 15*time.Second)
-	var order []string
-	for _, r := range got[1:] {
-		order = append(order, r.header.Get("Webhook-Id"))
-	}
-	if !slices.Equal(order, held) {
+	if order := webhookIDs(got[1:]); !slices.Equal(order, held) {
 		t.Fatalf("released in order %v, want %v", order, held)
 	}
 	eventually(t, 15*time.Second, "holding ended (webhook.released in the history)", func() bool {

@@ -84,6 +84,15 @@ func (rc *receiver) requests() []received {
 	return append([]received(nil), rc.got...)
 }
 
+// webhookIDs returns the webhook-id of each request, in order.
+func webhookIDs(rs []received) []string {
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.header.Get("Webhook-Id"))
+	}
+	return ids
+}
+
 // waitFor waits until the receiver has at least n requests.
 func (rc *receiver) waitFor(t *testing.T, n int, timeout time.Duration) []received {
 	t.Helper()

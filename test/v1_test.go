@@ -396,10 +396,7 @@ func TestV1ReplayMissingSendsOnlyWhatWasMissedInOrder(t *testing.T) {
 	window := "?begin=" + before.Timestamp.Add(-time.Second).Format(time.RFC3339Nano)
 	expect(t, h.v1(http.MethodPost, "/v1/event_subscriptions/"+sub.Token+"/replay_missing"+window, tok, nil), http.StatusAccepted)
 	got := rc.waitFor(t, 1+len(missed), 15*time.Second)
-	var order []string
-	for _, r := range got[1:] {
-		order = append(order, r.header.Get("Webhook-Id"))
-	}
+	order := webhookIDs(got[1:])
 	if !slices.Equal(order, missed) {
 		t.Fatalf("replayed %v, want %v in order", order, missed)
 	}
@@ -408,11 +405,7 @@ func TestV1ReplayMissingSendsOnlyWhatWasMissedInOrder(t *testing.T) {
 	marker := h.publishHTTP(tenantA, "card.created", map[string]any{"marker": true})
 	got = rc.waitFor(t, 2+len(missed), 10*time.Second)
 	if id := got[len(got)-1].header.Get("Webhook-Id"); id != marker.Locator || len(got) != 2+len(missed) {
-		var ids []string
-		for _, r := range got {
-			ids = append(ids, r.header.Get("Webhook-Id"))
-		}
-		t.Fatalf("after the repeat: %d deliveries, last %s, want the marker %s: %v", len(got), id, marker.Locator, ids)
+		t.Fatalf("after the repeat: %d deliveries, last %s, want the marker %s: %v", len(got), id, marker.Locator, webhookIDs(got))
 	}
 }
 
