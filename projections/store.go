@@ -72,6 +72,12 @@ type skipError struct{ err error }
 func (e skipError) Error() string { return e.err.Error() }
 func (e skipError) Unwrap() error { return e.err }
 
+// AppendFill is how full bbolt fills a page of a view's buckets before it splits it. Views' keys arrive nearly
+// in order within their prefix (a tenant's sequences, a webhook's time-ordered locators), so a page is
+// rarely written below its end once split: splitting full, not at bbolt's default half, halves the pages
+// each commit writes, the file, and what its mmap keeps resident.
+const AppendFill = 0.95
+
 // metaBucket holds each view's cursor: the applied sequence and the creation time of the stream it came from.
 var metaBucket = []byte("meta")
 
@@ -385,6 +391,9 @@ func (r *runner) apply(batch []jetstream.Msg) error {
 	c := r.cursor
 	var pending uint64
 	err := r.store.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range r.view.Buckets() {
+			tx.Bucket([]byte(b)).FillPercent = AppendFill
+		}
 		for _, jm := range batch {
 			md, err := jm.Metadata()
 			if err != nil {
