@@ -15,16 +15,17 @@ import (
 const AttemptsView = "attempts"
 
 var (
-	attemptsBucket   = []byte("attempts")            // tenant/attempt → Attempt
-	attemptsByHook   = []byte("attempts_by_webhook") // tenant/webhook/attempt → nil
-	attemptsByEvent  = []byte("attempts_by_event")   // tenant/event/attempt → nil
-	deliveredBucket  = []byte("delivered")           // tenant/webhook/event → attempt that succeeded
-	lastAttempt      = []byte("last_attempt")        // tenant/webhook/event → latest attempt with an outcome
-	everAttemptedKey = []byte("attempted")           // tenant/webhook/event → nil: some try ran or is pending
-	attemptSeqs      = []byte("attempt_seq")         // tenant/attempt → seq of its latest record
-	attemptsBySeq    = []byte("attempts_seq")        // seq → tenant/attempt, for the latest record of each attempt
-	alertsSent       = []byte("alerts_sent")         // tenant/alert → nil
+	attemptsBucket  = []byte("attempts")            // tenant/attempt → seq of its latest record, then the Attempt
+	attemptsByHook  = []byte("attempts_by_webhook") // tenant/webhook/attempt → nil
+	attemptsByEvent = []byte("attempts_by_event")   // tenant/event/attempt → nil
+	pairsBucket     = []byte("attempt_pairs")       // tenant/webhook/event → pairState, once some try ran or is pending
+	attemptsBySeq   = []byte("attempts_seq")        // seq → tenant/attempt, for the latest record of each attempt
+	alertsSent      = []byte("alerts_sent")         // tenant/alert → nil
 )
+
+// attemptsLayout is the attempts view's layout version. Version 1 folded three per-pair buckets into
+// attempt_pairs and the sequence index into the attempts' values: five puts per attempt instead of eight.
+const attemptsLayout = 1
 
 // Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event, and
 // which (event, webhook) pairs were delivered.
@@ -44,8 +45,54 @@ func (*Attempts) Linger() time.Duration { return 10 * time.Millisecond }
 
 // Buckets implements View.
 func (*Attempts) Buckets() []string {
-	return []string{string(attemptsBucket), string(attemptsByHook), string(attemptsByEvent), string(deliveredBucket),
-		string(lastAttempt), string(everAttemptedKey), string(attemptSeqs), string(attemptsBySeq), string(alertsSent)}
+	return []string{string(attemptsBucket), string(attemptsByHook), string(attemptsByEvent), string(pairsBucket),
+		string(attemptsBySeq), string(alertsSent)}
+}
+
+// Layout implements VersionedView.
+func (*Attempts) Layout() (int, []string) {
+	return attemptsLayout, []string{"delivered", "last_attempt", "attempted", "attempt_seq"}
+}
+
+// pairState is what the tries of one event to one webhook have come to: the latest attempt with an outcome
+// and the attempt that succeeded, each empty until there is one.
+type pairState struct{ last, delivered []byte }
+
+// readPair decodes a pair's entry: "last/delivered" (locators never contain '/').
+func readPair(v []byte) pairState {
+	last, delivered, _ := bytes.Cut(v, []byte("/"))
+	return pairState{last: last, delivered: delivered}
+}
+
+func (p pairState) encode() []byte {
+	b := make([]byte, 0, len(p.last)+1+len(p.delivered))
+	b = append(b, p.last...)
+	b = append(b, '/')
+	return append(b, p.delivered...)
+}
+
+// attemptEntry is an attempts bucket value: the sequence of the attempt's latest record, then its JSON, so
+// retention finds an attempt's record without an index of its own.
+func attemptEntry(seq uint64, data []byte) []byte {
+	return append(seqKey(nil, seq), data...)
+}
+
+// splitEntry returns an attempts bucket value's sequence and JSON.
+func splitEntry(v []byte) (uint64, []byte) {
+	if len(v) < 8 {
+		return 0, nil
+	}
+	return seqOf(v[:8]), v[8:]
+}
+
+// decodeEntry decodes an attempts bucket value's attempt.
+func decodeEntry(v []byte) (*hookstream.Attempt, error) {
+	_, data := splitEntry(v)
+	var a hookstream.Attempt
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, fmt.Errorf("decode attempt: %w", err)
+	}
+	return &a, nil
 }
 
 // Apply implements View.
@@ -54,7 +101,6 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		return Skip(fmt.Errorf("decode delivery record: %w", err))
 	}
-	pair := key(r.Tenant, r.Webhook, r.Event)
 	switch r.Type {
 	case hookstream.RecordAttempt:
 		a := r.Attempt
@@ -65,41 +111,52 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 		if err != nil {
 			return fmt.Errorf("encode attempt: %w", err)
 		}
-		puts := []struct {
-			bucket, key, value []byte
-		}{
-			{attemptsBucket, key(a.Tenant, a.Locator), data},
-			{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
-			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
-			{everAttemptedKey, pair, nil},
+		attempts, bySeq := tx.Bucket(attemptsBucket), tx.Bucket(attemptsBySeq)
+		k := key(a.Tenant, a.Locator)
+		if old, _ := splitEntry(attempts.Get(k)); old != 0 {
+			// The attempt's earlier record (its PENDING try) is no longer its latest.
+			if err := bySeq.Delete(seqKey(nil, old)); err != nil {
+				return err
+			}
 		}
+		pairs := tx.Bucket(pairsBucket)
+		pair := key(a.Tenant, a.Webhook, a.Event)
+		state := readPair(pairs.Get(pair))
 		switch a.Status {
 		case hookstream.AttemptSuccess:
-			puts = append(puts, struct{ bucket, key, value []byte }{deliveredBucket, pair, []byte(a.Locator)},
-				struct{ bucket, key, value []byte }{lastAttempt, pair, []byte(a.Locator)})
+			state.last, state.delivered = []byte(a.Locator), []byte(a.Locator)
 		case hookstream.AttemptFailed:
-			puts = append(puts, struct{ bucket, key, value []byte }{lastAttempt, pair, []byte(a.Locator)})
+			state.last = []byte(a.Locator)
 		}
-		for _, p := range puts {
+		sk := seqKey(nil, m.Seq)
+		for _, p := range []struct{ bucket, key, value []byte }{
+			{attemptsBucket, k, attemptEntry(m.Seq, data)},
+			{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
+			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
+			{pairsBucket, pair, state.encode()},
+			{attemptsBySeq, sk, k},
+		} {
 			if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
 				return err
 			}
 		}
-		return trackSeq(tx, key(a.Tenant, a.Locator), m.Seq)
+		return nil
 	case hookstream.RecordAttemptCancelled:
 		k := key(r.Tenant, r.Cancelled)
-		data := tx.Bucket(attemptsBucket).Get(k)
-		if data == nil {
+		v := tx.Bucket(attemptsBucket).Get(k)
+		if v == nil {
 			return nil
 		}
-		var a hookstream.Attempt
-		if err := json.Unmarshal(data, &a); err != nil {
+		a, err := decodeEntry(v)
+		if err != nil {
 			return Skip(err)
 		}
 		if a.Status != hookstream.AttemptPending {
 			return nil // it ran after all: its outcome stays
 		}
-		for _, p := range [][2][]byte{{attemptsBucket, k}, {attemptsByHook, key(a.Tenant, a.Webhook, a.Locator)}, {attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}} {
+		seq, _ := splitEntry(v)
+		for _, p := range [][2][]byte{{attemptsBucket, k}, {attemptsByHook, key(a.Tenant, a.Webhook, a.Locator)},
+			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}, {attemptsBySeq, seqKey(nil, seq)}} {
 			if err := tx.Bucket(p[0]).Delete(p[1]); err != nil {
 				return err
 			}
@@ -126,7 +183,7 @@ func (v *Attempts) AlertSent(tenant, alert string) bool {
 func (v *Attempts) Delivered(tenant, webhook, event string) (bool, error) {
 	var ok bool
 	err := v.store.db.View(func(tx *bolt.Tx) error {
-		ok = tx.Bucket(deliveredBucket).Get(key(tenant, webhook, event)) != nil
+		ok = len(readPair(tx.Bucket(pairsBucket).Get(key(tenant, webhook, event))).delivered) > 0
 		return nil
 	})
 	return ok, err
@@ -136,12 +193,13 @@ func (v *Attempts) Delivered(tenant, webhook, event string) (bool, error) {
 func (v *Attempts) Attempt(tenant, locator string) (*hookstream.Attempt, error) {
 	var a *hookstream.Attempt
 	err := v.store.db.View(func(tx *bolt.Tx) error {
-		data := tx.Bucket(attemptsBucket).Get(key(tenant, locator))
-		if data == nil {
+		v := tx.Bucket(attemptsBucket).Get(key(tenant, locator))
+		if v == nil {
 			return nil
 		}
-		a = &hookstream.Attempt{}
-		return json.Unmarshal(data, a)
+		var err error
+		a, err = decodeEntry(v)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read attempt: %w", err)
@@ -169,15 +227,15 @@ func (v *Attempts) list(index, prefix []byte, tenant string) ([]*hookstream.Atte
 		c := tx.Bucket(index).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			loc := k[len(prefix):]
-			data := attempts.Get(key(tenant, string(loc)))
-			if data == nil {
+			v := attempts.Get(key(tenant, string(loc)))
+			if v == nil {
 				continue
 			}
-			var a hookstream.Attempt
-			if err := json.Unmarshal(data, &a); err != nil {
-				return fmt.Errorf("decode attempt: %w", err)
+			a, err := decodeEntry(v)
+			if err != nil {
+				return err
 			}
-			out = append(out, &a)
+			out = append(out, a)
 		}
 		return nil
 	})
@@ -189,9 +247,9 @@ func (v *Attempts) list(index, prefix []byte, tenant string) ([]*hookstream.Atte
 func (v *Attempts) LatestOutcome(tenant, webhook, event string) (*hookstream.Attempt, error) {
 	var loc []byte
 	if err := v.store.db.View(func(tx *bolt.Tx) error {
-		loc = bytes.Clone(tx.Bucket(lastAttempt).Get(key(tenant, webhook, event)))
+		loc = bytes.Clone(readPair(tx.Bucket(pairsBucket).Get(key(tenant, webhook, event))).last)
 		return nil
-	}); err != nil || loc == nil {
+	}); err != nil || len(loc) == 0 {
 		return nil, err
 	}
 	return v.Attempt(tenant, string(loc))
@@ -201,7 +259,7 @@ func (v *Attempts) LatestOutcome(tenant, webhook, event string) (*hookstream.Att
 func (v *Attempts) EverAttempted(tenant, webhook, event string) (bool, error) {
 	var ok bool
 	err := v.store.db.View(func(tx *bolt.Tx) error {
-		ok = tx.Bucket(everAttemptedKey).Get(key(tenant, webhook, event)) != nil
+		ok = tx.Bucket(pairsBucket).Get(key(tenant, webhook, event)) != nil
 		return nil
 	})
 	return ok, err
@@ -222,22 +280,6 @@ func (v *Attempts) Pending(tenant, webhook, event string) ([]*hookstream.Attempt
 	return out, nil
 }
 
-// trackSeq remembers seq as the latest record of attempt k, so retention can drop the attempt when the stream
-// no longer holds that record.
-func trackSeq(tx *bolt.Tx, k []byte, seq uint64) error {
-	seqs, bySeq := tx.Bucket(attemptSeqs), tx.Bucket(attemptsBySeq)
-	if old := seqs.Get(k); len(old) == 8 {
-		if err := bySeq.Delete(old); err != nil {
-			return err
-		}
-	}
-	sk := seqKey(nil, seq)
-	if err := seqs.Put(k, sk); err != nil {
-		return err
-	}
-	return bySeq.Put(sk, k)
-}
-
 // TrimBelow drops the attempts whose latest record the stream no longer holds (below its first sequence), and
 // what (event, webhook) state only they supported, as a rebuild from the stream would not have them.
 func (v *Attempts) TrimBelow(first uint64) (int, error) {
@@ -245,17 +287,14 @@ func (v *Attempts) TrimBelow(first uint64) (int, error) {
 	err := v.store.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(attemptsBySeq).Cursor()
 		for k, ak := c.First(); k != nil && seqOf(k) < first; k, ak = c.Next() {
-			tenant, locator, _ := bytes.Cut(ak, []byte("/"))
-			if data := tx.Bucket(attemptsBucket).Get(ak); data != nil {
-				var a hookstream.Attempt
-				if err := json.Unmarshal(data, &a); err == nil {
-					if err := dropAttempt(tx, &a); err != nil {
-						return err
+			if v := tx.Bucket(attemptsBucket).Get(ak); v != nil {
+				if seq, _ := splitEntry(v); seq == seqOf(k) {
+					if a, err := decodeEntry(v); err == nil {
+						if err := dropAttempt(tx, a); err != nil {
+							return err
+						}
 					}
 				}
-			}
-			if err := tx.Bucket(attemptSeqs).Delete(key(string(tenant), string(locator))); err != nil {
-				return err
 			}
 			if err := c.Delete(); err != nil {
 				return err
@@ -278,17 +317,13 @@ func dropAttempt(tx *bolt.Tx, a *hookstream.Attempt) error {
 	prefix := key(a.Tenant, a.Event, "")
 	c := tx.Bucket(attemptsByEvent).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		data := tx.Bucket(attemptsBucket).Get(key(a.Tenant, string(k[len(prefix):])))
-		var other hookstream.Attempt
-		if data != nil && json.Unmarshal(data, &other) == nil && other.Webhook == a.Webhook {
+		v := tx.Bucket(attemptsBucket).Get(key(a.Tenant, string(k[len(prefix):])))
+		if v == nil {
+			continue
+		}
+		if other, err := decodeEntry(v); err == nil && other.Webhook == a.Webhook {
 			return nil
 		}
 	}
-	pair := key(a.Tenant, a.Webhook, a.Event)
-	for _, b := range [][]byte{deliveredBucket, lastAttempt, everAttemptedKey} {
-		if err := tx.Bucket(b).Delete(pair); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.Bucket(pairsBucket).Delete(key(a.Tenant, a.Webhook, a.Event))
 }

@@ -176,15 +176,15 @@ func (v *Attempts) page(index, prefix []byte, tenant string, f AttemptFilter, af
 		}
 		attempts := tx.Bucket(attemptsBucket)
 		out, more, err = scanPage(tx.Bucket(index), prefix, cur, func(k, _ []byte) (*hookstream.Attempt, bool, error) {
-			data := attempts.Get(key(tenant, string(k[len(prefix):])))
-			if data == nil {
+			v := attempts.Get(key(tenant, string(k[len(prefix):])))
+			if v == nil {
 				return nil, false, nil
 			}
-			var a hookstream.Attempt
-			if err := json.Unmarshal(data, &a); err != nil {
-				return nil, false, fmt.Errorf("decode attempt: %w", err)
+			a, err := decodeEntry(v)
+			if err != nil {
+				return nil, false, err
 			}
-			return &a, f.match(&a), nil
+			return a, f.match(a), nil
 		})
 		return err
 	})

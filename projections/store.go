@@ -63,6 +63,14 @@ type LingeringView interface {
 	Linger() time.Duration
 }
 
+// VersionedView is a View whose stored layout changed after files were written with an earlier one. Layout
+// returns the layout's version and the buckets earlier layouts used and this one does not: a file written with
+// another version is rebuilt from the stream, and those buckets dropped. A View that is not versioned is at 0.
+type VersionedView interface {
+	View
+	Layout() (version int, retired []string)
+}
+
 // Skip marks an error of Apply as concerning only that message (it cannot be decoded or applied): the view
 // logs it and goes on. Any other error aborts the batch, leaving the cursor where it was.
 func Skip(err error) error { return skipError{err} }
@@ -78,7 +86,8 @@ func (e skipError) Unwrap() error { return e.err }
 // each commit writes, the file, and what its mmap keeps resident.
 const AppendFill = 0.95
 
-// metaBucket holds each view's cursor: the applied sequence and the creation time of the stream it came from.
+// metaBucket holds each view's cursor: the applied sequence, the creation time of the stream it came from, and the
+// layout it was written with.
 var metaBucket = []byte("meta")
 
 // Options configure a Store.
@@ -207,22 +216,29 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// cursor is a view's position in its stream.
+// cursor is a view's position in its stream, and the layout it was written with.
 type cursor struct {
 	applied       uint64
 	streamCreated int64 // unix nanoseconds
+	layout        int
 }
 
+// readCursor reads a view's cursor: 16 bytes (applied, stream creation), then the layout's version when it is
+// not 0 (files from before layouts had versions have 16 bytes).
 func readCursor(tx *bolt.Tx, name string) cursor {
 	b := tx.Bucket(metaBucket)
 	if b == nil {
 		return cursor{}
 	}
 	v := b.Get([]byte("cursor/" + name))
-	if len(v) != 16 {
+	if len(v) != 16 && len(v) != 24 {
 		return cursor{}
 	}
-	return cursor{applied: binary.BigEndian.Uint64(v[:8]), streamCreated: int64(binary.BigEndian.Uint64(v[8:]))}
+	c := cursor{applied: binary.BigEndian.Uint64(v[:8]), streamCreated: int64(binary.BigEndian.Uint64(v[8:16]))}
+	if len(v) == 24 {
+		c.layout = int(binary.BigEndian.Uint64(v[16:]))
+	}
+	return c
 }
 
 func writeCursor(tx *bolt.Tx, name string, c cursor) error {
@@ -230,9 +246,12 @@ func writeCursor(tx *bolt.Tx, name string, c cursor) error {
 	if err != nil {
 		return err
 	}
-	v := make([]byte, 16)
+	v := make([]byte, 16, 24)
 	binary.BigEndian.PutUint64(v[:8], c.applied)
 	binary.BigEndian.PutUint64(v[8:], uint64(c.streamCreated))
+	if c.layout != 0 {
+		v = binary.BigEndian.AppendUint64(v, uint64(c.layout))
+	}
 	return b.Put([]byte("cursor/"+name), v)
 }
 
@@ -269,15 +288,23 @@ func (r *runner) start(ctx context.Context) error {
 	if err := s.db.View(func(tx *bolt.Tx) error { c = readCursor(tx, name); return nil }); err != nil {
 		return err
 	}
-	if c.applied > 0 && (c.streamCreated != created || c.applied > info.State.LastSeq) {
+	layout, retired := 0, []string(nil)
+	if vv, ok := r.view.(VersionedView); ok {
+		layout, retired = vv.Layout()
+	}
+	switch {
+	case c.applied > 0 && (c.streamCreated != created || c.applied > info.State.LastSeq):
 		s.log.Warn("view is ahead of or foreign to its stream; rebuilding it", "view", name,
 			"applied", c.applied, "stream_last", info.State.LastSeq)
 		c = cursor{}
+	case c.applied > 0 && c.layout != layout:
+		s.log.Info("view was written with another layout; rebuilding it", "view", name, "layout", c.layout, "now", layout)
+		c = cursor{}
 	}
-	c.streamCreated = created
+	c.streamCreated, c.layout = created, layout
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if c.applied == 0 {
-			for _, b := range r.view.Buckets() {
+			for _, b := range append(r.view.Buckets(), retired...) {
 				if err := tx.DeleteBucket([]byte(b)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 					return err
 				}
