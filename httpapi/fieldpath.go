@@ -64,6 +64,8 @@ func fieldProblem(data []byte, t reflect.Type, path string, allowUnknown bool) (
 			}
 		}
 		return "", ""
+	case t == reflect.TypeFor[json.RawMessage]() || (t.Kind() == reflect.Interface && t.NumMethod() == 0):
+		return "", "" // any valid JSON decodes into these, and the document is valid: no need to decode it again
 	default:
 		if err := json.Unmarshal(data, reflect.New(t).Interface()); err != nil {
 			return orBody(path), "must be " + typeName(t.String())
