@@ -128,13 +128,12 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 		case hookstream.AttemptFailed:
 			state.last = []byte(a.Locator)
 		}
-		sk := seqKey(nil, m.Seq)
 		for _, p := range []struct{ bucket, key, value []byte }{
 			{attemptsBucket, k, attemptEntry(m.Seq, data)},
 			{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
 			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
 			{pairsBucket, pair, state.encode()},
-			{attemptsBySeq, sk, k},
+			{attemptsBySeq, seqKey(nil, m.Seq), k},
 		} {
 			if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
 				return err
