@@ -286,13 +286,9 @@ func (v *Attempts) TrimBelow(first uint64) (int, error) {
 	err := v.store.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(attemptsBySeq).Cursor()
 		for k, ak := c.First(); k != nil && seqOf(k) < first; k, ak = c.Next() {
-			if v := tx.Bucket(attemptsBucket).Get(ak); v != nil {
-				if seq, _ := splitEntry(v); seq == seqOf(k) {
-					if a, err := decodeEntry(v); err == nil {
-						if err := dropAttempt(tx, a); err != nil {
-							return err
-						}
-					}
+			if a := attemptRecordedAt(tx, ak, seqOf(k)); a != nil {
+				if err := dropAttempt(tx, a); err != nil {
+					return err
 				}
 			}
 			if err := c.Delete(); err != nil {
@@ -303,6 +299,20 @@ func (v *Attempts) TrimBelow(first uint64) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// attemptRecordedAt returns the attempt at k if its latest record is seq, else nil (as for an entry that cannot
+// be decoded): only then does the trimmed record take the attempt with it.
+func attemptRecordedAt(tx *bolt.Tx, k []byte, seq uint64) *hookstream.Attempt {
+	v := tx.Bucket(attemptsBucket).Get(k)
+	if latest, _ := splitEntry(v); latest != seq {
+		return nil
+	}
+	a, err := decodeEntry(v)
+	if err != nil {
+		return nil
+	}
+	return a
 }
 
 func dropAttempt(tx *bolt.Tx, a *hookstream.Attempt) error {

@@ -1,0 +1,102 @@
+package projections_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/projections"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestAttemptsTrimKeepsWhatLaterRecordsSupport applies delivery records to the attempts view in a real bbolt
+// file, then trims it as retention does: an attempt goes with its latest record (not with an earlier PENDING
+// one), and a pair's delivered and last-outcome state goes with the pair's last attempt.
+func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
+	store, err := projections.Open(filepath.Join(t.TempDir(), "views.db"), nil, projections.Options{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	view := projections.NewAttempts(store)
+	tenant, webhook := benchTenant(0), benchWebhook
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	e1, e2 := hookstream.EventLocator(now, 1), hookstream.EventLocator(now, 2)
+	a1 := hookstream.DerivedLocator(now, e1, webhook, "0")
+	a2 := hookstream.DerivedLocator(now.Add(time.Second), e1, webhook, "1")
+	b1 := hookstream.DerivedLocator(now, e2, webhook, "0")
+	b2 := hookstream.DerivedLocator(now.Add(time.Second), e2, webhook, "1")
+	attempt := func(loc, event, status string) *hookstream.DeliveryRecord {
+		return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: tenant, Webhook: webhook, Event: event, Time: now,
+			Attempt: &hookstream.Attempt{Locator: loc, Tenant: tenant, Webhook: webhook, Event: event, Status: status, Created: now}}
+	}
+	records := []*hookstream.DeliveryRecord{
+		attempt(a1, e1, hookstream.AttemptFailed),  // seq 1
+		attempt(a2, e1, hookstream.AttemptPending), // seq 2: the retry, scheduled
+		attempt(a2, e1, hookstream.AttemptSuccess), // seq 3: the retry ran
+		attempt(b1, e2, hookstream.AttemptSuccess), // seq 4
+		attempt(b2, e2, hookstream.AttemptPending), // seq 5, cancelled by seq 6
+		{Type: hookstream.RecordAttemptCancelled, Tenant: tenant, Webhook: webhook, Event: e2, Time: now, Cancelled: b2},
+	}
+	if err := store.DB().Update(func(tx *bolt.Tx) error {
+		for _, name := range view.Buckets() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		for i, r := range records {
+			data, _ := json.Marshal(r)
+			if err := view.Apply(tx, &projections.Msg{Seq: uint64(i + 1), Time: now, Data: data}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when, event string, delivered, attempted bool, last string) {
+		t.Helper()
+		if got, _ := view.Delivered(tenant, webhook, event); got != delivered {
+			t.Errorf("%s: delivered %s = %v, want %v", when, event, got, delivered)
+		}
+		if got, _ := view.EverAttempted(tenant, webhook, event); got != attempted {
+			t.Errorf("%s: attempted %s = %v, want %v", when, event, got, attempted)
+		}
+		got, _ := view.LatestOutcome(tenant, webhook, event)
+		if (got == nil && last != "") || (got != nil && got.Locator != last) {
+			t.Errorf("%s: latest outcome of %s = %+v, want %q", when, event, got, last)
+		}
+	}
+	trim := func(first uint64, want int) {
+		t.Helper()
+		if n, err := view.TrimBelow(first); err != nil || n != want {
+			t.Fatalf("TrimBelow(%d) = %d, %v; want %d", first, n, err, want)
+		}
+	}
+	if _, err := view.Attempt(tenant, b2); err == nil {
+		t.Error("the cancelled PENDING try is still listed")
+	}
+	check("applied", e1, true, true, a2)
+	check("applied", e2, true, true, b1)
+
+	trim(2, 1) // seq 1: a1
+	if _, err := view.Attempt(tenant, a1); err == nil {
+		t.Error("a1 survived the trim of its only record")
+	}
+	check("a1 trimmed", e1, true, true, a2)
+
+	trim(4, 1) // seqs 2–3: a2 (its PENDING record's entry went when its outcome came); e1 has no attempt left
+	check("a2 trimmed", e1, false, false, "")
+	check("a2 trimmed", e2, true, true, b1)
+
+	trim(7, 1) // seqs 4–6: b1 (b2's entry went with its cancellation)
+	check("all trimmed", e2, false, false, "")
+	if all, err := view.ForWebhook(tenant, webhook); err != nil || len(all) != 0 {
+		t.Errorf("attempts left after trimming every record: %d, %v", len(all), err)
+	}
+}
