@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ func TestOptionsValidation(t *testing.T) {
 	if err := ok.validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if ok.Webhooks != DefaultWebhooks || ok.Events != DefaultEvents || ok.Payload != DefaultPayload {
+	if ok.Webhooks != DefaultWebhooks || ok.Events != DefaultEvents || ok.Payload != DefaultPayload || ok.Rounds != 1 {
 		t.Fatalf("defaults %+v", ok)
 	}
 	if in := (Options{IngestHTTP: true}).withDefaults(); in.Webhooks != 0 || in.validate() != nil {
@@ -133,6 +134,8 @@ func TestOptionsValidation(t *testing.T) {
 		{Options{Payload: 10}, "--payload"},
 		{Options{Webhooks: -1}, "--webhooks"},
 		{Options{Rate: -1}, "--rate"},
+		{Options{Rounds: -1}, "--rounds"},
+		{Options{Rounds: 101}, "--rounds"},
 		{Options{MaxInFlight: 4, MaxInFlightPerEndpoint: 8}, "--max-in-flight"},
 		{Options{Sync: "never"}, "--sync"},
 		{Options{NATS: "nats://127.0.0.1:4222"}, "give --http too"},
@@ -181,6 +184,8 @@ func TestWriteTable(t *testing.T) {
 		Ingest:         &Ingest{Events: 20000, Clients: 64, PerSecond: 5000, Baseline: &Baseline{PerSecond: 20000}, Ratio: 0.25},
 		PendingRetries: &PendingRetries{Pending: 100000, Phase: Phase{DeliveriesPerSecond: 9500}, Ratio: 0.95},
 		Isolation:      &Isolation{SlowEndpoints: 1, SlowDelayMs: 2000, SlowDelivered: 160, Phase: Phase{DeliveriesPerSecond: 9000}, Ratio: 0.9},
+		Rounds: []Round{{PerSecond: 9000, BaselinePerSecond: 30000, Ratio: 0.3}, {PerSecond: 10000, BaselinePerSecond: 25000, Ratio: 0.4},
+			{PerSecond: 11000, BaselinePerSecond: 22000, Ratio: 0.5}},
 	}
 	var b bytes.Buffer
 	if err := r.WriteTable(&b); err != nil {
@@ -188,10 +193,32 @@ func TestWriteTable(t *testing.T) {
 	}
 	for _, want := range []string{"steady 1000 events/s", "10,000/s", "25,000/s", "0.40 (bounded by the offered rate)",
 		"1.50 / 2.25 / 12.5 / 150 ms", "31250 ms", "150.0 MB", "ingested events/s (64 clients)", "0.25", "100,000 retries pending", "0.95 of none pending",
-		"1 endpoint(s) answering after 2s", "0.90 of all fast", "server figures: test"} {
+		"1 endpoint(s) answering after 2s", "0.90 of all fast", "server figures: test",
+		"3 rounds, alternately (above: the median)", "0.30–0.50", "round 1", "9,000/s", "30,000/s", "round 3", "22,000/s"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestMedianRoundIsARoundMeasured(t *testing.T) {
+	rd := func(perSecond, baseline float64) *round {
+		return &round{baseline: &Baseline{PerSecond: baseline}, main: Phase{DeliveriesPerSecond: perSecond}}
+	}
+	rounds := []*round{rd(10, 20), rd(30, 40), rd(10, 50), rd(10, 40)} // ratios 0.5, 0.75, 0.2, 0.25
+	if got := medianRound(rounds); got != rounds[3] {
+		t.Fatalf("median of an even count: ratio %v, want the lower middle 0.25", got.headline())
+	}
+	if got := medianRound(rounds[:3]); got != rounds[0] {
+		t.Fatalf("median of three: ratio %v, want 0.5", got.headline())
+	}
+	// With HTTP ingestion the rounds are ranked by ingestion's ratio, whatever the deliveries'.
+	in := []*round{rd(10, 20), rd(10, 20), rd(10, 20)}
+	for i, r := range []float64{900, 100, 500} {
+		in[i].ingest, in[i].main.PublishedPerSecond = &Baseline{PerSecond: 1000}, r
+	}
+	if got := medianRound(in); got != in[2] || got.summary().Ratio != 0.5 || got.summary().BaselinePerSecond != 1000 {
+		t.Fatalf("ingestion median %+v", got.summary())
 	}
 }
 
@@ -226,6 +253,33 @@ func TestRunInProcessEveryPhase(t *testing.T) {
 	}
 	if len(progress) == 0 || progress[len(progress)-1].Done != progress[len(progress)-1].Total {
 		t.Fatalf("progress %+v", progress)
+	}
+	if res.Rounds != nil {
+		t.Fatalf("one round listed: %+v", res.Rounds)
+	}
+}
+
+// TestRunRounds alternates the baseline and the main phase: every round is listed in order, each pair
+// measured, and the top-level figures are the median round's.
+func TestRunRounds(t *testing.T) {
+	res, err := Run(context.Background(), Options{Webhooks: 2, Events: 100, Payload: 100, Rounds: 3, MaxInFlight: 16,
+		MaxInFlightPerEndpoint: 4, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rounds) != 3 {
+		t.Fatalf("rounds %+v", res.Rounds)
+	}
+	ratios := make([]float64, 0, 3)
+	for i, rd := range res.Rounds {
+		if rd.PerSecond <= 0 || rd.BaselinePerSecond <= 0 || rd.Ratio != rd.PerSecond/rd.BaselinePerSecond {
+			t.Fatalf("round %d: %+v", i+1, rd)
+		}
+		ratios = append(ratios, rd.Ratio)
+	}
+	slices.Sort(ratios)
+	if res.Ratio != ratios[1] || res.Deliveries != 200 || res.Ratio != res.DeliveriesPerSecond/res.Baseline.PerSecond {
+		t.Fatalf("top level: ratio %v (rounds %v), deliveries %d", res.Ratio, ratios, res.Deliveries)
 	}
 }
 

@@ -82,6 +82,10 @@ type Options struct {
 	SlowDelay     time.Duration
 	// PendingRetries adds a phase run once that many retries are scheduled far in the future.
 	PendingRetries int
+	// Rounds runs the raw baselines and the main phase that many times, alternately: on a shared machine the
+	// baseline alone can swing by half within the hour, and a single pair may catch the two in different
+	// states. The result's figures are the round with the median ratio's.
+	Rounds int
 
 	// MaxInFlight and MaxInFlightPerEndpoint configure the in-process engine, and say what a running engine
 	// was started with: the baseline's concurrency is MaxInFlightPerEndpoint × Webhooks, capped by
@@ -92,7 +96,8 @@ type Options struct {
 	// where it serves net/http/pprof.
 	Sync  string
 	Pprof string
-	// CPUProfile, when set, receives a CPU profile (runtime/pprof) of the main phase. In-process only. The
+	// CPUProfile, when set, receives a CPU profile (runtime/pprof) of the main phase (the last round's).
+	// In-process only. The
 	// bench's own goroutines carry the label bench=receiver, bench=publisher or bench=progress.
 	CPUProfile io.Writer
 
@@ -121,6 +126,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Events == 0 {
 		o.Events = DefaultEvents
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 1
 	}
 	if o.Payload == 0 {
 		o.Payload = DefaultPayload
@@ -184,6 +192,9 @@ func (o *Options) validate() error {
 	}
 	if o.SlowEndpoints > 0 && o.Webhooks == 0 {
 		errs = append(errs, errors.New("--slow-endpoints needs fast webhooks to compare (--webhooks ≥ 1)"))
+	}
+	if o.Rounds < 1 || o.Rounds > 100 {
+		errs = append(errs, fmt.Errorf("--rounds must be 1 to 100, got %d", o.Rounds))
 	}
 	if o.PendingRetries < 0 {
 		errs = append(errs, fmt.Errorf("--pending-retries must not be negative, got %d", o.PendingRetries))

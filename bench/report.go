@@ -36,7 +36,10 @@ type Result struct {
 	Baseline *Baseline `json:"baseline,omitempty"`
 	Ratio    float64   `json:"ratio"`
 
-	Ingest         *Ingest         `json:"ingest,omitempty"`
+	Ingest *Ingest `json:"ingest,omitempty"`
+	// Rounds lists every round when there were several (Options.Rounds), in the order they ran; the figures
+	// above are the median round's.
+	Rounds         []Round         `json:"rounds,omitempty"`
 	PendingRetries *PendingRetries `json:"pendingRetries,omitempty"`
 	Isolation      *Isolation      `json:"isolation,omitempty"`
 }
@@ -88,6 +91,14 @@ type ServerUsage struct {
 	CPUMicrosPerDelivery float64 `json:"cpuMicrosPerDelivery"`
 	// Source says where the figures come from and what they include.
 	Source string `json:"source"`
+}
+
+// Round is one alternation of the raw baseline and the main phase: its ratio is ingestion's with IngestHTTP,
+// the deliveries' otherwise.
+type Round struct {
+	PerSecond         float64 `json:"perSecond"`
+	BaselinePerSecond float64 `json:"baselinePerSecond"`
+	Ratio             float64 `json:"ratio"`
 }
 
 // Ingest is the HTTP ingestion measurement (IngestHTTP).
@@ -185,6 +196,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 		row("latency p50 / p90 / p99 / max", latencyText(r.Latency), "", "")
 		row("longest pause between deliveries", trimFloat(r.LongestPauseMs)+" ms", "", "")
+	}
+	if n := len(r.Rounds); n > 1 {
+		lo, hi := r.Rounds[0].Ratio, r.Rounds[0].Ratio
+		for _, rd := range r.Rounds {
+			lo, hi = min(lo, rd.Ratio), max(hi, rd.Ratio)
+		}
+		row(fmt.Sprintf("%d rounds, alternately (above: the median)", n), "", "", fmt.Sprintf("%.2f–%.2f", lo, hi))
+		for i, rd := range r.Rounds {
+			row(fmt.Sprintf("  round %d", i+1), perSecond(rd.PerSecond), perSecond(rd.BaselinePerSecond), fmt.Sprintf("%.2f", rd.Ratio))
+		}
 	}
 	row("events published/s", perSecond(r.PublishedPerSecond), "", "")
 	if r.PublishRetries > 0 {

@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,15 +87,15 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		res.Mode = "rate"
 	}
 
-	// The baselines first, while the engine is idle.
+	// What each round needs, prepared once: the baselines' bodies and the publisher.
+	var delivery, ingest *baselineSpec
 	if o.Webhooks > 0 {
 		tmpl, err := deliveryTemplate(r.payload, r.t.tenant)
 		if err != nil {
 			return nil, err
 		}
-		if res.Baseline, err = r.baseline(ctx, "raw HTTP baseline", r.fast[:o.Webhooks], tmpl, deliveryHeaders(), res.Concurrency, o.MaxInFlightPerEndpoint); err != nil {
-			return nil, err
-		}
+		delivery = &baselineSpec{urls: r.fast[:o.Webhooks], tmpl: tmpl, header: deliveryHeaders(), concurrency: res.Concurrency,
+			perHost: o.MaxInFlightPerEndpoint}
 	}
 	if o.IngestHTTP {
 		res.Ingestion = "http"
@@ -104,11 +106,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		h := http.Header{}
 		h.Set("Content-Type", "application/json")
 		h.Set("Authorization", "Bearer "+strings.Repeat("x", len(r.t.token)))
-		b, err := r.baseline(ctx, "raw HTTP baseline", r.fast[:1], tmpl, h, o.IngestClients, o.IngestClients)
-		if err != nil {
-			return nil, err
-		}
-		res.Ingest = &Ingest{Events: o.Events, Clients: o.IngestClients, Baseline: b}
+		ingest = &baselineSpec{urls: r.fast[:1], tmpl: tmpl, header: h, concurrency: o.IngestClients, perHost: o.IngestClients}
 		r.pub = newHTTPPublisher(r.t, o.IngestClients, r.payload)
 	} else {
 		var err error
@@ -118,31 +116,35 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	defer r.pub.close()
 
-	// The main phase, profiled when asked.
-	if o.CPUProfile != nil {
-		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
-			return nil, fmt.Errorf("cpu profile: %w", err)
+	rounds := make([]*round, 0, o.Rounds)
+	for i := range o.Rounds {
+		if i > 0 {
+			// The next baseline runs on an idle engine, as the first did, not beside the views catching up.
+			if err := r.settle(ctx); err != nil {
+				return nil, fmt.Errorf("round %d: engine did not settle: %w", i+1, err)
+			}
+		}
+		rd, err := r.round(ctx, delivery, ingest, i == o.Rounds-1)
+		if err != nil {
+			return nil, err
+		}
+		rounds = append(rounds, rd)
+	}
+	med := medianRound(rounds)
+	res.Phase, res.Baseline, res.Ratio = med.main, med.baseline, med.deliveryRatio()
+	if med.ingest != nil {
+		res.Ingest = &Ingest{Events: o.Events, Clients: o.IngestClients, Baseline: med.ingest, Seconds: med.main.PublishSeconds,
+			PerSecond: med.main.PublishedPerSecond, Ratio: med.ingestRatio()}
+	}
+	if len(rounds) > 1 {
+		for _, rd := range rounds {
+			res.Rounds = append(res.Rounds, rd.summary())
 		}
 	}
-	m := r.startMeter(ctx)
-	main, err := r.phase(ctx, "deliveries", o.Webhooks)
-	if o.CPUProfile != nil {
-		pprof.StopCPUProfile()
-	}
-	if err != nil {
-		return nil, err
-	}
-	main.Server = m.stop(ctx, main.Deliveries, int64(o.Events))
-	res.Phase = main
-	if res.Baseline != nil {
-		res.Ratio = ratio(main.DeliveriesPerSecond, res.Baseline.PerSecond)
-	}
-	if res.Ingest != nil {
-		res.Ingest.Seconds = main.PublishSeconds
-		res.Ingest.PerSecond = main.PublishedPerSecond
-		res.Ingest.Ratio = ratio(main.PublishedPerSecond, res.Ingest.Baseline.PerSecond)
-	}
-
+	// The optional phases compare with the main phase run just before them: the machine is likeliest to be
+	// in the same state.
+	main := rounds[len(rounds)-1].main
+	var err error
 	if o.PendingRetries > 0 {
 		if res.PendingRetries, err = r.pendingRetries(ctx, main); err != nil {
 			return nil, err
@@ -156,8 +158,97 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// baseline POSTs the stage's bodies to urls (Events each) straight from this process.
-func (r *runner) baseline(ctx context.Context, stage string, urls []string, tmpl *payload, h http.Header, concurrency, perHost int) (*Baseline, error) {
+// baselineSpec is what a raw HTTP baseline POSTs, where, and how many at once.
+type baselineSpec struct {
+	urls                 []string
+	tmpl                 *payload
+	header               http.Header
+	concurrency, perHost int
+}
+
+// round is one alternation of the raw HTTP baselines and the main phase (Options.Rounds).
+type round struct {
+	baseline, ingest *Baseline // nil without webhooks, and without IngestHTTP
+	main             Phase
+}
+
+// round runs the baselines, while the engine is idle, then the main phase, profiled when asked and last.
+func (r *runner) round(ctx context.Context, delivery, ingest *baselineSpec, last bool) (*round, error) {
+	rd := &round{}
+	var err error
+	if delivery != nil {
+		if rd.baseline, err = r.baseline(ctx, "raw HTTP baseline", delivery); err != nil {
+			return nil, err
+		}
+	}
+	if ingest != nil {
+		if rd.ingest, err = r.baseline(ctx, "raw HTTP baseline", ingest); err != nil {
+			return nil, err
+		}
+	}
+	profile := last && r.o.CPUProfile != nil
+	if profile {
+		if err := pprof.StartCPUProfile(r.o.CPUProfile); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
+	m := r.startMeter(ctx)
+	rd.main, err = r.phase(ctx, "deliveries", r.o.Webhooks)
+	if profile {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return nil, err
+	}
+	rd.main.Server = m.stop(ctx, rd.main.Deliveries, int64(r.o.Events))
+	return rd, nil
+}
+
+func (rd *round) deliveryRatio() float64 {
+	if rd.baseline == nil {
+		return 0
+	}
+	return ratio(rd.main.DeliveriesPerSecond, rd.baseline.PerSecond)
+}
+
+func (rd *round) ingestRatio() float64 {
+	if rd.ingest == nil {
+		return 0
+	}
+	return ratio(rd.main.PublishedPerSecond, rd.ingest.PerSecond)
+}
+
+// headline is the ratio a run is about: ingestion's with IngestHTTP, the deliveries' otherwise.
+func (rd *round) headline() float64 {
+	if rd.ingest != nil {
+		return rd.ingestRatio()
+	}
+	return rd.deliveryRatio()
+}
+
+func (rd *round) summary() Round {
+	s := Round{Ratio: rd.headline(), PerSecond: rd.main.DeliveriesPerSecond}
+	b := rd.baseline
+	if rd.ingest != nil {
+		s.PerSecond, b = rd.main.PublishedPerSecond, rd.ingest
+	}
+	if b != nil {
+		s.BaselinePerSecond = b.PerSecond
+	}
+	return s
+}
+
+// medianRound returns the round whose headline ratio is the median (the lower of the middle two for an even
+// count): a round that was measured, not an average of rounds.
+func medianRound(rounds []*round) *round {
+	sorted := slices.Clone(rounds)
+	slices.SortStableFunc(sorted, func(a, b *round) int { return cmp.Compare(a.headline(), b.headline()) })
+	return sorted[(len(sorted)-1)/2]
+}
+
+// baseline POSTs the spec's bodies to its urls (Events each) straight from this process.
+func (r *runner) baseline(ctx context.Context, stage string, spec *baselineSpec) (*Baseline, error) {
+	urls, tmpl, h, concurrency, perHost := spec.urls, spec.tmpl, spec.header, spec.concurrency, spec.perHost
 	base := r.next(r.o.Events)
 	r.rc.phase.Store(newPhase(base, r.o.Events, len(urls)))
 	var done atomic.Int64

@@ -40,6 +40,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.IntVar(&o.SlowEndpoints, "slow-endpoints", 0, "add a phase with K more endpoints answering after --slow-delay (isolation)")
 	fs.DurationVar(&o.SlowDelay, "slow-delay", bench.DefaultSlowDelay, "how long the slow endpoints take to answer")
 	fs.IntVar(&o.PendingRetries, "pending-retries", 0, "add a phase run with P retries pending, due in 24 h")
+	fs.IntVar(&o.Rounds, "rounds", 1, "run the raw baseline and the main phase N times, alternately, and report the median ratio and the range")
 	fs.StringVar(&o.HTTP, "http", "", "API URL of a running engine on this machine (default: start one in-process)")
 	fs.StringVar(&o.NATS, "nats", "", "NATS URL of the running engine")
 	fs.StringVar(&o.Token, "token", "", "token for the running engine: webhooks.write (events.write for --ingest-http) on one tenant, or the admin token with --tenant (default $HOOKSTREAM_ADMIN_TOKEN)")
@@ -50,7 +51,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.IntVar(&o.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", bench.DefaultMaxInFlightPerEndpoint, "the engine's --max-in-flight-per-endpoint (likewise)")
 	fs.StringVar(&o.Sync, "sync", "interval", "the in-process engine's JetStream fsync policy: interval or always")
 	fs.StringVar(&o.Pprof, "pprof", "", "serve the in-process engine's net/http/pprof on this loopback address")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the main phase to this file (in-process)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the main phase (the last round's) to this file (in-process)")
 	fs.Uint64Var(&o.Seed, "seed", bench.DefaultSeed, "seed of the payloads and the in-process tenant")
 	fs.DurationVar(&o.Timeout, "timeout", bench.DefaultTimeout, "how long to wait for one phase's deliveries")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -65,7 +66,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	var zero error
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "events", "payload", "ingest-clients", "max-in-flight", "max-in-flight-per-endpoint", "seed", "timeout", "slow-delay":
+		case "events", "payload", "ingest-clients", "rounds", "max-in-flight", "max-in-flight-per-endpoint", "seed", "timeout", "slow-delay":
 		case "webhooks":
 			if o.IngestHTTP {
 				return

@@ -70,6 +70,7 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"--events", "x"},
 		{"--events", "0"},
 		{"--timeout", "0s"},
+		{"--rounds", "0"},
 		{"--payload", "10"},
 		{"--webhooks", "0"},
 		{"--max-in-flight", "4", "--max-in-flight-per-endpoint", "8"},
