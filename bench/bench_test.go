@@ -184,7 +184,7 @@ func TestWriteTable(t *testing.T) {
 		Ingest:         &Ingest{Events: 20000, Clients: 64, PerSecond: 5000, Baseline: &Baseline{PerSecond: 20000}, Ratio: 0.25},
 		PendingRetries: &PendingRetries{Pending: 100000, Phase: Phase{DeliveriesPerSecond: 9500}, Ratio: 0.95},
 		Isolation:      &Isolation{SlowEndpoints: 1, SlowDelayMs: 2000, SlowDelivered: 160, Phase: Phase{DeliveriesPerSecond: 9000}, Ratio: 0.9},
-		Rounds: []Round{{PerSecond: 9000, BaselinePerSecond: 30000, Ratio: 0.3}, {PerSecond: 10000, BaselinePerSecond: 25000, Ratio: 0.4},
+		Rounds: []Round{{PerSecond: 9000, BaselinePerSecond: 30000, Ratio: 0.3, PeakRSSBytes: 180e6}, {PerSecond: 10000, BaselinePerSecond: 25000, Ratio: 0.4},
 			{PerSecond: 11000, BaselinePerSecond: 22000, Ratio: 0.5}},
 	}
 	var b bytes.Buffer
@@ -194,7 +194,7 @@ func TestWriteTable(t *testing.T) {
 	for _, want := range []string{"steady 1000 events/s", "10,000/s", "25,000/s", "0.40 (bounded by the offered rate)",
 		"1.50 / 2.25 / 12.5 / 150 ms", "31250 ms", "150.0 MB", "ingested events/s (64 clients)", "0.25", "100,000 retries pending", "0.95 of none pending",
 		"1 endpoint(s) answering after 2s", "0.90 of all fast", "server figures: test",
-		"3 rounds, alternately (above: the median)", "0.30–0.50", "round 1", "9,000/s", "30,000/s", "round 3", "22,000/s"} {
+		"3 rounds, alternately (above: the median)", "0.30–0.50", "round 1, peak RSS 180.0 MB", "9,000/s", "30,000/s", "round 3", "22,000/s"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
@@ -272,7 +272,7 @@ func TestRunRounds(t *testing.T) {
 	}
 	ratios := make([]float64, 0, 3)
 	for i, rd := range res.Rounds {
-		if rd.PerSecond <= 0 || rd.BaselinePerSecond <= 0 || rd.Ratio != rd.PerSecond/rd.BaselinePerSecond {
+		if rd.PerSecond <= 0 || rd.BaselinePerSecond <= 0 || rd.Ratio != rd.PerSecond/rd.BaselinePerSecond || rd.PeakRSSBytes <= 0 {
 			t.Fatalf("round %d: %+v", i+1, rd)
 		}
 		ratios = append(ratios, rd.Ratio)

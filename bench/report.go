@@ -99,6 +99,9 @@ type Round struct {
 	PerSecond         float64 `json:"perSecond"`
 	BaselinePerSecond float64 `json:"baselinePerSecond"`
 	Ratio             float64 `json:"ratio"`
+	// PeakRSSBytes is the server's peak RSS during the round's main phase. Only the first round's starts
+	// from a fresh engine; later rounds start with what earlier ones left resident.
+	PeakRSSBytes int64 `json:"peakRssBytes,omitempty"`
 }
 
 // Ingest is the HTTP ingestion measurement (IngestHTTP).
@@ -204,7 +207,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 		row(fmt.Sprintf("%d rounds, alternately (above: the median)", n), "", "", fmt.Sprintf("%.2f–%.2f", lo, hi))
 		for i, rd := range r.Rounds {
-			row(fmt.Sprintf("  round %d", i+1), perSecond(rd.PerSecond), perSecond(rd.BaselinePerSecond), fmt.Sprintf("%.2f", rd.Ratio))
+			label := fmt.Sprintf("  round %d", i+1)
+			if rd.PeakRSSBytes > 0 {
+				label += fmt.Sprintf(", peak RSS %.1f MB", float64(rd.PeakRSSBytes)/1e6)
+			}
+			row(label, perSecond(rd.PerSecond), perSecond(rd.BaselinePerSecond), fmt.Sprintf("%.2f", rd.Ratio))
 		}
 	}
 	row("events published/s", perSecond(r.PublishedPerSecond), "", "")

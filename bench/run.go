@@ -235,6 +235,9 @@ func (rd *round) summary() Round {
 	if b != nil {
 		s.BaselinePerSecond = b.PerSecond
 	}
+	if rd.main.Server != nil {
+		s.PeakRSSBytes = rd.main.Server.PeakRSSBytes
+	}
 	return s
 }
 
