@@ -104,8 +104,14 @@ const (
 // StreamOptions are the settings that shape the streams.
 type StreamOptions struct {
 	Replicas int
-	// DuplicateWindow is how long a Nats-Msg-Id (or Idempotency-Key) dedupes an event.
+	// DuplicateWindow is how long a Nats-Msg-Id (or Idempotency-Key) dedupes what comes from outside: events,
+	// webhook and token changes.
 	DuplicateWindow time.Duration
+	// TaskWindow is how long the engine's own message ids dedupe in the streams only the engine writes
+	// (deliveries, retries, held, diverted, jobs, attempts): as long as a task's redelivery may take to write
+	// again what it wrote. It does not follow DuplicateWindow, which users lengthen for idempotency keys:
+	// the server keeps every id of a window in memory, and these streams take a write or more per delivery.
+	TaskWindow time.Duration
 	// RetainEvents bounds the events stream by age (0 keeps everything).
 	RetainEvents time.Duration
 	// RetainAttempts bounds the attempts stream by age (0 keeps everything).
@@ -118,9 +124,17 @@ type StreamOptions struct {
 // they are the source of current state.
 func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 	replicas := max(o.Replicas, 1)
-	window := o.DuplicateWindow
+	window, task := o.DuplicateWindow, o.TaskWindow
 	if window <= 0 {
 		window = 2 * time.Minute
+	}
+	if task <= 0 {
+		task = 2 * time.Minute
+	}
+	attemptsTask := task
+	if o.RetainAttempts > 0 {
+		// JetStream refuses a window longer than the stream's age limit: an id cannot outlive its message.
+		attemptsTask = min(task, o.RetainAttempts)
 	}
 	return []jetstream.StreamConfig{
 		{
@@ -156,7 +170,7 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Subjects:    []string{s.Prefix + ".deliveries.*.*"},
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
-			Duplicates:  window,
+			Duplicates:  task,
 			Retention:   jetstream.WorkQueuePolicy,
 		},
 		{
@@ -165,7 +179,7 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Subjects:    []string{s.Prefix + ".retries.sched.*.*.*", s.Prefix + ".retries.due.*.*"},
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
-			Duplicates:  window,
+			Duplicates:  task,
 			// Kept apart from the deliveries stream: a million far-future schedules in the stream that
 			// carries fresh work would slow every fresh delivery down.
 			AllowMsgSchedules: true,
@@ -177,7 +191,7 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Subjects:    []string{s.Prefix + ".held.*.*"},
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
-			Duplicates:  window,
+			Duplicates:  task,
 			AllowDirect: true,
 		},
 		{
@@ -188,7 +202,7 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Subjects:    []string{s.Prefix + ".diverted.*.*"},
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
-			Duplicates:  window,
+			Duplicates:  task,
 		},
 		{
 			Name:        s.StreamName(KindJobs),
@@ -196,7 +210,7 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Subjects:    []string{s.Prefix + ".jobs.*.*"},
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
-			Duplicates:  window,
+			Duplicates:  task,
 			Retention:   jetstream.WorkQueuePolicy,
 		},
 		{
@@ -205,7 +219,7 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Subjects:    []string{s.Prefix + ".attempts.*.*"},
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
-			Duplicates:  window,
+			Duplicates:  attemptsTask,
 			MaxAge:      o.RetainAttempts,
 			MaxBytes:    bytesLimit(o.RetainAttemptsBytes),
 		},

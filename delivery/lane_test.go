@@ -46,3 +46,18 @@ func TestDrainTimeAndMovingAverage(t *testing.T) {
 		t.Errorf("moving average of 80 and 160: %d, want 90 (weight 1/8)", got)
 	}
 }
+
+func TestTaskWindowCoversARedelivery(t *testing.T) {
+	for _, tc := range []struct{ timeout, want time.Duration }{
+		{2 * time.Second, 2 * time.Minute},    // short timeouts keep the 2-minute floor
+		{15 * time.Second, 2 * time.Minute},   // serve's default: ack wait 55 s + two rounds 30 s + 30 s = 115 s
+		{30 * time.Second, 190 * time.Second}, // ack wait 100 s + two rounds 60 s + 30 s
+	} {
+		if got := TaskWindow(tc.timeout); got != tc.want {
+			t.Errorf("timeout %s: window %s, want %s", tc.timeout, got, tc.want)
+		}
+		if redelivered := taskAckWait(tc.timeout) + laneQueue*tc.timeout; TaskWindow(tc.timeout) <= redelivered {
+			t.Errorf("timeout %s: window %s does not cover a redelivered task's %s", tc.timeout, TaskWindow(tc.timeout), redelivered)
+		}
+	}
+}

@@ -95,9 +95,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.mu.Unlock()
 		w.inFlight.Wait()
 	}()
-	// A task may wait in its lane behind two rounds of attempts before its own runs. The ack wait is also how
-	// long the tasks of an instance that died wait before another instance takes them.
-	ackWait := 3*w.cfg.Timeout + 10*time.Second
+	ackWait := taskAckWait(w.cfg.Timeout)
 	deliveries, err := w.consumer(ctx, broker.KindDeliveries, "deliveries", "", ackWait)
 	if err != nil {
 		return err
@@ -122,6 +120,20 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Tasks already pulled reach dispatch, which hands them back at once.
 	drain(ccs...)
 	return nil
+}
+
+// taskAckWait is the worker's consumers' ack wait for an attempt timeout: a task may wait in its lane behind
+// two rounds of attempts before its own runs. It is also how long the tasks of an instance that died wait
+// before another instance takes them.
+func taskAckWait(timeout time.Duration) time.Duration { return 3*timeout + 10*time.Second }
+
+// TaskWindow is how long the streams the engine writes must dedupe its message ids, for an attempt timeout.
+// A task of an instance that died comes back after the ack wait, may queue behind two rounds of attempts in
+// its lane, and then writes its outcome again under the same message ids: the window covers that with 30 s
+// to spare, and is never under 2 minutes. After a restart the views have caught up before any task runs, so
+// a task finds its recorded outcome there whatever the window.
+func TaskWindow(timeout time.Duration) time.Duration {
+	return max(2*time.Minute, taskAckWait(timeout)+laneQueue*timeout+30*time.Second)
 }
 
 // drain stops consuming without dropping what was already pulled: Drain hands it to the handler (which, while

@@ -202,6 +202,7 @@ func OpenBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, noLis
 			SyncAlways: cfg.Sync == "always",
 		},
 		Streams: broker.StreamOptions{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow,
+			TaskWindow:   delivery.TaskWindow(cfg.DeliveryTimeout),
 			RetainEvents: cfg.RetainEvents, RetainAttempts: cfg.RetainAttempts,
 			RetainEventsBytes: cfg.RetainEventsBytes, RetainAttemptsBytes: cfg.RetainAttemptsBytes},
 	}, log)

@@ -1,0 +1,41 @@
+package test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hookstream/hookstream/config"
+	"github.com/hookstream/hookstream/delivery"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestLongIdempotencyWindowStaysOnTheEventsStream starts an engine whose users dedupe events for a day: the
+// events stream keeps ids for a day, while the streams the engine writes per delivery keep theirs for the
+// task window only (the server holds every id of a window in memory).
+func TestLongIdempotencyWindowStaysOnTheEventsStream(t *testing.T) {
+	h := startEngine(t, func(c *config.Config) { c.DuplicateWindow = 24 * time.Hour })
+	nc, err := nats.Connect(h.engine.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := delivery.TaskWindow(h.cfg.DeliveryTimeout)
+	for name, want := range map[string]time.Duration{
+		"HOOKSTREAM_EVENTS": 24 * time.Hour, "HOOKSTREAM_WEBHOOKS": 24 * time.Hour,
+		"HOOKSTREAM_ATTEMPTS": task, "HOOKSTREAM_RETRIES": task, "HOOKSTREAM_DELIVERIES": task,
+	} {
+		s, err := js.Stream(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.Duplicates; got != want {
+			t.Errorf("%s: duplicate window %s, want %s", name, got, want)
+		}
+	}
+}
