@@ -251,22 +251,21 @@ func medianRound(rounds []*round) *round {
 
 // baseline POSTs the spec's bodies to its urls (Events each) straight from this process.
 func (r *runner) baseline(ctx context.Context, stage string, spec *baselineSpec) (*Baseline, error) {
-	urls, tmpl, h, concurrency, perHost := spec.urls, spec.tmpl, spec.header, spec.concurrency, spec.perHost
 	base := r.next(r.o.Events)
-	r.rc.phase.Store(newPhase(base, r.o.Events, len(urls)))
+	r.rc.phase.Store(newPhase(base, r.o.Events, len(spec.urls)))
 	var done atomic.Int64
-	total := int64(r.o.Events) * int64(len(urls))
+	total := int64(r.o.Events) * int64(len(spec.urls))
 	stop := r.watch(stage, total, done.Load)
 	defer stop()
 	var elapsed time.Duration
 	var err error
 	pprof.Do(ctx, pprof.Labels("bench", "publisher"), func(ctx context.Context) {
-		elapsed, err = rawPosts(ctx, urls, tmpl, h, base, r.o.Events, concurrency, perHost, &done)
+		elapsed, err = rawPosts(ctx, spec.urls, spec.tmpl, spec.header, base, r.o.Events, spec.concurrency, spec.perHost, &done)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Baseline{Requests: total, Concurrency: concurrency, Seconds: elapsed.Seconds(), PerSecond: rate(total, elapsed)}, nil
+	return &Baseline{Requests: total, Concurrency: spec.concurrency, Seconds: elapsed.Seconds(), PerSecond: rate(total, elapsed)}, nil
 }
 
 // phase publishes Events events and waits until each of the first `endpoints` fast endpoints has received
