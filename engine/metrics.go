@@ -50,29 +50,19 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for _, kind := range []string{broker.KindWebhooks, broker.KindTokens, broker.KindEvents, broker.KindDeliveries, broker.KindRetries, broker.KindHeld, broker.KindAttempts} {
+		// The lookup is a STREAM.INFO request already: its answer is current, no second request needed.
 		s, err := c.broker.Stream(ctx, kind)
 		if err != nil {
 			continue
 		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			continue
-		}
-		ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(info.State.LastSeq), kind)
+		ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(s.CachedInfo().State.LastSeq), kind)
 	}
 	for kind, name := range map[string]string{broker.KindEvents: "router", broker.KindDeliveries: "deliveries", broker.KindRetries: "retries"} {
-		s, err := c.broker.Stream(ctx, kind)
+		cons, err := c.broker.JS.Consumer(ctx, c.broker.Subjects.StreamName(kind), name) // one CONSUMER.INFO request
 		if err != nil {
 			continue
 		}
-		cons, err := s.Consumer(ctx, name)
-		if err != nil {
-			continue
-		}
-		info, err := cons.Info(ctx)
-		if err != nil {
-			continue
-		}
+		info := cons.CachedInfo()
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(info.NumPending), name)
 		ch <- prometheus.MustNewConstMetric(c.acks, prometheus.GaugeValue, float64(info.NumAckPending), name)
 	}

@@ -39,15 +39,11 @@ func (e *Engine) followRetention(ctx context.Context, every time.Duration, v vie
 	defer tick.Stop()
 	for {
 		for kind, view := range map[string]trimmer{broker.KindEvents: v.events, broker.KindAttempts: v.attempts} {
-			s, err := e.broker.Stream(ctx, kind)
+			s, err := e.broker.Stream(ctx, kind) // a STREAM.INFO request: its answer is current
 			if err != nil {
 				continue
 			}
-			info, err := s.Info(ctx)
-			if err != nil {
-				continue
-			}
-			if n, err := view.TrimBelow(info.State.FirstSeq); err != nil {
+			if n, err := view.TrimBelow(s.CachedInfo().State.FirstSeq); err != nil {
 				log.Warn("follow retention", "stream", kind, "err", err)
 			} else if n > 0 {
 				log.Debug("dropped expired entries from view", "stream", kind, "count", n)

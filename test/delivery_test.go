@@ -129,6 +129,8 @@ func TestPublishOverNATSDedupesAndRejectsInvalid(t *testing.T) {
 	wants := []string{"hookstream_events_rejected_total 2", `hookstream_deliveries_total{outcome="success"} 2`,
 		"hookstream_attempt_latency_seconds_count", `hookstream_consumer_pending_messages{consumer="deliveries"}`,
 		`hookstream_projection_lag_messages{view="attempts"}`,
+		// Four events stored: the two invalid ones, the card once, the marker.
+		`hookstream_stream_last_sequence{stream="EVENTS"} 4`, `hookstream_consumer_pending_messages{consumer="router"} 0`,
 		`hookstream_http_requests_total{code="202",method="POST",route="/event/{tenantLocator}/events"}`}
 	var metrics string
 	eventually(t, 5*time.Second, "delivery metrics", func() bool {
