@@ -121,8 +121,11 @@ func TestOptionsValidation(t *testing.T) {
 	if err := ok.validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if ok.Webhooks != DefaultWebhooks || ok.Events != DefaultEvents || ok.Payload != DefaultPayload || ok.Rounds != 1 {
+	if ok.Webhooks != DefaultWebhooks || ok.Events != DefaultEvents || ok.Payload != DefaultPayload || ok.Rounds != DefaultRounds {
 		t.Fatalf("defaults %+v", ok)
+	}
+	if steady := (Options{Rate: 1000}).withDefaults(); steady.Rounds != 1 {
+		t.Fatalf("rounds at a steady rate: %d, want 1", steady.Rounds)
 	}
 	if in := (Options{IngestHTTP: true}).withDefaults(); in.Webhooks != 0 || in.validate() != nil {
 		t.Fatalf("ingest defaults: %+v %v", in, in.validate())
@@ -192,7 +195,7 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"steady 1000 events/s", "10,000/s", "25,000/s", "0.40 (bounded by the offered rate)",
-		"1.50 / 2.25 / 12.5 / 150 ms", "31250 ms", "150.0 MB", "ingested events/s (64 clients)", "0.25", "100,000 retries pending", "0.95 of none pending",
+		"1.50 / 2.25 / 12.5 / 150 ms", "31250 ms", "150.0 MB (first round: 180.0 MB)", "ingested events/s (64 clients)", "0.25", "100,000 retries pending", "0.95 of none pending",
 		"1 endpoint(s) answering after 2s", "0.90 of all fast", "server figures: test",
 		"3 rounds, alternately (above: the median)", "0.30–0.50", "round 1, peak RSS 180.0 MB", "9,000/s", "30,000/s", "round 3", "22,000/s"} {
 		if !strings.Contains(b.String(), want) {

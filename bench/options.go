@@ -42,6 +42,10 @@ const (
 	DefaultSlowDelay     = 2 * time.Second
 	DefaultTimeout       = 5 * time.Minute
 	DefaultSeed          = 1
+	// DefaultRounds is the rounds of a burst: a median of three, since a single round's baseline, run in a
+	// fresh process, flatters the engine. With --rate the default is one round: a steady rate's ratio is
+	// bounded by the offered rate, so there is nothing to rank.
+	DefaultRounds = 3
 	// DefaultMaxInFlight and DefaultMaxInFlightPerEndpoint are serve's defaults.
 	DefaultMaxInFlight            = 256
 	DefaultMaxInFlightPerEndpoint = 16
@@ -84,7 +88,8 @@ type Options struct {
 	PendingRetries int
 	// Rounds runs the raw baselines and the main phase that many times, alternately: on a shared machine the
 	// baseline alone can swing by half within the hour, and a single pair may catch the two in different
-	// states. The result's figures are the round with the median ratio's.
+	// states. The result's figures are the round with the median ratio's. Zero means DefaultRounds for a
+	// burst, one with Rate.
 	Rounds int
 
 	// MaxInFlight and MaxInFlightPerEndpoint configure the in-process engine, and say what a running engine
@@ -128,7 +133,10 @@ func (o Options) withDefaults() Options {
 		o.Events = DefaultEvents
 	}
 	if o.Rounds == 0 {
-		o.Rounds = 1
+		o.Rounds = DefaultRounds
+		if o.Rate > 0 {
+			o.Rounds = 1
+		}
 	}
 	if o.Payload == 0 {
 		o.Payload = DefaultPayload

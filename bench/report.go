@@ -219,7 +219,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("publications refused (429) and retried", formatCount(r.PublishRetries), "", "")
 	}
 	if s := r.Server; s != nil {
-		row("server peak RSS", fmt.Sprintf("%.1f MB", float64(s.PeakRSSBytes)/1e6), "", "")
+		rss := fmt.Sprintf("%.1f MB", float64(s.PeakRSSBytes)/1e6)
+		if len(r.Rounds) > 1 && r.Rounds[0].PeakRSSBytes > 0 {
+			// Only the first round starts from a fresh engine.
+			rss += fmt.Sprintf(" (first round: %.1f MB)", float64(r.Rounds[0].PeakRSSBytes)/1e6)
+		}
+		row("server peak RSS", rss, "", "")
 		row("server CPU", fmt.Sprintf("%.2f s (%.0f µs per delivery)", s.CPUSeconds, s.CPUMicrosPerDelivery), "", "")
 	}
 	if p := r.PendingRetries; p != nil {

@@ -40,7 +40,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.IntVar(&o.SlowEndpoints, "slow-endpoints", 0, "add a phase with K more endpoints answering after --slow-delay (isolation)")
 	fs.DurationVar(&o.SlowDelay, "slow-delay", bench.DefaultSlowDelay, "how long the slow endpoints take to answer")
 	fs.IntVar(&o.PendingRetries, "pending-retries", 0, "add a phase run with P retries pending, due in 24 h")
-	fs.IntVar(&o.Rounds, "rounds", 1, "run the raw baseline and the main phase N times, alternately, and report the median ratio and the range")
+	fs.IntVar(&o.Rounds, "rounds", 0, fmt.Sprintf("run the raw baseline and the main phase N times, alternately, and report the median ratio and the range (default %d for a burst, 1 with --rate)", bench.DefaultRounds))
 	fs.StringVar(&o.HTTP, "http", "", "API URL of a running engine on this machine (default: start one in-process)")
 	fs.StringVar(&o.NATS, "nats", "", "NATS URL of the running engine")
 	fs.StringVar(&o.Token, "token", "", "token for the running engine: webhooks.write (events.write for --ingest-http) on one tenant, or the admin token with --tenant (default $HOOKSTREAM_ADMIN_TOKEN)")
