@@ -102,8 +102,8 @@ type Options struct {
 	Sync  string
 	Pprof string
 	// CPUProfile, when set, receives a CPU profile (runtime/pprof) of the main phase (the last round's).
-	// In-process only. The
-	// bench's own goroutines carry the label bench=receiver, bench=publisher or bench=progress.
+	// In-process only. The bench's own goroutines carry the label bench=receiver, bench=publisher or
+	// bench=progress.
 	CPUProfile io.Writer
 
 	// Seed fixes the payloads (and the in-process tenant).
