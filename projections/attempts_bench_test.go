@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,23 +33,7 @@ func attemptRecord(i int, start time.Time) *hookstream.DeliveryRecord {
 func BenchmarkAttemptsApply(b *testing.B) {
 	for _, batch := range []int{1, 64, 512} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			store, err := projections.Open(filepath.Join(b.TempDir(), "views.db"), nil, projections.Options{}, log)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			view := projections.NewAttempts(store)
-			if err := store.DB().Update(func(tx *bolt.Tx) error {
-				for _, name := range view.Buckets() {
-					if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				b.Fatal(err)
-			}
+			store, view := openAttempts(b)
 			now := time.Now().UTC()
 			msgs := make([]*projections.Msg, 0, batch)
 			b.ReportAllocs()

@@ -13,17 +13,35 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// openAttempts opens the attempts view over a fresh bbolt file, with its buckets made as the view's runner
+// makes them, for tests and benchmarks that apply records directly. The file is closed when tb ends.
+func openAttempts(tb testing.TB) (*projections.Store, *projections.Attempts) {
+	tb.Helper()
+	store, err := projections.Open(filepath.Join(tb.TempDir(), "views.db"), nil, projections.Options{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = store.Close() })
+	view := projections.NewAttempts(store)
+	if err := store.DB().Update(func(tx *bolt.Tx) error {
+		for _, name := range view.Buckets() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return store, view
+}
+
 // TestAttemptsTrimKeepsWhatLaterRecordsSupport applies delivery records to the attempts view in a real bbolt
 // file, then trims it as retention does: an attempt goes with its latest record (not with an earlier PENDING
 // one), and a pair's delivered and last-outcome state goes with the pair's last attempt.
 func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
-	store, err := projections.Open(filepath.Join(t.TempDir(), "views.db"), nil, projections.Options{},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	view := projections.NewAttempts(store)
+	store, view := openAttempts(t)
 	tenant, webhook := benchTenant(0), benchWebhook
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	e1, e2 := hookstream.EventLocator(now, 1), hookstream.EventLocator(now, 2)
@@ -44,11 +62,6 @@ func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
 		{Type: hookstream.RecordAttemptCancelled, Tenant: tenant, Webhook: webhook, Event: e2, Time: now, Cancelled: b2},
 	}
 	if err := store.DB().Update(func(tx *bolt.Tx) error {
-		for _, name := range view.Buckets() {
-			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-				return err
-			}
-		}
 		for i, r := range records {
 			data, _ := json.Marshal(r)
 			if err := view.Apply(tx, &projections.Msg{Seq: uint64(i + 1), Time: now, Data: data}); err != nil {

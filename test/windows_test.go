@@ -7,8 +7,6 @@ import (
 
 	"github.com/hookstream/hookstream/config"
 	"github.com/hookstream/hookstream/delivery"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestLongIdempotencyWindowStaysOnTheEventsStream starts an engine whose users dedupe events for a day: the
@@ -16,15 +14,7 @@ import (
 // task window only (the server holds every id of a window in memory).
 func TestLongIdempotencyWindowStaysOnTheEventsStream(t *testing.T) {
 	h := startEngine(t, func(c *config.Config) { c.DuplicateWindow = 24 * time.Hour })
-	nc, err := nats.Connect(h.engine.NATSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := h.natsClient()
 	task := delivery.TaskWindow(h.cfg.DeliveryTimeout)
 	for name, want := range map[string]time.Duration{
 		"HOOKSTREAM_EVENTS": 24 * time.Hour, "HOOKSTREAM_WEBHOOKS": 24 * time.Hour,
