@@ -41,6 +41,11 @@ type Attempt struct {
 	Due *time.Time `json:"due,omitempty"`
 }
 
+// Ended is when the attempt's request ended: Created plus its latency (Created for a PENDING try).
+func (a *Attempt) Ended() time.Time {
+	return a.Created.Add(time.Duration(a.LatencyMs * float64(time.Millisecond)))
+}
+
 // DivertedEvent is an event whose delivery to a webhook finally failed while divert was on.
 type DivertedEvent struct {
 	Tenant           string    `json:"tenant"`
@@ -57,6 +62,10 @@ type DivertedEvent struct {
 const (
 	// RecordAttempt is an attempt's outcome, or a PENDING try (the outcome later replaces it).
 	RecordAttempt = "attempt"
+	// RecordAttempts carries several attempts' outcomes of one webhook, in the order they were written: the
+	// outcomes concluded while the previous write to the webhook's subject was on its way go out as one
+	// message, one stream write for many deliveries. Each attempt counts as its own record.
+	RecordAttempts = "attempts"
 	// RecordAttemptCancelled removes a PENDING try that will not run.
 	RecordAttemptCancelled = "attempt.cancelled"
 	// RecordDiverted parks an event after a final failure (in the diverted stream).
@@ -72,16 +81,35 @@ const (
 
 // DeliveryRecord is one entry of the attempts stream, or of the diverted stream for the diverted types.
 type DeliveryRecord struct {
-	Type     string         `json:"type"`
-	Tenant   string         `json:"tenant"`
-	Webhook  string         `json:"webhook"`
-	Event    string         `json:"event"`
-	Actor    string         `json:"actor,omitempty"`
-	Time     time.Time      `json:"time"`
-	Attempt  *Attempt       `json:"attempt,omitempty"`
+	Type    string    `json:"type"`
+	Tenant  string    `json:"tenant"`
+	Webhook string    `json:"webhook"`
+	Event   string    `json:"event"`
+	Actor   string    `json:"actor,omitempty"`
+	Time    time.Time `json:"time"`
+	Attempt *Attempt  `json:"attempt,omitempty"`
+	// Attempts are the records of an attempts batch, oldest first.
+	Attempts []*Attempt     `json:"attempts,omitempty"`
 	Diverted *DivertedEvent `json:"diverted,omitempty"`
 	// Cancelled names the attempt that will not run (attempt.cancelled).
 	Cancelled string `json:"cancelled,omitempty"`
+}
+
+// Records returns the records r stands for: an attempts batch's attempts, each as the attempt record it
+// would have been on its own, or r itself.
+func (r *DeliveryRecord) Records() []*DeliveryRecord {
+	if r.Type != RecordAttempts {
+		return []*DeliveryRecord{r}
+	}
+	out := make([]*DeliveryRecord, 0, len(r.Attempts))
+	for _, a := range r.Attempts {
+		if a == nil {
+			continue
+		}
+		out = append(out, &DeliveryRecord{Type: RecordAttempt, Tenant: r.Tenant, Webhook: r.Webhook, Event: a.Event,
+			Time: a.Ended(), Attempt: a})
+	}
+	return out
 }
 
 // DerivedLocator returns a ULID whose time is at and whose entropy is a hash of parts: the same inputs give

@@ -185,6 +185,9 @@ type Line struct {
 	Time time.Time `json:"time"`
 	// Subject is the subject the entry was stored on.
 	Subject string `json:"subject"`
+	// Record numbers the attempts of an attempts batch, from 1: such a message is one line per attempt, each
+	// entry the attempt record it stands for. It is absent for other messages.
+	Record int `json:"record,omitempty"`
 	// Actor is who made the change, for webhook and token changes and diverted deletions: a token locator,
 	// "admin" or "system".
 	Actor string `json:"actor,omitempty"`

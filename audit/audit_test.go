@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -562,6 +563,45 @@ func TestReplay(t *testing.T) {
 		}
 		if len(sink.lines) != 0 {
 			t.Errorf("unexpected line %+v", <-sink.lines)
+		}
+	})
+
+	t.Run("an attempts batch is a line per attempt", func(t *testing.T) {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		webhook := "01JBATCHWEBH00K0000000000Z"
+		var attempts []*hookstream.Attempt
+		for i := range 3 {
+			event := hookstream.EventLocator(now, uint64(900001+i))
+			attempts = append(attempts, &hookstream.Attempt{Locator: hookstream.DerivedLocator(now, event, webhook, "0"), Tenant: tenantA,
+				Webhook: webhook, Event: event, Status: hookstream.AttemptSuccess, StatusCode: 200, LatencyMs: float64(i + 1),
+				Created: now})
+		}
+		data, _ := json.Marshal(&hookstream.DeliveryRecord{Type: hookstream.RecordAttempts, Tenant: tenantA, Webhook: webhook,
+			Time: attempts[2].Ended(), Attempts: attempts})
+		ack, err := f.js.Publish(context.Background(), "hookstream.attempts."+tenantA+"."+webhook, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range f.replay(audit.Options{Streams: []audit.Stream{audit.StreamAttempts}, Filter: audit.Filter{Webhook: webhook}}) {
+			if uint64(l["sequence"].(float64)) != ack.Sequence {
+				t.Fatalf("line of another message: %v", l)
+			}
+			record, _ := l["record"].(float64)
+			got = append(got, fmt.Sprintf("%d %s %s %s %s", int(record), entry(l, "type"), entry(l, "event"),
+				entry(l, "attempt", "locator"), entry(l, "time")))
+		}
+		var want []string
+		for i, a := range attempts {
+			want = append(want, fmt.Sprintf("%d attempt %s %s %s", i+1, a.Event, a.Locator, a.Ended().Format(time.RFC3339Nano)))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("lines of the batch\n got %q\nwant %q", got, want)
+		}
+		// The event filter picks the one attempt of the batch that is the event's.
+		lines := f.replay(audit.Options{Streams: []audit.Stream{audit.StreamAttempts}, Filter: audit.Filter{Event: attempts[1].Event}})
+		if len(lines) != 1 || lines[0]["record"] != float64(2) || entry(lines[0], "attempt", "locator") != attempts[1].Locator {
+			t.Fatalf("event filter on a batch: %v", lines)
 		}
 	})
 

@@ -86,9 +86,10 @@ func raw(data []byte) (string, bool) {
 	return string(data[:maxRawBytes]), true
 }
 
-// decode turns a stored message into its line, or nil when the filter leaves it out. Only failures to
-// read the streams are errors: a message that is not a valid entry becomes a line saying so.
-func (rd *reader) decode(ctx context.Context, subject string, seq uint64, stored time.Time, header nats.Header, data []byte) (*Line, error) {
+// decode turns a stored message into its lines (one, or one per attempt of an attempts batch), or none when
+// the filter leaves it out. Only failures to read the streams are errors: a message that is not a valid entry
+// becomes a line saying so.
+func (rd *reader) decode(ctx context.Context, subject string, seq uint64, stored time.Time, header nats.Header, data []byte) ([]*Line, error) {
 	f := rd.filter
 	if !f.inTime(stored) {
 		return nil, nil
@@ -106,20 +107,69 @@ func (rd *reader) decode(ctx context.Context, subject string, seq uint64, stored
 	case StreamTokens:
 		entry, err = rd.decodeToken(ctx, line, data)
 	default:
+		if records := batchRecords(data); records != nil {
+			return rd.decodeBatch(line, records)
+		}
 		entry, err = rd.decodeRecord(line, data)
 	}
-	if err != nil || entry == nil {
+	if err != nil {
 		return nil, err
 	}
+	return rd.lines(line, entry)
+}
+
+// lines returns line with entry, or none when entry is nil (left out by the filter).
+func (rd *reader) lines(line *Line, entry any) ([]*Line, error) {
 	switch e := entry.(type) {
+	case nil:
+		return nil, nil
 	case json.RawMessage:
 		line.Entry = e
 	default:
+		var err error
 		if line.Entry, err = json.Marshal(e); err != nil {
-			return nil, fmt.Errorf("encode %s entry %d: %w", rd.stream, seq, err)
+			return nil, fmt.Errorf("encode %s entry %d: %w", rd.stream, line.Sequence, err)
 		}
 	}
-	return line, nil
+	return []*Line{line}, nil
+}
+
+// batchRecords returns the attempt records of an attempts batch, or nil for any other message.
+func batchRecords(data []byte) []*hookstream.DeliveryRecord {
+	var head recordHead
+	if unmarshal(data, &head) != nil || head.Type != hookstream.RecordAttempts {
+		return nil
+	}
+	var batch hookstream.DeliveryRecord
+	if json.Unmarshal(data, &batch) != nil {
+		return nil
+	}
+	return batch.Records()
+}
+
+// decodeBatch gives each attempt of a batch its own line, showing the attempt record it would have been
+// written as on its own, numbered by Line.Record: filters and readers see one attempt per line, batched or
+// not.
+func (rd *reader) decodeBatch(line *Line, records []*hookstream.DeliveryRecord) ([]*Line, error) {
+	var out []*Line
+	for i, r := range records {
+		data, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s entry %d: %w", rd.stream, line.Sequence, err)
+		}
+		l := *line
+		l.Record = i + 1
+		entry, err := rd.decodeRecord(&l, data)
+		if err != nil {
+			return nil, err
+		}
+		lines, err := rd.lines(&l, entry)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lines...)
+	}
+	return out, nil
 }
 
 func (rd *reader) decodeEvent(line *Line, header nats.Header, data []byte) (any, error) {

@@ -198,11 +198,11 @@ func (rd *reader) run(ctx context.Context, out chan<- item) error {
 			}
 			return nil
 		}
-		line, err := rd.decode(ctx, msg.Subject(), seq, meta.Timestamp, msg.Headers(), msg.Data())
+		lines, err := rd.decode(ctx, msg.Subject(), seq, meta.Timestamp, msg.Headers(), msg.Data())
 		if err != nil {
 			return err
 		}
-		if line != nil {
+		for _, line := range lines {
 			if err := send(line); err != nil {
 				return err
 			}

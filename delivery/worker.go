@@ -63,6 +63,7 @@ type Worker struct {
 	lanes   map[string]*lane
 	latency int64 // moving average of every lane's attempt time, in nanoseconds
 	signers map[string]*Signer
+	records *attemptRecorder
 }
 
 // NewWorker returns a Worker.
@@ -82,6 +83,7 @@ func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhook
 		cfg: cfg, broker: b, webhooks: webhooks, attempts: attempts, diverted: diverted, suspender: suspender, holds: holds, metrics: m, log: log, now: time.Now,
 		secure: client(false), insecure: client(true),
 		global:  make(chan struct{}, cfg.MaxInFlight),
+		records: newAttemptRecorder(b, recordTimeout),
 		lanes:   map[string]*lane{},
 		signers: map[string]*Signer{},
 	}
@@ -513,13 +515,13 @@ func (w *Worker) attempt(ctx context.Context, t *task, wh *hookstream.Webhook, f
 }
 
 // conclude is the second phase of a try, which needs no endpoint slot: it records the attempt (unless it was
-// recorded before: a resumed task) and schedules the retry or handles the final failure. Every write has a
-// message id derived from the attempt, so resuming writes nothing twice.
+// recorded before: a resumed task) and schedules the retry or handles the final failure. Resuming writes
+// nothing twice: the other writes have message ids derived from the attempt, and should a resumed task record
+// an attempt again (its first record not yet in this instance's view), the attempts view keeps the first.
 func (w *Worker) conclude(ctx context.Context, t *task, wh *hookstream.Webhook, a *hookstream.Attempt, recorded bool) (result, error) {
-	ended := a.Created.Add(time.Duration(a.LatencyMs * float64(time.Millisecond)))
+	ended := a.Ended()
 	if !recorded {
-		if err := w.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt,
-			Tenant: t.tenant, Webhook: t.webhook, Event: t.event, Time: ended, Attempt: a}, "att/"+t.attempt); err != nil {
+		if err := w.records.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), a); err != nil {
 			return resultDone, err
 		}
 	}
@@ -666,6 +668,8 @@ func (w *Worker) scheduleRetry(ctx context.Context, t *task, rs *hookstream.Retr
 	if wh := w.webhooks.Current(t.tenant, t.webhook); wh != nil {
 		pending.URL = wh.Endpoint.URL
 	}
+	// The PENDING record goes alone, with a message id: a task resumed from its recorded outcome schedules its
+	// retry again, and would otherwise write the same record twice.
 	if err := w.record(ctx, w.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: t.tenant, Webhook: t.webhook,
 		Event: t.event, Time: failedAt.UTC(), Attempt: pending}, "pend/"+next.attempt); err != nil {
 		return err

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -19,13 +20,14 @@ var (
 	attemptsByHook  = []byte("attempts_by_webhook") // tenant/webhook/attempt → nil
 	attemptsByEvent = []byte("attempts_by_event")   // tenant/event/attempt → nil
 	pairsBucket     = []byte("attempt_pairs")       // tenant/webhook/event → pairState, once some try ran or is pending
-	attemptsBySeq   = []byte("attempts_seq")        // seq → tenant/attempt, for the latest record of each attempt
+	attemptsBySeq   = []byte("attempts_seq")        // seq/tenant/attempt → tenant/attempt, for the latest record of each attempt
 	alertsSent      = []byte("alerts_sent")         // tenant/alert → nil
 )
 
-// attemptsLayout is the attempts view's layout version. Version 1 folded three per-pair buckets into
+// attemptsLayout is the attempts view's layout version. Version 2 keys attempts_seq by sequence and attempt,
+// since an attempts batch is the latest record of several attempts. Version 1 folded three per-pair buckets into
 // attempt_pairs and the sequence index into the attempts' values: five puts per attempt instead of eight.
-const attemptsLayout = 1
+const attemptsLayout = 2
 
 // Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event, and
 // which (event, webhook) pairs were delivered.
@@ -103,39 +105,13 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 	}
 	switch r.Type {
 	case hookstream.RecordAttempt:
-		a := r.Attempt
-		if a == nil {
-			return Skip(fmt.Errorf("attempt record without attempt"))
-		}
-		data, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("encode attempt: %w", err)
-		}
-		attempts, bySeq := tx.Bucket(attemptsBucket), tx.Bucket(attemptsBySeq)
-		k := key(a.Tenant, a.Locator)
-		if old, _ := splitEntry(attempts.Get(k)); old != 0 {
-			// The attempt's earlier record (its PENDING try) is no longer its latest.
-			if err := bySeq.Delete(seqKey(nil, old)); err != nil {
-				return err
+		return applyAttempt(tx, m.Seq, r.Attempt)
+	case hookstream.RecordAttempts:
+		for _, a := range r.Attempts {
+			if a == nil {
+				continue
 			}
-		}
-		pairs := tx.Bucket(pairsBucket)
-		pair := key(a.Tenant, a.Webhook, a.Event)
-		state := readPair(pairs.Get(pair))
-		switch a.Status {
-		case hookstream.AttemptSuccess:
-			state.last, state.delivered = []byte(a.Locator), []byte(a.Locator)
-		case hookstream.AttemptFailed:
-			state.last = []byte(a.Locator)
-		}
-		for _, p := range []struct{ bucket, key, value []byte }{
-			{attemptsBucket, k, attemptEntry(m.Seq, data)},
-			{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
-			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
-			{pairsBucket, pair, state.encode()},
-			{attemptsBySeq, seqKey(nil, m.Seq), k},
-		} {
-			if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
+			if err := applyAttempt(tx, m.Seq, a); err != nil {
 				return err
 			}
 		}
@@ -155,7 +131,7 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 		}
 		seq, _ := splitEntry(v)
 		for _, p := range [][2][]byte{{attemptsBucket, k}, {attemptsByHook, key(a.Tenant, a.Webhook, a.Locator)},
-			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}, {attemptsBySeq, seqKey(nil, seq)}} {
+			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}, {attemptsBySeq, bySeqKey(seq, k)}} {
 			if err := tx.Bucket(p[0]).Delete(p[1]); err != nil {
 				return err
 			}
@@ -166,6 +142,68 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 	default:
 		return Skip(fmt.Errorf("unknown delivery record type %q", r.Type))
 	}
+}
+
+// applyAttempt applies an attempt's record stored at seq. It replaces the attempt's PENDING record; once the
+// attempt has an outcome, later records of it change nothing. A resumed task can record an attempt again
+// when its first record had not reached this instance's view: attempts batches carry no per-attempt message
+// id for the server to dedupe, so the view keeps the first outcome, as the server's dedupe did.
+func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) error {
+	if a == nil {
+		return Skip(fmt.Errorf("attempt record without attempt"))
+	}
+	attempts, bySeq := tx.Bucket(attemptsBucket), tx.Bucket(attemptsBySeq)
+	k := key(a.Tenant, a.Locator)
+	if v := attempts.Get(k); v != nil {
+		prev, err := decodeEntry(v)
+		if err == nil && prev.Status != hookstream.AttemptPending {
+			return nil
+		}
+		// The attempt's earlier record (its PENDING try) is no longer its latest.
+		old, _ := splitEntry(v)
+		if err := bySeq.Delete(bySeqKey(old, k)); err != nil {
+			return err
+		}
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode attempt: %w", err)
+	}
+	pairs := tx.Bucket(pairsBucket)
+	pair := key(a.Tenant, a.Webhook, a.Event)
+	state := readPair(pairs.Get(pair))
+	switch a.Status {
+	case hookstream.AttemptSuccess:
+		state.last, state.delivered = []byte(a.Locator), []byte(a.Locator)
+	case hookstream.AttemptFailed:
+		state.last = []byte(a.Locator)
+	}
+	for _, p := range []struct{ bucket, key, value []byte }{
+		{attemptsBucket, k, attemptEntry(seq, data)},
+		{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
+		{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
+		{pairsBucket, pair, state.encode()},
+		{attemptsBySeq, bySeqKey(seq, k), k},
+	} {
+		if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bySeqKey is an attempts_seq key: the sequence of the attempt's latest record, then the attempt's key, since
+// an attempts batch holds the latest record of several attempts.
+func bySeqKey(seq uint64, k []byte) []byte {
+	return append(seqKey(nil, seq), k...)
+}
+
+// bySeqSeq returns the sequence an attempts_seq key starts with.
+func bySeqSeq(k []byte) uint64 {
+	if len(k) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[:8])
 }
 
 // AlertSent reports whether the alert was accepted by its endpoint already.
@@ -285,8 +323,8 @@ func (v *Attempts) TrimBelow(first uint64) (int, error) {
 	n := 0
 	err := v.store.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(attemptsBySeq).Cursor()
-		for k, ak := c.First(); k != nil && seqOf(k) < first; k, ak = c.Next() {
-			if a := attemptRecordedAt(tx, ak, seqOf(k)); a != nil {
+		for k, ak := c.First(); k != nil && bySeqSeq(k) < first; k, ak = c.Next() {
+			if a := attemptRecordedAt(tx, ak, bySeqSeq(k)); a != nil {
 				if err := dropAttempt(tx, a); err != nil {
 					return err
 				}

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -111,5 +113,84 @@ func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
 	check("all trimmed", e2, false, false, "")
 	if all, err := view.ForWebhook(tenant, webhook); err != nil || len(all) != 0 {
 		t.Errorf("attempts left after trimming every record: %d, %v", len(all), err)
+	}
+}
+
+// TestAttemptsBatchKeepsFirstOutcome applies attempts batches to the attempts view in a real bbolt file: each
+// attempt of a batch is applied as if recorded alone, an outcome replaces its PENDING try, a later record of
+// an attempt that has an outcome (a resumed task recording it again) changes nothing, and trimming a batch's
+// sequence takes every attempt whose latest record it holds.
+func TestAttemptsBatchKeepsFirstOutcome(t *testing.T) {
+	store, view := openAttempts(t)
+	tenant, webhook := benchTenant(0), benchWebhook
+	now := time.Date(2026, 12, 1, 4, 0, 0, 0, time.UTC)
+	e1, e2 := hookstream.EventLocator(now, 1), hookstream.EventLocator(now, 2)
+	a1 := hookstream.DerivedLocator(now, e1, webhook, "0")
+	a2 := hookstream.DerivedLocator(now.Add(time.Second), e1, webhook, "1")
+	b1 := hookstream.DerivedLocator(now, e2, webhook, "0")
+	attempt := func(loc, event, status string, code int) *hookstream.Attempt {
+		return &hookstream.Attempt{Locator: loc, Tenant: tenant, Webhook: webhook, Event: event, Status: status, StatusCode: code, Created: now}
+	}
+	batch := func(attempts ...*hookstream.Attempt) *hookstream.DeliveryRecord {
+		return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempts, Tenant: tenant, Webhook: webhook, Time: now, Attempts: attempts}
+	}
+	records := []*hookstream.DeliveryRecord{
+		batch(attempt(a1, e1, hookstream.AttemptFailed, 503), attempt(b1, e2, hookstream.AttemptSuccess, 200),
+			attempt(a2, e1, hookstream.AttemptPending, 0)), // seq 1
+		{Type: hookstream.RecordAttempt, Tenant: tenant, Webhook: webhook, Event: e2, Time: now,
+			Attempt: attempt(b1, e2, hookstream.AttemptFailed, 500)}, // seq 2: b1 recorded again, otherwise
+		batch(attempt(a2, e1, hookstream.AttemptSuccess, 200), attempt(b1, e2, hookstream.AttemptSuccess, 204)), // seq 3
+	}
+	if err := store.DB().Update(func(tx *bolt.Tx) error {
+		for i, r := range records {
+			data, _ := json.Marshal(r)
+			if err := view.Apply(tx, &projections.Msg{Seq: uint64(i + 1), Time: now, Data: data}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	codes := func() map[string]string {
+		t.Helper()
+		all, err := view.ForWebhook(tenant, webhook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, a := range all {
+			out[a.Locator] = a.Status + "/" + strconv.Itoa(a.StatusCode)
+		}
+		return out
+	}
+	want := map[string]string{a1: "FAILED/503", a2: "SUCCESS/200", b1: "SUCCESS/200"}
+	if got := codes(); !maps.Equal(got, want) {
+		t.Fatalf("attempts after the batches = %v, want %v", got, want)
+	}
+	for _, event := range []string{e1, e2} {
+		if ok, _ := view.Delivered(tenant, webhook, event); !ok {
+			t.Errorf("%s not delivered", event)
+		}
+	}
+	if last, _ := view.LatestOutcome(tenant, webhook, e2); last == nil || last.StatusCode != 200 {
+		t.Errorf("latest outcome of %s = %+v, want the first record's", e2, last)
+	}
+	trim := func(first uint64, want int) {
+		t.Helper()
+		if n, err := view.TrimBelow(first); err != nil || n != want {
+			t.Fatalf("TrimBelow(%d) = %d, %v; want %d", first, n, err, want)
+		}
+	}
+	trim(2, 2) // seq 1 is the latest record of a1 and b1 (a2's PENDING entry went when its outcome came)
+	if got, want := codes(), map[string]string{a2: "SUCCESS/200"}; !maps.Equal(got, want) {
+		t.Fatalf("attempts after trimming seq 1 = %v, want %v", got, want)
+	}
+	if ok, _ := view.Delivered(tenant, webhook, e2); ok {
+		t.Errorf("%s still delivered after its only attempt was trimmed", e2)
+	}
+	trim(4, 1) // seq 3: a2
+	if got := codes(); len(got) != 0 {
+		t.Fatalf("attempts left after trimming every record: %v", got)
 	}
 }

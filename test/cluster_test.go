@@ -173,7 +173,7 @@ func readStreamRecords(t *testing.T, js jetstream.JetStream, name string) []map[
 		if err := json.Unmarshal(m.Data, &rec); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, rec)
+		out = append(out, records(rec)...)
 	}
 	return out
 }

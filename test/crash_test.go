@@ -250,22 +250,50 @@ func readDeliveryRecords(t *testing.T, js jetstream.JetStream) (attempts, divert
 	t.Helper()
 	for _, name := range []string{"HOOKSTREAM_ATTEMPTS", "HOOKSTREAM_DIVERTED"} {
 		for _, m := range readStream(t, js, name) {
-			var r deliveryRecord
-			if err := json.Unmarshal(m.data, &r); err != nil {
-				t.Fatalf("%s #%d: %v: %s", name, m.seq, err, m.data)
-			}
-			r.raw, r.seq = m.data, m.seq
-			switch r.Type {
-			case hookstream.RecordDiverted:
-				diverted = append(diverted, r)
-			case hookstream.RecordAttempt:
-				attempts = append(attempts, r)
-			case hookstream.RecordAttemptCancelled:
-				cancelled[r.Cancelled] = true
+			for _, r := range decodeDeliveryRecords(t, name, m.seq, m.data) {
+				switch r.Type {
+				case hookstream.RecordDiverted:
+					diverted = append(diverted, r)
+				case hookstream.RecordAttempt:
+					attempts = append(attempts, r)
+				case hookstream.RecordAttemptCancelled:
+					cancelled[r.Cancelled] = true
+				}
 			}
 		}
 	}
 	return attempts, diverted, cancelled
+}
+
+// decodeDeliveryRecords decodes a stored entry into the records it stands for: each attempt of an attempts
+// batch as an attempt record whose raw form is the attempt's own JSON, or the entry itself.
+func decodeDeliveryRecords(t *testing.T, stream string, seq uint64, data []byte) []deliveryRecord {
+	t.Helper()
+	var batch struct {
+		Type     string            `json:"type"`
+		Attempts []json.RawMessage `json:"attempts"`
+	}
+	if err := json.Unmarshal(data, &batch); err != nil {
+		t.Fatalf("%s #%d: %v: %s", stream, seq, err, data)
+	}
+	parts := []json.RawMessage{data}
+	if batch.Type == hookstream.RecordAttempts {
+		parts = parts[:0]
+		for _, a := range batch.Attempts {
+			parts = append(parts, json.RawMessage(`{"type":"attempt","attempt":`+string(a)+`}`))
+		}
+	}
+	out := make([]deliveryRecord, len(parts))
+	for i, p := range parts {
+		if err := json.Unmarshal(p, &out[i]); err != nil {
+			t.Fatalf("%s #%d: %v: %s", stream, seq, err, p)
+		}
+		out[i].raw, out[i].seq = p, seq
+		if out[i].Attempt != nil && out[i].Event == "" {
+			out[i].Event = out[i].Attempt.Event
+		}
+	}
+	return out
 }
 
 // identicalDuplicates counts stream messages whose content repeats another message's exactly: a step written

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookstream/hookstream"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -177,7 +178,21 @@ func (h *harness) deliveryRecords() []map[string]any {
 		if err := json.Unmarshal(m.Data, &rec); err != nil {
 			h.t.Fatal(err)
 		}
-		out = append(out, rec)
+		out = append(out, records(rec)...)
+	}
+	return out
+}
+
+// records returns the records a stored entry stands for: each attempt of an attempts batch as an attempt
+// record of its own, or the entry itself.
+func records(rec map[string]any) []map[string]any {
+	if rec["type"] != hookstream.RecordAttempts {
+		return []map[string]any{rec}
+	}
+	var out []map[string]any
+	for _, a := range rec["attempts"].([]any) {
+		out = append(out, map[string]any{"type": hookstream.RecordAttempt, "tenant": rec["tenant"], "webhook": rec["webhook"],
+			"event": a.(map[string]any)["event"], "attempt": a})
 	}
 	return out
 }
