@@ -20,7 +20,7 @@ var (
 	attemptsByHook  = []byte("attempts_by_webhook") // tenant/webhook/attempt → nil
 	attemptsByEvent = []byte("attempts_by_event")   // tenant/event/attempt → nil
 	pairsBucket     = []byte("attempt_pairs")       // tenant/webhook/event → pairState, once some try ran or is pending
-	attemptsBySeq   = []byte("attempts_seq")        // seq/tenant/attempt → tenant/attempt, for the latest record of each attempt
+	attemptsBySeq   = []byte("attempts_seq")        // seq/tenant/attempt → nil, for the latest record of each attempt
 	alertsSent      = []byte("alerts_sent")         // tenant/alert → nil
 )
 
@@ -183,7 +183,7 @@ func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) error {
 		{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
 		{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
 		{pairsBucket, pair, state.encode()},
-		{attemptsBySeq, bySeqKey(seq, k), k},
+		{attemptsBySeq, bySeqKey(seq, k), nil},
 	} {
 		if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
 			return err
@@ -192,18 +192,18 @@ func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) error {
 	return nil
 }
 
-// bySeqKey is an attempts_seq key: the sequence of the attempt's latest record, then the attempt's key, since
-// an attempts batch holds the latest record of several attempts.
+// bySeqKey is an attempts_seq key: the sequence of the attempt's latest record, then the attempt's key (an
+// attempts batch holds the latest record of several attempts).
 func bySeqKey(seq uint64, k []byte) []byte {
 	return append(seqKey(nil, seq), k...)
 }
 
-// bySeqSeq returns the sequence an attempts_seq key starts with.
-func bySeqSeq(k []byte) uint64 {
+// splitBySeqKey returns an attempts_seq key's sequence and attempt key.
+func splitBySeqKey(k []byte) (uint64, []byte) {
 	if len(k) < 8 {
-		return 0
+		return 0, nil
 	}
-	return binary.BigEndian.Uint64(k[:8])
+	return binary.BigEndian.Uint64(k[:8]), k[8:]
 }
 
 // AlertSent reports whether the alert was accepted by its endpoint already.
@@ -323,8 +323,12 @@ func (v *Attempts) TrimBelow(first uint64) (int, error) {
 	n := 0
 	err := v.store.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(attemptsBySeq).Cursor()
-		for k, ak := c.First(); k != nil && bySeqSeq(k) < first; k, ak = c.Next() {
-			if a := attemptRecordedAt(tx, ak, bySeqSeq(k)); a != nil {
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			seq, ak := splitBySeqKey(k)
+			if seq >= first {
+				break
+			}
+			if a := attemptRecordedAt(tx, ak, seq); a != nil {
 				if err := dropAttempt(tx, a); err != nil {
 					return err
 				}
