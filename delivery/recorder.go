@@ -28,11 +28,11 @@ type appender interface {
 	AppendJSON(ctx context.Context, subject string, v any, o broker.AppendOptions) (uint64, error)
 }
 
-// attemptRecorder writes attempts' outcomes in batches. Each write of a record cost a stream write, a message id
-// held for the duplicate window, a publish ack and a consumer delivery to the views: nearly half of the CPU
-// of a burst and most of its memory (docs/performance.md). The records of one webhook that are concluded
-// while the previous write to its subject is on its way go out together, as one attempts batch, in the order
-// they came. A lone record goes out at once: batching adds no wait, only what queues during a write.
+// attemptRecorder writes attempts' outcomes in batches. A message per record cost a stream write, a message
+// id held for the duplicate window, a publish ack and a delivery to the view's consumer: about 30 % of a
+// burst's CPU and half of its peak memory (docs/performance.md). The records of one webhook concluded while
+// the previous write to its subject is on its way go out together, as one attempts batch, in the order they
+// came. A lone record goes out at once: batching adds no wait, only what queues during a write.
 //
 // A batch has no per-attempt message id, so the attempts view, not the server, keeps an attempt's first
 // outcome when a resumed task records it again.
