@@ -65,6 +65,23 @@ func (s Subjects) RetryDue(tenant, webhook string) string {
 // RetryDueAll matches every due retry.
 func (s Subjects) RetryDueAll() string { return s.Prefix + ".retries.due.>" }
 
+// RetryWait is where a task due far ahead waits, with the others of its bucket (a span of due times), until the
+// bucket's tick promotes it to a schedule of its own: <prefix>.retries.wait.<bucket>.<tenant>.<webhook>. A
+// million retries a day ahead are then a million plain messages, not a million schedules the server keeps in
+// memory.
+func (s Subjects) RetryWait(bucket, tenant, webhook string) string {
+	return s.Prefix + ".retries.wait." + bucket + "." + tenant + "." + webhook
+}
+
+// RetryTick is the schedule subject of one bucket's promotion.
+func (s Subjects) RetryTick(bucket string) string { return s.Prefix + ".retries.tick." + bucket }
+
+// RetryPromote is where a bucket's tick lands when its tasks are to be promoted.
+func (s Subjects) RetryPromote(bucket string) string { return s.Prefix + ".retries.promote." + bucket }
+
+// RetryPromoteAll matches every bucket's promotion.
+func (s Subjects) RetryPromoteAll() string { return s.Prefix + ".retries.promote.*" }
+
 // Held is the subject of the events held for a suspended webhook, in arrival order.
 func (s Subjects) Held(tenant, webhook string) string {
 	return s.Prefix + ".held." + tenant + "." + webhook
@@ -175,11 +192,12 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 		},
 		{
 			Name:        s.StreamName(KindRetries),
-			Description: "hookstream scheduled retries: schedules on .sched., due tasks on .due.",
-			Subjects:    []string{s.Prefix + ".retries.sched.*.*.*", s.Prefix + ".retries.due.*.*"},
-			Storage:     jetstream.FileStorage,
-			Replicas:    replicas,
-			Duplicates:  task,
+			Description: "hookstream scheduled retries: schedules on .sched., due tasks on .due., tasks due far ahead on .wait. until their bucket's .tick. lands on .promote.",
+			Subjects: []string{s.Prefix + ".retries.sched.*.*.*", s.Prefix + ".retries.due.*.*", s.Prefix + ".retries.wait.*.*.*",
+				s.Prefix + ".retries.tick.*", s.Prefix + ".retries.promote.*"},
+			Storage:    jetstream.FileStorage,
+			Replicas:   replicas,
+			Duplicates: task,
 			// Kept apart from the deliveries stream: a million far-future schedules in the stream that
 			// carries fresh work would slow every fresh delivery down.
 			AllowMsgSchedules: true,

@@ -41,6 +41,9 @@ type Config struct {
 	RetainAttempts           time.Duration
 	RetainEventsBytes        int64
 	RetainAttemptsBytes      int64
+	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own (zero: the
+	// defaults, 10 minutes ahead, 1-minute buckets promoted 3 minutes ahead). It has no flag: tests shorten it.
+	RetryBuckets RetryBuckets
 	// AdminToken comes only from the environment (HOOKSTREAM_ADMIN_TOKEN): a secret on a command line would
 	// show in the process list.
 	AdminToken string
@@ -209,4 +212,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))
 	}
 	return errors.Join(errs...)
+}
+
+// RetryBuckets mirrors delivery.RetryBuckets: tasks due further ahead than After wait in buckets spanning Span
+// of due times, each promoted Lead before it begins.
+type RetryBuckets struct {
+	After, Span, Lead time.Duration
 }

@@ -276,6 +276,7 @@ func (j *Jobs) queuedEvents(ctx context.Context, job *Job) (map[string]bool, err
 		{broker.KindHeld, j.broker.Subjects.Held(job.Tenant, job.Webhook)},
 		// Parked by a lane that could not keep up: scheduled, or due and back in line.
 		{broker.KindRetries, j.broker.Subjects.RetrySchedule(job.Tenant, job.Webhook, "*")},
+		{broker.KindRetries, j.broker.Subjects.RetryWait("*", job.Tenant, job.Webhook)},
 		{broker.KindRetries, j.broker.Subjects.RetryDue(job.Tenant, job.Webhook)},
 	} {
 		stream, err := j.broker.Stream(ctx, q.kind)

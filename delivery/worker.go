@@ -38,6 +38,8 @@ type WorkerConfig struct {
 	MaxPerEndpoint int
 	// UserAgent is sent with every delivery.
 	UserAgent string
+	// Buckets says which tasks wait in buckets rather than in a schedule of their own (zero: the defaults).
+	Buckets RetryBuckets
 }
 
 // Worker carries out delivery tasks: it POSTs, records the attempt, and schedules the retry or handles the
@@ -64,6 +66,7 @@ type Worker struct {
 	latency int64 // moving average of every lane's attempt time, in nanoseconds
 	signers map[string]*Signer
 	records *attemptRecorder
+	buckets RetryBuckets
 }
 
 // NewWorker returns a Worker.
@@ -84,6 +87,7 @@ func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhook
 		secure: client(false), insecure: client(true),
 		global:  make(chan struct{}, cfg.MaxInFlight),
 		records: newAttemptRecorder(b, recordTimeout),
+		buckets: cfg.Buckets.withDefaults(),
 		lanes:   map[string]*lane{},
 		signers: map[string]*Signer{},
 	}
@@ -98,11 +102,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.inFlight.Wait()
 	}()
 	ackWait := taskAckWait(w.cfg.Timeout)
-	deliveries, err := w.consumer(ctx, broker.KindDeliveries, "deliveries", "", ackWait)
+	deliveries, err := w.consumer(ctx, broker.KindDeliveries, "deliveries", ackWait)
 	if err != nil {
 		return err
 	}
-	retries, err := w.consumer(ctx, broker.KindRetries, "retries", w.broker.Subjects.RetryDueAll(), ackWait)
+	retries, err := w.consumer(ctx, broker.KindRetries, "retries", ackWait, w.broker.Subjects.RetryDueAll(), w.broker.Subjects.RetryPromoteAll())
 	if err != nil {
 		return err
 	}
@@ -152,19 +156,19 @@ func drain(ccs ...jetstream.ConsumeContext) {
 	}
 }
 
-func (w *Worker) consumer(ctx context.Context, kind, name, filter string, ackWait time.Duration) (jetstream.Consumer, error) {
+func (w *Worker) consumer(ctx context.Context, kind, name string, ackWait time.Duration, filters ...string) (jetstream.Consumer, error) {
 	stream, err := w.broker.Stream(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
 	c, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       name,
-		Description:   "hookstream workers: " + name,
-		FilterSubject: filter,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxAckPending: 4 * w.cfg.MaxInFlight,
-		MaxDeliver:    -1,
+		Durable:        name,
+		Description:    "hookstream workers: " + name,
+		FilterSubjects: filters,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        ackWait,
+		MaxAckPending:  4 * w.cfg.MaxInFlight,
+		MaxDeliver:     -1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", name, err)
@@ -261,6 +265,14 @@ func settleMsg(m jetstream.Msg, retry bool, delay time.Duration) {
 
 // dispatchMsg runs in a consumer's goroutine: it turns a task message into a job for its lane.
 func (w *Worker) dispatchMsg(ctx context.Context, m jetstream.Msg) {
+	if bucket, ok := w.promotedBucket(m.Subject()); ok {
+		w.inFlight.Add(1)
+		go func() {
+			defer w.inFlight.Done()
+			w.promoteMsg(ctx, m, bucket)
+		}()
+		return
+	}
 	t, err := parseTask(m.Headers(), m.Data())
 	if err != nil {
 		w.log.Warn("dropping a malformed delivery task", "subject", m.Subject(), "err", err)
@@ -643,11 +655,15 @@ func (w *Worker) cancelPending(ctx context.Context, t *task) error {
 		Event: t.event, Time: w.now().UTC(), Cancelled: t.attempt}, "cancel/"+t.attempt)
 }
 
-// CancelRetry removes a pending retry: its schedule is purged, so it never fires, and its PENDING record is
-// cancelled.
+// CancelRetry removes a pending retry: its task leaves its bucket and its schedule is purged, so it never
+// fires, and its PENDING record is cancelled. (A bucket being promoted at that very moment may still schedule
+// it.)
 func (w *Worker) CancelRetry(ctx context.Context, a *hookstream.Attempt) error {
 	stream, err := w.broker.Stream(ctx, broker.KindRetries)
 	if err != nil {
+		return err
+	}
+	if err := w.unwait(ctx, stream, a); err != nil {
 		return err
 	}
 	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(w.broker.Subjects.RetrySchedule(a.Tenant, a.Webhook, a.Locator))); err != nil {
@@ -681,10 +697,19 @@ func (w *Worker) scheduleRetry(ctx context.Context, t *task, rs *hookstream.Retr
 	return nil
 }
 
-// schedule puts a task in the retries stream, durably, to come back through the retries consumer at due. The
-// schedule's subject is the attempt's: purging it (CancelRetry) cancels the task, whether a retry or parked.
-// The time carries nanoseconds: a whole-second time would fire up to a second early.
+// schedule puts a task in the retries stream, durably, to come back through the retries consumer at due: in
+// the bucket of its due time when due far ahead (see RetryBuckets), else in a schedule of its own.
 func (w *Worker) schedule(ctx context.Context, t *task, due time.Time, msgID string) error {
+	if due.Sub(w.now()) > w.buckets.After {
+		return w.wait(ctx, t, due, msgID)
+	}
+	return w.scheduleAt(ctx, t, due, msgID)
+}
+
+// scheduleAt gives a task a schedule of its own, due at due. The schedule's subject is the attempt's: purging
+// it (CancelRetry) cancels the task, whether a retry or parked. The time carries nanoseconds: a whole-second
+// time would fire up to a second early.
+func (w *Worker) scheduleAt(ctx context.Context, t *task, due time.Time, msgID string) error {
 	msg := t.msg(w.broker.Subjects.RetrySchedule(t.tenant, t.webhook, t.attempt))
 	msg.Header.Set("Nats-Schedule", "@at "+due.UTC().Format(time.RFC3339Nano))
 	msg.Header.Set("Nats-Schedule-Target", w.broker.Subjects.RetryDue(t.tenant, t.webhook))

@@ -147,6 +147,7 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 		MaxInFlight:    cfg.MaxInFlight,
 		MaxPerEndpoint: cfg.MaxInFlightPerEndpoint,
 		UserAgent:      "hookstream/" + Version,
+		Buckets:        delivery.RetryBuckets(cfg.RetryBuckets),
 	}, e.broker, v.webhooks, v.attempts, v.diverted, cmd, holds, metrics, log)
 	holds.SetWorker(worker)
 	router := delivery.NewRouter(e.broker, e.store, v.webhooks, v.attempts, holds, worker, metrics, log)
