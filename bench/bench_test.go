@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/config"
+	"github.com/hookstream/hookstream/delivery"
 	"github.com/hookstream/hookstream/engine"
 )
 
@@ -239,7 +240,7 @@ func TestProgressBarIsQuietOffTerminal(t *testing.T) {
 // engine, at a steady rate.
 func TestRunInProcessEveryPhase(t *testing.T) {
 	var progress []Progress
-	res, err := Run(context.Background(), Options{Webhooks: 2, Events: 200, Payload: 100, Rate: 2000, PendingRetries: 30,
+	res, err := Run(context.Background(), Options{Webhooks: 2, Events: 200, Payload: 100, Rate: 2000, PendingRetries: 30, PendingWait: time.Millisecond,
 		SlowEndpoints: 1, SlowDelay: 20 * time.Millisecond, MaxInFlight: 16, MaxInFlightPerEndpoint: 4, Timeout: time.Minute,
 		Progress: func(p Progress) { progress = append(progress, p) }})
 	if err != nil {
@@ -350,5 +351,25 @@ func TestRunAgainstARunningEngine(t *testing.T) {
 	o.Token, o.IngestHTTP = admin, false
 	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "--tenant") {
 		t.Fatalf("admin without --tenant: %v", err)
+	}
+}
+
+// TestDuplicateWindowIsTheStreamsLongest checks that the wait after a fill is the longest window the engine's
+// streams keep message ids for: the in-process engine's events keep theirs 2 minutes, its tasks for the task
+// window of its 15 s delivery timeout.
+func TestDuplicateWindowIsTheStreamsLongest(t *testing.T) {
+	ctx := context.Background()
+	o := Options{SubjectPrefix: "benchwindow", Sync: "interval", MaxInFlight: 8, MaxInFlightPerEndpoint: 2}
+	tg, err := startTarget(ctx, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tg.close(ctx) }()
+	got, err := tg.duplicateWindow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := max(2*time.Minute, delivery.TaskWindow(15*time.Second)); got != want {
+		t.Fatalf("window %s, want %s", got, want)
 	}
 }

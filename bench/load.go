@@ -61,13 +61,9 @@ type natsPublisher struct {
 }
 
 func newNATSPublisher(t *target, p *payload) (*natsPublisher, error) {
-	opts := []nats.Option{nats.Name("hookstream bench"), nats.MaxReconnects(-1)}
-	if t.creds != "" {
-		opts = append(opts, nats.UserCredentials(t.creds))
-	}
-	nc, err := nats.Connect(t.nats, opts...)
+	nc, err := t.connect()
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats %s: %w", t.nats, err)
+		return nil, err
 	}
 	// At most 4,096 publications, and 64 MiB, in flight: large payloads would otherwise fill the server's
 	// ingest queue and be refused.

@@ -86,6 +86,11 @@ type Options struct {
 	SlowDelay     time.Duration
 	// PendingRetries adds a phase run once that many retries are scheduled far in the future.
 	PendingRetries int
+	// PendingWait is how long that phase waits after the fill: 0 waits for the engine's longest duplicate
+	// window (at most 10 minutes). The server keeps the message id of every write of the last window in memory (three per retry
+	// for the fill, ~200 MB for a million), which retries that piled up over hours would not carry; waiting it
+	// out measures what the pending retries cost, not what their fill left behind.
+	PendingWait time.Duration
 	// Rounds runs the raw baselines and the main phase that many times, alternately: on a shared machine the
 	// baseline alone can swing by half within the hour, and a single pair may catch the two in different
 	// states. The result's figures are the round with the median ratio's. Zero means DefaultRounds for a
@@ -101,7 +106,8 @@ type Options struct {
 	// where it serves net/http/pprof.
 	Sync  string
 	Pprof string
-	// CPUProfile, when set, receives a CPU profile (runtime/pprof) of the main phase (the last round's).
+	// CPUProfile, when set, receives a CPU profile (runtime/pprof) of the main phase (the last round's), or
+	// of the phase with retries pending when there is one: that phase is the one a profile explains.
 	// In-process only. The bench's own goroutines carry the label bench=receiver, bench=publisher or
 	// bench=progress.
 	CPUProfile io.Writer
@@ -206,6 +212,9 @@ func (o *Options) validate() error {
 	}
 	if o.PendingRetries < 0 {
 		errs = append(errs, fmt.Errorf("--pending-retries must not be negative, got %d", o.PendingRetries))
+	}
+	if o.PendingWait < 0 {
+		errs = append(errs, fmt.Errorf("--pending-wait must not be negative, got %s", o.PendingWait))
 	}
 	if o.PendingRetries > 0 && o.Webhooks == 0 {
 		errs = append(errs, errors.New("--pending-retries needs fast webhooks to compare (--webhooks ≥ 1)"))

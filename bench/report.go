@@ -120,6 +120,8 @@ type PendingRetries struct {
 	FillSeconds float64 `json:"fillSeconds"`
 	// SettleSeconds is how long the engine took, after the fill, to apply and route what the fill left.
 	SettleSeconds float64 `json:"settleSeconds"`
+	// WaitSeconds is how long the phase then waited (Options.PendingWait).
+	WaitSeconds float64 `json:"waitSeconds"`
 	Phase
 	// Ratio is DeliveriesPerSecond ÷ the main phase's.
 	Ratio float64 `json:"ratio"`
@@ -229,7 +231,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	if p := r.PendingRetries; p != nil {
 		row(fmt.Sprintf("deliveries/s, %s retries pending", formatCount(int64(p.Pending))), perSecond(p.DeliveriesPerSecond), "", fmt.Sprintf("%.2f of none pending", p.Ratio))
-		row("  filled in / settled in", fmt.Sprintf("%.1f s / %.1f s", p.FillSeconds, p.SettleSeconds), "", "")
+		row("  filled in / settled in / waited", fmt.Sprintf("%.1f s / %.1f s / %.1f s", p.FillSeconds, p.SettleSeconds, p.WaitSeconds), "", "")
 		row("  latency p50 / p90 / p99 / max", latencyText(p.Latency), "", "")
 		row("  longest pause between deliveries", trimFloat(p.LongestPauseMs)+" ms", "", "")
 		if s := p.Server; s != nil {

@@ -186,7 +186,7 @@ func (r *runner) round(ctx context.Context, delivery, ingest *baselineSpec, last
 			return nil, err
 		}
 	}
-	profile := last && r.o.CPUProfile != nil
+	profile := last && r.o.CPUProfile != nil && r.o.PendingRetries == 0
 	if profile {
 		if err := pprof.StartCPUProfile(r.o.CPUProfile); err != nil {
 			return nil, fmt.Errorf("cpu profile: %w", err)
@@ -330,6 +330,9 @@ func (r *runner) phase(ctx context.Context, stage string, endpoints int) (Phase,
 	return p, nil
 }
 
+// maxPendingWait bounds the default wait after the fill.
+const maxPendingWait = 10 * time.Minute
+
 // pendingRetries fills the retries stream with PendingRetries retries due in 24 hours (a failing webhook's
 // first tries, each answered 503), then runs the main phase again.
 func (r *runner) pendingRetries(ctx context.Context, main Phase) (*PendingRetries, error) {
@@ -389,13 +392,40 @@ func (r *runner) pendingRetries(ctx context.Context, main Phase) (*PendingRetrie
 		return nil, fmt.Errorf("pending retries: engine did not settle after the fill: %w", err)
 	}
 	settled := time.Since(settleStart)
+	wait := o.PendingWait
+	if wait == 0 {
+		if wait, err = r.t.duplicateWindow(fillCtx); err != nil {
+			return nil, fmt.Errorf("pending retries: %w", err)
+		}
+		// A day-long idempotency window is the user's choice to hold ids that long, not a bench's to wait.
+		wait = min(wait, maxPendingWait)
+	}
+	waitStart := time.Now()
+	waitStop := r.watch("waiting out the duplicate windows (s)", int64(wait/time.Second), func() int64 {
+		return int64(min(time.Since(waitStart), wait) / time.Second)
+	})
+	select {
+	case <-ctx.Done():
+		waitStop()
+		return nil, ctx.Err()
+	case <-time.After(wait):
+	}
+	waitStop()
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
 	m := r.startMeter(ctx)
 	p, err := r.phase(ctx, "deliveries, retries pending", o.Webhooks)
+	if o.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return nil, err
 	}
 	p.Server = m.stop(ctx, p.Deliveries, int64(o.Events))
-	return &PendingRetries{Pending: o.PendingRetries, FillSeconds: fill.Seconds(), SettleSeconds: settled.Seconds(), Phase: p,
+	return &PendingRetries{Pending: o.PendingRetries, FillSeconds: fill.Seconds(), SettleSeconds: settled.Seconds(), WaitSeconds: wait.Seconds(), Phase: p,
 		Ratio: ratio(p.DeliveriesPerSecond, main.DeliveriesPerSecond)}, nil
 }
 

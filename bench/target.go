@@ -17,8 +17,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/config"
 	"github.com/hookstream/hookstream/engine"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // target is the engine under measurement: one started in-process in a temporary data folder, or a running
@@ -35,6 +38,43 @@ type target struct {
 	engine  *engine.Engine // in-process only
 	dataDir string
 	created []string // webhooks to delete at the end (running engine only)
+}
+
+// connect opens a NATS connection to the engine's server.
+func (t *target) connect() (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("hookstream bench"), nats.MaxReconnects(-1)}
+	if t.creds != "" {
+		opts = append(opts, nats.UserCredentials(t.creds))
+	}
+	nc, err := nats.Connect(t.nats, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", t.nats, err)
+	}
+	return nc, nil
+}
+
+// duplicateWindow returns the longest duplicate window of the engine's streams: how long the server keeps
+// the message id of a write in memory.
+func (t *target) duplicateWindow(ctx context.Context) (time.Duration, error) {
+	nc, err := t.connect()
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	subjects := broker.Subjects{Prefix: t.prefix}
+	var longest time.Duration
+	for _, kind := range broker.Kinds() {
+		s, err := js.Stream(ctx, subjects.StreamName(kind))
+		if err != nil {
+			return 0, fmt.Errorf("duplicate window of %s: %w", subjects.StreamName(kind), err)
+		}
+		longest = max(longest, s.CachedInfo().Config.Duplicates)
+	}
+	return longest, nil
 }
 
 // startTarget starts the in-process engine, or checks that the running one answers.

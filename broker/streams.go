@@ -118,6 +118,11 @@ const (
 	KindDiverted   = "DIVERTED"
 )
 
+// Kinds returns every stream kind, in the order EnsureStreams creates them.
+func Kinds() []string {
+	return []string{KindWebhooks, KindTokens, KindEvents, KindDeliveries, KindRetries, KindHeld, KindDiverted, KindJobs, KindAttempts}
+}
+
 // StreamOptions are the settings that shape the streams.
 type StreamOptions struct {
 	Replicas int

@@ -38,3 +38,18 @@ func TestWindowsFollowWhoWrites(t *testing.T) {
 		t.Errorf("attempts kept 1 minute: window %s, want it within the age limit", w)
 	}
 }
+
+// TestKindsNameEveryStream keeps Kinds in step with the streams EnsureStreams creates.
+func TestKindsNameEveryStream(t *testing.T) {
+	s := Subjects{Prefix: DefaultPrefix}
+	configs := s.streamConfigs(StreamOptions{})
+	kinds := Kinds()
+	if len(kinds) != len(configs) {
+		t.Fatalf("%d kinds for %d streams", len(kinds), len(configs))
+	}
+	for i, cfg := range configs {
+		if cfg.Name != s.StreamName(kinds[i]) {
+			t.Errorf("stream %d is %s, kind %s names %s", i, cfg.Name, kinds[i], s.StreamName(kinds[i]))
+		}
+	}
+}
