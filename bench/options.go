@@ -87,9 +87,9 @@ type Options struct {
 	// PendingRetries adds a phase run once that many retries are scheduled far in the future.
 	PendingRetries int
 	// PendingWait is how long that phase waits after the fill: 0 waits for the engine's longest duplicate
-	// window (at most 10 minutes). The server keeps the message id of every write of the last window in memory (three per retry
-	// for the fill, ~200 MB for a million), which retries that piled up over hours would not carry; waiting it
-	// out measures what the pending retries cost, not what their fill left behind.
+	// window (at most 10 minutes). The server keeps the message id of every write of the last window in
+	// memory (three per retry for the fill, ~200 MB for a million), which retries that piled up over hours
+	// would not carry; waiting it out measures what the pending retries cost, not what their fill left.
 	PendingWait time.Duration
 	// Rounds runs the raw baselines and the main phase that many times, alternately: on a shared machine the
 	// baseline alone can swing by half within the hour, and a single pair may catch the two in different
