@@ -91,6 +91,10 @@ func New(cfg Config) *API {
 		a.routeError(w, r, &hookstream.Error{Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path})
 	})
 
+	// gorilla/mux tries the routes in order, a regexp each: ingestion, the hottest route, goes first.
+	const ev = "/event/{tenantLocator}/events"
+	r.Handle(ev, a.tenant(a.publishEvent, hookstream.PermEventsWrite)).Methods(http.MethodPost)
+
 	r.Handle("/healthz", http.HandlerFunc(a.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", http.HandlerFunc(a.readyz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
@@ -115,8 +119,6 @@ func New(cfg Config) *API {
 	r.Handle(wh+"/{webhookLocator}/diverted/{eventLocator}", a.tenant(a.deleteDiverted, hookstream.PermDivertedDelete)).Methods(http.MethodDelete)
 	r.Handle(wh+"/{webhookLocator}/diverted/{eventLocator}/resend", a.tenant(a.resendDiverted, hookstream.PermDivertedResend)).Methods(http.MethodPost)
 
-	const ev = "/event/{tenantLocator}/events"
-	r.Handle(ev, a.tenant(a.publishEvent, hookstream.PermEventsWrite)).Methods(http.MethodPost)
 	r.Handle(ev+"/list", a.tenant(a.listEvents, hookstream.PermEventsList, hookstream.PermEventsRead)).Methods(http.MethodGet)
 	r.Handle(ev+"/{eventLocator}", a.tenant(a.getEvent, hookstream.PermEventsRead)).Methods(http.MethodGet)
 
