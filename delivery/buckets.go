@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookstream/hookstream"
@@ -59,16 +60,54 @@ const (
 	headerScheduleID = "Hookstream-Schedule-Id"
 )
 
+// ticks remembers the buckets whose promotion this worker has scheduled, until their promotion time: a
+// bucket's tick is written once per worker, not once per task (a million retries queued in a few minutes
+// fall into a handful of buckets). It is safe to forget: a tick written again keeps its message id and
+// subject, so it is scheduled once.
+type ticks struct {
+	mu      sync.Mutex
+	promote map[string]time.Time // by bucket
+}
+
+// first records bucket's tick and reports whether it is new to this worker; it forgets the ticks whose
+// promotion time has passed.
+func (tk *ticks) first(bucket string, promote, now time.Time) bool {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	if _, ok := tk.promote[bucket]; ok {
+		return false
+	}
+	for b, at := range tk.promote {
+		if at.Before(now) {
+			delete(tk.promote, b)
+		}
+	}
+	if tk.promote == nil {
+		tk.promote = map[string]time.Time{}
+	}
+	tk.promote[bucket] = promote
+	return true
+}
+
+// forget drops bucket, whose tick could not be written.
+func (tk *ticks) forget(bucket string) {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	delete(tk.promote, bucket)
+}
+
 // wait puts a task due far ahead in its bucket. The bucket's promotion is scheduled first, so no task waits
 // in a bucket that nothing will promote; its message id and subject are the bucket's, so it is scheduled
 // once however many tasks the bucket holds.
 func (w *Worker) wait(ctx context.Context, t *task, due time.Time, msgID string) error {
 	bucket, promote := w.buckets.bucket(due)
-	tick := nats.NewMsg(w.broker.Subjects.RetryTick(bucket))
-	tick.Header.Set("Nats-Schedule", "@at "+promote.UTC().Format(time.RFC3339Nano))
-	tick.Header.Set("Nats-Schedule-Target", w.broker.Subjects.RetryPromote(bucket))
-	if _, err := w.broker.JS.PublishMsg(ctx, tick, jetstream.WithMsgID("tick/"+bucket)); err != nil {
-		return fmt.Errorf("schedule bucket %s: %w", bucket, err)
+	if w.ticks.first(bucket, promote, w.now()) {
+		tick := nats.NewMsg(w.broker.Subjects.RetryTick(bucket))
+		setSchedule(tick, promote, w.broker.Subjects.RetryPromote(bucket))
+		if _, err := w.broker.JS.PublishMsg(ctx, tick, jetstream.WithMsgID("tick/"+bucket)); err != nil {
+			w.ticks.forget(bucket)
+			return fmt.Errorf("schedule bucket %s: %w", bucket, err)
+		}
 	}
 	msg := t.msg(w.broker.Subjects.RetryWait(bucket, t.tenant, t.webhook))
 	msg.Header.Set(headerDue, due.UTC().Format(time.RFC3339Nano))

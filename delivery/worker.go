@@ -17,6 +17,7 @@ import (
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/projections"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -67,6 +68,7 @@ type Worker struct {
 	signers map[string]*Signer
 	records *attemptRecorder
 	buckets RetryBuckets
+	ticks   ticks
 }
 
 // NewWorker returns a Worker.
@@ -697,6 +699,13 @@ func (w *Worker) scheduleRetry(ctx context.Context, t *task, rs *hookstream.Retr
 	return nil
 }
 
+// setSchedule makes msg a JetStream schedule that lands on target at at. The time carries nanoseconds: a
+// whole-second time would fire up to a second early.
+func setSchedule(msg *nats.Msg, at time.Time, target string) {
+	msg.Header.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339Nano))
+	msg.Header.Set("Nats-Schedule-Target", target)
+}
+
 // schedule puts a task in the retries stream, durably, to come back through the retries consumer at due: in
 // the bucket of its due time when due far ahead (see RetryBuckets), else in a schedule of its own.
 func (w *Worker) schedule(ctx context.Context, t *task, due time.Time, msgID string) error {
@@ -707,12 +716,10 @@ func (w *Worker) schedule(ctx context.Context, t *task, due time.Time, msgID str
 }
 
 // scheduleAt gives a task a schedule of its own, due at due. The schedule's subject is the attempt's: purging
-// it (CancelRetry) cancels the task, whether a retry or parked. The time carries nanoseconds: a whole-second
-// time would fire up to a second early.
+// it (CancelRetry) cancels the task, whether a retry or parked.
 func (w *Worker) scheduleAt(ctx context.Context, t *task, due time.Time, msgID string) error {
 	msg := t.msg(w.broker.Subjects.RetrySchedule(t.tenant, t.webhook, t.attempt))
-	msg.Header.Set("Nats-Schedule", "@at "+due.UTC().Format(time.RFC3339Nano))
-	msg.Header.Set("Nats-Schedule-Target", w.broker.Subjects.RetryDue(t.tenant, t.webhook))
+	setSchedule(msg, due, w.broker.Subjects.RetryDue(t.tenant, t.webhook))
 	_, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID))
 	return err
 }

@@ -39,6 +39,31 @@ func openAttempts(tb testing.TB) (*projections.Store, *projections.Attempts) {
 	return store, view
 }
 
+// applyRecords applies records to view in one transaction, the i-th at sequence i+1, as the view's runner
+// would.
+func applyRecords(t *testing.T, store *projections.Store, view *projections.Attempts, at time.Time, records []*hookstream.DeliveryRecord) {
+	t.Helper()
+	if err := store.DB().Update(func(tx *bolt.Tx) error {
+		for i, r := range records {
+			data, _ := json.Marshal(r)
+			if err := view.Apply(tx, &projections.Msg{Seq: uint64(i + 1), Time: at, Data: data}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// trimBelow trims view's records below sequence first and requires that it drop want attempts.
+func trimBelow(t *testing.T, view *projections.Attempts, first uint64, want int) {
+	t.Helper()
+	if n, err := view.TrimBelow(first); err != nil || n != want {
+		t.Fatalf("TrimBelow(%d) = %d, %v; want %d", first, n, err, want)
+	}
+}
+
 // TestAttemptsTrimKeepsWhatLaterRecordsSupport applies delivery records to the attempts view in a real bbolt
 // file, then trims it as retention does: an attempt goes with its latest record (not with an earlier PENDING
 // one), and a pair's delivered and last-outcome state goes with the pair's last attempt.
@@ -63,17 +88,7 @@ func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
 		attempt(b2, e2, hookstream.AttemptPending), // seq 5, cancelled by seq 6
 		{Type: hookstream.RecordAttemptCancelled, Tenant: tenant, Webhook: webhook, Event: e2, Time: now, Cancelled: b2},
 	}
-	if err := store.DB().Update(func(tx *bolt.Tx) error {
-		for i, r := range records {
-			data, _ := json.Marshal(r)
-			if err := view.Apply(tx, &projections.Msg{Seq: uint64(i + 1), Time: now, Data: data}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	applyRecords(t, store, view, now, records)
 	check := func(when, event string, delivered, attempted bool, last string) {
 		t.Helper()
 		if got, _ := view.Delivered(tenant, webhook, event); got != delivered {
@@ -87,29 +102,23 @@ func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
 			t.Errorf("%s: latest outcome of %s = %+v, want %q", when, event, got, last)
 		}
 	}
-	trim := func(first uint64, want int) {
-		t.Helper()
-		if n, err := view.TrimBelow(first); err != nil || n != want {
-			t.Fatalf("TrimBelow(%d) = %d, %v; want %d", first, n, err, want)
-		}
-	}
 	if _, err := view.Attempt(tenant, b2); err == nil {
 		t.Error("the cancelled PENDING try is still listed")
 	}
 	check("applied", e1, true, true, a2)
 	check("applied", e2, true, true, b1)
 
-	trim(2, 1) // seq 1: a1
+	trimBelow(t, view, 2, 1) // seq 1: a1
 	if _, err := view.Attempt(tenant, a1); err == nil {
 		t.Error("a1 survived the trim of its only record")
 	}
 	check("a1 trimmed", e1, true, true, a2)
 
-	trim(4, 1) // seqs 2–3: a2 (its PENDING record's entry went when its outcome came); e1 has no attempt left
+	trimBelow(t, view, 4, 1) // seqs 2–3: a2 (its PENDING record's entry went when its outcome came); e1 has no attempt left
 	check("a2 trimmed", e1, false, false, "")
 	check("a2 trimmed", e2, true, true, b1)
 
-	trim(7, 1) // seqs 4–6: b1 (b2's entry went with its cancellation)
+	trimBelow(t, view, 7, 1) // seqs 4–6: b1 (b2's entry went with its cancellation)
 	check("all trimmed", e2, false, false, "")
 	if all, err := view.ForWebhook(tenant, webhook); err != nil || len(all) != 0 {
 		t.Errorf("attempts left after trimming every record: %d, %v", len(all), err)
@@ -141,17 +150,7 @@ func TestAttemptsBatchKeepsFirstOutcome(t *testing.T) {
 			Attempt: attempt(b1, e2, hookstream.AttemptFailed, 500)}, // seq 2: b1 recorded again, otherwise
 		batch(attempt(a2, e1, hookstream.AttemptSuccess, 200), attempt(b1, e2, hookstream.AttemptSuccess, 204)), // seq 3
 	}
-	if err := store.DB().Update(func(tx *bolt.Tx) error {
-		for i, r := range records {
-			data, _ := json.Marshal(r)
-			if err := view.Apply(tx, &projections.Msg{Seq: uint64(i + 1), Time: now, Data: data}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	applyRecords(t, store, view, now, records)
 	codes := func() map[string]string {
 		t.Helper()
 		all, err := view.ForWebhook(tenant, webhook)
@@ -176,20 +175,14 @@ func TestAttemptsBatchKeepsFirstOutcome(t *testing.T) {
 	if last, _ := view.LatestOutcome(tenant, webhook, e2); last == nil || last.StatusCode != 200 {
 		t.Errorf("latest outcome of %s = %+v, want the first record's", e2, last)
 	}
-	trim := func(first uint64, want int) {
-		t.Helper()
-		if n, err := view.TrimBelow(first); err != nil || n != want {
-			t.Fatalf("TrimBelow(%d) = %d, %v; want %d", first, n, err, want)
-		}
-	}
-	trim(2, 2) // seq 1 is the latest record of a1 and b1 (a2's PENDING entry went when its outcome came)
+	trimBelow(t, view, 2, 2) // seq 1 is the latest record of a1 and b1 (a2's PENDING entry went when its outcome came)
 	if got, want := codes(), map[string]string{a2: "SUCCESS/200"}; !maps.Equal(got, want) {
 		t.Fatalf("attempts after trimming seq 1 = %v, want %v", got, want)
 	}
 	if ok, _ := view.Delivered(tenant, webhook, e2); ok {
 		t.Errorf("%s still delivered after its only attempt was trimmed", e2)
 	}
-	trim(4, 1) // seq 3: a2
+	trimBelow(t, view, 4, 1) // seq 3: a2
 	if got := codes(); len(got) != 0 {
 		t.Fatalf("attempts left after trimming every record: %v", got)
 	}

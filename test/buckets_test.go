@@ -16,17 +16,12 @@ import (
 func TestRetriesDueFarAheadWaitInBuckets(t *testing.T) {
 	h := startEngine(t, shortBuckets)
 	rc := newReceiver(t)
-	rc.setAnswer(func(n int) int {
-		if n < 2 {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	})
+	rc.setAnswer(failingFirst(2, http.StatusServiceUnavailable))
 	h.createWebhook(tenantA, retryBody(rc.url("/far"), map[string]any{
 		"retryStrategy": map[string]any{"type": "linear", "interval": 3, "attempts": 2},
 	}))
 	h.publishHTTP(tenantA, "policy.issue", map[string]any{})
-	waiting := func() uint64 { return waitingInBuckets(t, h) }
+	waiting := waitingInBuckets(t, h)
 	rc.waitFor(t, 1, 10*time.Second)
 	eventually(t, 2*time.Second, "the first retry waiting in its bucket", func() bool { return waiting() == 1 })
 	got := rc.waitFor(t, 3, 20*time.Second)
@@ -43,8 +38,9 @@ func shortBuckets(c *config.Config) {
 	c.RetryBuckets = config.RetryBuckets{After: 1500 * time.Millisecond, Span: 500 * time.Millisecond, Lead: 300 * time.Millisecond}
 }
 
-// waitingInBuckets counts the tasks waiting in buckets.
-func waitingInBuckets(t *testing.T, h *harness) uint64 {
+// waitingInBuckets returns a count of the tasks waiting in buckets, read through one connection however
+// often it is polled.
+func waitingInBuckets(t *testing.T, h *harness) func() uint64 {
 	t.Helper()
 	_, js := h.natsClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -53,15 +49,20 @@ func waitingInBuckets(t *testing.T, h *harness) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter("hookstream.retries.wait.>"))
-	if err != nil {
-		t.Fatal(err)
+	return func() uint64 {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter("hookstream.retries.wait.>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, c := range info.State.Subjects {
+			n += c
+		}
+		return n
 	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n
 }
 
 // TestRecoverCancelsARetryWaitingInItsBucket: a recover job sends a failed event now and cancels its pending
@@ -70,18 +71,14 @@ func TestRecoverCancelsARetryWaitingInItsBucket(t *testing.T) {
 	h := startEngine(t, shortBuckets)
 	tok := h.v1Token()
 	rc := newReceiver(t)
-	rc.setAnswer(func(n int) int {
-		if n == 0 {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	})
+	rc.setAnswer(failingFirst(1, http.StatusServiceUnavailable))
 	webhook := h.createWebhook(tenantA, retryBody(rc.url("/c"), map[string]any{
 		"retryStrategy": map[string]any{"type": "linear", "interval": 8, "attempts": 1},
 	}))
 	ev := h.publishHTTP(tenantA, "policy.issue", map[string]any{})
+	waiting := waitingInBuckets(t, h)
 	failed := rc.waitFor(t, 1, 10*time.Second)[0].at
-	eventually(t, 2*time.Second, "the retry waiting in its bucket", func() bool { return waitingInBuckets(t, h) == 1 })
+	eventually(t, 2*time.Second, "the retry waiting in its bucket", func() bool { return waiting() == 1 })
 	expect(t, h.v1(http.MethodPost, "/v1/event_subscriptions/"+webhook+"/recover?begin="+ev.Timestamp.Add(-time.Second).Format(time.RFC3339),
 		tok, nil), http.StatusAccepted)
 	rc.waitFor(t, 2, 10*time.Second)
@@ -89,7 +86,7 @@ func TestRecoverCancelsARetryWaitingInItsBucket(t *testing.T) {
 	// earliest.
 	promotion := failed.Add(7200 * time.Millisecond)
 	eventually(t, time.Until(promotion), "the retry gone from its bucket before its promotion", func() bool {
-		return waitingInBuckets(t, h) == 0
+		return waiting() == 0
 	})
 	// Asserting that something does not happen takes a wait: past the retry's due time, nothing more arrives.
 	time.Sleep(time.Until(failed.Add(9 * time.Second)))

@@ -23,12 +23,7 @@ func retryBody(url string, fh map[string]any) map[string]any {
 func TestRetriesFollowTheStrategyNeverEarly(t *testing.T) {
 	h := startEngine(t)
 	rc := newReceiver(t)
-	rc.setAnswer(func(n int) int {
-		if n < 2 {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	})
+	rc.setAnswer(failingFirst(2, http.StatusServiceUnavailable))
 	h.createWebhook(tenantA, retryBody(rc.url("/flaky"), map[string]any{
 		"retryStrategy": map[string]any{"type": "linear", "interval": 1, "attempts": 3},
 	}))
@@ -163,12 +158,7 @@ func TestFinalFailureDivertsAlertsAndResends(t *testing.T) {
 // webhook is suspended, with its locator and state.
 func suspendedByFirstFailure(t *testing.T, h *harness, rc *receiver) (string, map[string]any) {
 	t.Helper()
-	rc.setAnswer(func(n int) int {
-		if n == 0 {
-			return http.StatusBadGateway
-		}
-		return http.StatusOK
-	})
+	rc.setAnswer(failingFirst(1, http.StatusBadGateway))
 	body := retryBody(rc.url("/s"), map[string]any{"suspend": true})
 	body["eventTypes"] = []string{"policy.issue"}
 	loc := h.createWebhook(tenantA, body)
@@ -215,12 +205,7 @@ func TestSuspendHoldsEventsAndReleasesThemInOrder(t *testing.T) {
 func TestScheduledRetrySurvivesRestart(t *testing.T) {
 	h := startEngine(t)
 	rc := newReceiver(t)
-	rc.setAnswer(func(n int) int {
-		if n == 0 {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	})
+	rc.setAnswer(failingFirst(1, http.StatusServiceUnavailable))
 	h.createWebhook(tenantA, retryBody(rc.url("/r"), map[string]any{
 		"retryStrategy": map[string]any{"type": "linear", "interval": 3, "attempts": 2},
 	}))

@@ -73,6 +73,16 @@ func (rc *receiver) setAnswer(f func(n int) int) {
 	rc.answer = f
 }
 
+// failingFirst is an answer that gives status to the first n requests and 200 to the rest.
+func failingFirst(n, status int) func(int) int {
+	return func(i int) int {
+		if i < n {
+			return status
+		}
+		return http.StatusOK
+	}
+}
+
 func (rc *receiver) setAnswerFor(f func(h http.Header) int) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
