@@ -20,14 +20,15 @@ var (
 	attemptsByHook  = []byte("attempts_by_webhook") // tenant/webhook/attempt → nil
 	attemptsByEvent = []byte("attempts_by_event")   // tenant/event/attempt → nil
 	pairsBucket     = []byte("attempt_pairs")       // tenant/webhook/event → pairState, once some try ran or is pending
-	attemptsBySeq   = []byte("attempts_seq")        // seq/tenant/attempt → nil, for the latest record of each attempt
+	attemptsBySeq   = []byte("attempts_seq")        // seq → the keys of the attempts that record applied, for retention
 	alertsSent      = []byte("alerts_sent")         // tenant/alert → nil
 )
 
-// attemptsLayout is the attempts view's layout version. Version 2 keys attempts_seq by sequence and attempt,
-// since an attempts batch is the latest record of several attempts. Version 1 folded three per-pair buckets into
+// attemptsLayout is the attempts view's layout version. Version 3 keeps one attempts_seq entry per record,
+// listing the attempts it applied, instead of one per attempt: an attempts batch of n attempts is one put there,
+// not n. Version 2 keyed attempts_seq by sequence and attempt. Version 1 folded three per-pair buckets into
 // attempt_pairs and the sequence index into the attempts' values: five puts per attempt instead of eight.
-const attemptsLayout = 2
+const attemptsLayout = 3
 
 // Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event, and
 // which (event, webhook) pairs were delivered.
@@ -105,17 +106,12 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 	}
 	switch r.Type {
 	case hookstream.RecordAttempt:
-		return applyAttempt(tx, m.Seq, r.Attempt)
-	case hookstream.RecordAttempts:
-		for _, a := range r.Attempts {
-			if a == nil {
-				continue
-			}
-			if err := applyAttempt(tx, m.Seq, a); err != nil {
-				return err
-			}
+		if r.Attempt == nil {
+			return Skip(fmt.Errorf("attempt record without attempt"))
 		}
-		return nil
+		return applyAttempts(tx, m.Seq, []*hookstream.Attempt{r.Attempt})
+	case hookstream.RecordAttempts:
+		return applyAttempts(tx, m.Seq, r.Attempts)
 	case hookstream.RecordAttemptCancelled:
 		k := key(r.Tenant, r.Cancelled)
 		v := tx.Bucket(attemptsBucket).Get(k)
@@ -129,9 +125,9 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 		if a.Status != hookstream.AttemptPending {
 			return nil // it ran after all: its outcome stays
 		}
-		seq, _ := splitEntry(v)
+		// Its PENDING record's attempts_seq entry stays: retention skips an attempt that is gone.
 		for _, p := range [][2][]byte{{attemptsBucket, k}, {attemptsByHook, key(a.Tenant, a.Webhook, a.Locator)},
-			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}, {attemptsBySeq, bySeqKey(seq, k)}} {
+			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}} {
 			if err := tx.Bucket(p[0]).Delete(p[1]); err != nil {
 				return err
 			}
@@ -144,30 +140,59 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 	}
 }
 
-// applyAttempt applies an attempt's record stored at seq. It replaces the attempt's PENDING record; once the
-// attempt has an outcome, later records of it change nothing. A resumed task can record an attempt again
-// when its first record had not reached this instance's view: attempts batches carry no per-attempt message
-// id for the server to dedupe, so the view keeps the first outcome, as the server's dedupe did.
-func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) error {
-	if a == nil {
-		return Skip(fmt.Errorf("attempt record without attempt"))
+// applyAttempts applies the attempts of the record stored at seq (nil entries are skipped), and lists under seq
+// the keys of those it applied, for retention to find.
+func applyAttempts(tx *bolt.Tx, seq uint64, attempts []*hookstream.Attempt) error {
+	var applied []byte
+	for _, a := range attempts {
+		if a == nil {
+			continue
+		}
+		k, err := applyAttempt(tx, seq, a)
+		if err != nil {
+			return err
+		}
+		if k != nil {
+			applied = binary.AppendUvarint(applied, uint64(len(k)))
+			applied = append(applied, k...)
+		}
 	}
-	attempts, bySeq := tx.Bucket(attemptsBucket), tx.Bucket(attemptsBySeq)
-	k := key(a.Tenant, a.Locator)
-	if v := attempts.Get(k); v != nil {
-		prev, err := decodeEntry(v)
-		if err == nil && prev.Status != hookstream.AttemptPending {
+	if applied == nil {
+		return nil
+	}
+	return tx.Bucket(attemptsBySeq).Put(seqKey(nil, seq), applied)
+}
+
+// recordKeys returns the attempt keys an attempts_seq entry lists (nil for a malformed one).
+func recordKeys(v []byte) [][]byte {
+	var keys [][]byte
+	for len(v) > 0 {
+		n, size := binary.Uvarint(v)
+		if size <= 0 || uint64(len(v)-size) < n {
 			return nil
 		}
-		// The attempt's earlier record (its PENDING try) is no longer its latest.
-		old, _ := splitEntry(v)
-		if err := bySeq.Delete(bySeqKey(old, k)); err != nil {
-			return err
+		keys, v = append(keys, v[size:size+int(n)]), v[size+int(n):]
+	}
+	return keys
+}
+
+// applyAttempt applies an attempt's record stored at seq, and returns the attempt's key, or nil when the record
+// changed nothing. It replaces the attempt's PENDING record; once the attempt has an outcome, later records of
+// it change nothing. A resumed task can record an attempt again when its first record had not reached this
+// instance's view: attempts batches carry no per-attempt message id for the server to dedupe, so the view
+// keeps the first outcome, as the server's dedupe did. The PENDING record's attempts_seq entry stays when the
+// outcome replaces it: retention skips an attempt whose latest record is not the one it trims.
+func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) ([]byte, error) {
+	attempts := tx.Bucket(attemptsBucket)
+	k := key(a.Tenant, a.Locator)
+	if v := attempts.Get(k); v != nil {
+		if prev, err := decodeEntry(v); err == nil && prev.Status != hookstream.AttemptPending {
+			return nil, nil
 		}
 	}
 	data, err := json.Marshal(a)
 	if err != nil {
-		return fmt.Errorf("encode attempt: %w", err)
+		return nil, fmt.Errorf("encode attempt: %w", err)
 	}
 	pairs := tx.Bucket(pairsBucket)
 	pair := key(a.Tenant, a.Webhook, a.Event)
@@ -183,27 +208,12 @@ func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) error {
 		{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
 		{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
 		{pairsBucket, pair, state.encode()},
-		{attemptsBySeq, bySeqKey(seq, k), nil},
 	} {
 		if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
-}
-
-// bySeqKey is an attempts_seq key: the sequence of the attempt's latest record, then the attempt's key (an
-// attempts batch holds the latest record of several attempts).
-func bySeqKey(seq uint64, k []byte) []byte {
-	return append(seqKey(nil, seq), k...)
-}
-
-// splitBySeqKey returns an attempts_seq key's sequence and attempt key.
-func splitBySeqKey(k []byte) (uint64, []byte) {
-	if len(k) < 8 {
-		return 0, nil
-	}
-	return binary.BigEndian.Uint64(k[:8]), k[8:]
+	return k, nil
 }
 
 // AlertSent reports whether the alert was accepted by its endpoint already.
@@ -318,25 +328,24 @@ func (v *Attempts) Pending(tenant, webhook, event string) ([]*hookstream.Attempt
 }
 
 // TrimBelow drops the attempts whose latest record the stream no longer holds (below its first sequence), and
-// what (event, webhook) state only they supported, as a rebuild from the stream would not have them.
+// what (event, webhook) state only they supported, as a rebuild from the stream would not have them. It returns
+// how many attempts it dropped.
 func (v *Attempts) TrimBelow(first uint64) (int, error) {
 	n := 0
 	err := v.store.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(attemptsBySeq).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			seq, ak := splitBySeqKey(k)
-			if seq >= first {
-				break
-			}
-			if a := attemptRecordedAt(tx, ak, seq); a != nil {
-				if err := dropAttempt(tx, a); err != nil {
-					return err
+		for k, keys := c.First(); k != nil && seqOf(k) < first; k, keys = c.Next() {
+			for _, ak := range recordKeys(keys) {
+				if a := attemptRecordedAt(tx, ak, seqOf(k)); a != nil {
+					if err := dropAttempt(tx, a); err != nil {
+						return err
+					}
+					n++
 				}
 			}
 			if err := c.Delete(); err != nil {
 				return err
 			}
-			n++
 		}
 		return nil
 	})

@@ -15,24 +15,42 @@ import (
 
 const benchWebhook = "01JBENCHWEBH00KS0000000000"
 
-// attemptRecord is the i-th successful first try, as the worker records it, of events 200 µs apart (5,000
+// benchAttempt is the i-th successful first try, as the worker records it, of events 200 µs apart (5,000
 // deliveries/s), so keys arrive in the order a live engine writes them.
-func attemptRecord(i int, start time.Time) *hookstream.DeliveryRecord {
-	tenant := benchTenant(0)
+func benchAttempt(i int, start time.Time) *hookstream.Attempt {
 	now := start.Add(time.Duration(i) * 200 * time.Microsecond)
 	event := hookstream.EventLocator(now, uint64(i+1))
-	a := &hookstream.Attempt{Locator: hookstream.DerivedLocator(now, event, benchWebhook, "0"), Tenant: tenant, Webhook: benchWebhook,
+	return &hookstream.Attempt{Locator: hookstream.DerivedLocator(now, event, benchWebhook, "0"), Tenant: benchTenant(0), Webhook: benchWebhook,
 		Event: event, EventSeq: uint64(i + 1), URL: "https://hooks.example.com/policy", Status: hookstream.AttemptSuccess,
 		StatusCode: 200, ResponseBody: `{"ok":true}`, LatencyMs: 1.25, Created: now}
-	return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: tenant, Webhook: benchWebhook, Event: event, Time: now, Attempt: a}
 }
 
-// BenchmarkAttemptsApply measures the attempts view's Apply of attempt records into a real bbolt file, in
-// write transactions of `batch` records each committed (and fsynced) as the view's runner commits them: the
-// cost of projecting one delivery's outcome.
+// attemptRecord is the record of benchAttempt(i) on its own.
+func attemptRecord(i int, start time.Time) *hookstream.DeliveryRecord {
+	a := benchAttempt(i, start)
+	return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: a.Tenant, Webhook: a.Webhook, Event: a.Event, Time: a.Created, Attempt: a}
+}
+
+// attemptsRecord is an attempts batch of benchAttempt(i) to benchAttempt(i+n-1), as the recorder writes the
+// outcomes of one webhook that queued during its previous write.
+func attemptsRecord(i, n int, start time.Time) *hookstream.DeliveryRecord {
+	if n == 1 {
+		return attemptRecord(i, start)
+	}
+	r := &hookstream.DeliveryRecord{Type: hookstream.RecordAttempts, Tenant: benchTenant(0), Webhook: benchWebhook, Time: start}
+	for j := range n {
+		r.Attempts = append(r.Attempts, benchAttempt(i+j, start))
+	}
+	return r
+}
+
+// BenchmarkAttemptsApply measures the attempts view's Apply of attempts into a real bbolt file, `per` to a
+// record (1: attempt records; more: attempts batches), in write transactions of `batch` attempts each committed
+// (and fsynced) as the view's runner commits them: the cost of projecting one delivery's outcome.
 func BenchmarkAttemptsApply(b *testing.B) {
-	for _, batch := range []int{1, 64, 512} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	for _, c := range []struct{ batch, per int }{{1, 1}, {64, 1}, {512, 1}, {512, 16}} {
+		batch, per := c.batch, c.per
+		b.Run(fmt.Sprintf("batch=%d/per=%d", batch, per), func(b *testing.B) {
 			store, view := openAttempts(b)
 			now := time.Now().UTC()
 			msgs := make([]*projections.Msg, 0, batch)
@@ -42,9 +60,9 @@ func BenchmarkAttemptsApply(b *testing.B) {
 				// Encoding is the worker's cost, not the view's: done outside the timer.
 				b.StopTimer()
 				msgs = msgs[:0]
-				for j := range min(batch, b.N-i) {
+				for j := 0; j < min(batch, b.N-i); j += per {
 					seq++
-					data, _ := json.Marshal(attemptRecord(i+j, now))
+					data, _ := json.Marshal(attemptsRecord(i+j, min(per, b.N-i-j), now))
 					msgs = append(msgs, &projections.Msg{Subject: "hookstream.attempts." + benchTenant(0) + "." + benchWebhook,
 						Seq: uint64(seq), Time: now, Data: data})
 				}
@@ -63,8 +81,8 @@ func BenchmarkAttemptsApply(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-			b.ReportMetric(float64(allocated(b, store.DB(), view.Buckets()))/float64(b.N), "page-bytes/record")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "attempts/s")
+			b.ReportMetric(float64(allocated(b, store.DB(), view.Buckets()))/float64(b.N), "page-bytes/attempt")
 		})
 	}
 }
