@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +145,8 @@ func TestOptionsValidation(t *testing.T) {
 		{Options{Rounds: 101}, "--rounds"},
 		{Options{MaxInFlight: 4, MaxInFlightPerEndpoint: 8}, "--max-in-flight"},
 		{Options{Sync: "never"}, "--sync"},
+		{Options{GCPercent: 5}, "--gc-percent"},
+		{Options{GCPercent: -1}, "--gc-percent"},
 		{Options{NATS: "nats://127.0.0.1:4222"}, "give --http too"},
 		{Options{HTTP: "http://192.0.2.1:8080", NATS: "nats://127.0.0.1:4222", Token: "t"}, "loopback"},
 		{Options{HTTP: "http://127.0.0.1:8080", NATS: "nats://10.0.0.1:4222", Token: "t"}, "loopback"},
@@ -263,14 +268,48 @@ func TestRunInProcessEveryPhase(t *testing.T) {
 	}
 }
 
+// gcTarget reads the process's GC target without setting it.
+func gcTarget(t *testing.T) uint64 {
+	t.Helper()
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		t.Fatalf("%s is not supported", s[0].Name)
+	}
+	return s[0].Value.Uint64()
+}
+
 // TestRunRounds alternates the baseline and the main phase: every round is listed in order, each pair
-// measured, and the top-level figures are the median round's.
+// measured, and the top-level figures are the median round's. The engine's phases run at the engine's GC
+// target, the raw baselines at the process's own, which the run leaves as it found it.
 func TestRunRounds(t *testing.T) {
+	before := gcTarget(t)
+	var mu sync.Mutex
+	targets := map[string]map[uint64]bool{} // by stage: the GC targets its progress reports saw
 	res, err := Run(context.Background(), Options{Webhooks: 2, Events: 100, Payload: 100, Rounds: 3, MaxInFlight: 16,
-		MaxInFlightPerEndpoint: 4, Timeout: time.Minute})
+		MaxInFlightPerEndpoint: 4, Timeout: time.Minute, GCPercent: 35, Progress: func(p Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			if targets[p.Stage] == nil {
+				targets[p.Stage] = map[uint64]bool{}
+			}
+			targets[p.Stage][gcTarget(t)] = true
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.GCPercent != 35 {
+		t.Errorf("result's GC target %d, want 35", res.GCPercent)
+	}
+	if got := gcTarget(t); got != before {
+		t.Errorf("GC target after the run %d, want %d as before it", got, before)
+	}
+	mu.Lock()
+	want := map[string]map[uint64]bool{"raw HTTP baseline": {before: true}, "deliveries": {35: true}}
+	if !maps.EqualFunc(targets, want, maps.Equal) {
+		t.Errorf("GC targets by stage %v, want %v", targets, want)
+	}
+	mu.Unlock()
 	if len(res.Rounds) != 3 {
 		t.Fatalf("rounds %+v", res.Rounds)
 	}

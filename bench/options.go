@@ -102,6 +102,10 @@ type Options struct {
 	// MaxInFlight.
 	MaxInFlight            int
 	MaxInFlightPerEndpoint int
+	// GCPercent is the in-process engine's GC target, as serve's --gc-percent: set in this process while the
+	// engine's phases run, not while the raw baseline runs, which keeps Go's own. 0 leaves Go's own
+	// throughout (the zero value is not the default here: the command's flag says config.DefaultGCPercent).
+	GCPercent int
 	// Sync is the in-process engine's JetStream fsync policy ("interval" or "always"); Pprof, when set, is
 	// where it serves net/http/pprof.
 	Sync  string
@@ -225,6 +229,9 @@ func (o *Options) validate() error {
 	}
 	if o.Sync != "interval" && o.Sync != "always" {
 		errs = append(errs, fmt.Errorf("--sync must be interval or always, got %q", o.Sync))
+	}
+	if o.GCPercent != 0 && o.GCPercent < 10 {
+		errs = append(errs, fmt.Errorf("--gc-percent must be 0 (Go's own) or at least 10, got %d", o.GCPercent))
 	}
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout must be positive, got %s", o.Timeout))

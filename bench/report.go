@@ -25,9 +25,12 @@ type Result struct {
 	MaxInFlightPerEndpoint int     `json:"maxInFlightPerEndpoint"`
 	// Concurrency is the delivery concurrency the engine may use, and the baseline's:
 	// MaxInFlightPerEndpoint × Webhooks, capped by MaxInFlight.
-	Concurrency int    `json:"concurrency"`
-	Seed        uint64 `json:"seed"`
-	Tenant      string `json:"tenant"`
+	Concurrency int `json:"concurrency"`
+	// GCPercent is the in-process engine's GC target (Options.GCPercent); 0 when the process kept Go's own
+	// or the engine runs elsewhere.
+	GCPercent int    `json:"gcPercent,omitempty"`
+	Seed      uint64 `json:"seed"`
+	Tenant    string `json:"tenant"`
 
 	// Phase holds the main phase: Events events to Webhooks webhooks.
 	Phase
@@ -178,8 +181,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "hookstream bench: %s engine; %d webhook(s); %s events × %d B over %s, %s\n",
 		r.Engine, r.Webhooks, formatCount(int64(r.Events)), r.PayloadBytes, strings.ToUpper(r.Ingestion), how)
-	fmt.Fprintf(&b, "max in flight %d, per endpoint %d: delivery concurrency %d; seed %d; tenant %s\n\n",
-		r.MaxInFlight, r.MaxInFlightPerEndpoint, r.Concurrency, r.Seed, r.Tenant)
+	gc := ""
+	if r.GCPercent > 0 {
+		gc = fmt.Sprintf("GC target %d %% (the raw baseline's: Go's own); ", r.GCPercent)
+	}
+	fmt.Fprintf(&b, "max in flight %d, per endpoint %d: delivery concurrency %d; %sseed %d; tenant %s\n\n",
+		r.MaxInFlight, r.MaxInFlightPerEndpoint, r.Concurrency, gc, r.Seed, r.Tenant)
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }

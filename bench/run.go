@@ -79,6 +79,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		Engine: "in-process", Ingestion: "nats", Mode: "burst", Rate: o.Rate, Webhooks: o.Webhooks, Events: o.Events,
 		PayloadBytes: o.Payload, MaxInFlight: o.MaxInFlight, MaxInFlightPerEndpoint: o.MaxInFlightPerEndpoint,
 		Concurrency: min(o.MaxInFlightPerEndpoint*o.Webhooks, o.MaxInFlight), Seed: o.Seed, Tenant: r.t.tenant,
+		GCPercent: r.t.gcPercent,
 	}
 	if !r.t.inProcess() {
 		res.Engine = r.t.http
@@ -251,6 +252,7 @@ func medianRound(rounds []*round) *round {
 
 // baseline POSTs the spec's bodies to its urls (Events each) straight from this process.
 func (r *runner) baseline(ctx context.Context, stage string, spec *baselineSpec) (*Baseline, error) {
+	defer r.t.withGoGC()()
 	base := r.next(r.o.Events)
 	r.rc.phase.Store(newPhase(base, r.o.Events, len(spec.urls)))
 	var done atomic.Int64

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +38,10 @@ type target struct {
 
 	engine  *engine.Engine // in-process only
 	dataDir string
-	created []string // webhooks to delete at the end (running engine only)
+	// gcPercent is the in-process engine's GC target, which the process runs at but for the raw baseline,
+	// and goGC the target the process had (0: none set).
+	gcPercent, goGC int
+	created         []string // webhooks to delete at the end (running engine only)
 }
 
 // connect opens a NATS connection to the engine's server.
@@ -113,11 +117,24 @@ func startTarget(ctx context.Context, o *Options) (*target, error) {
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
 	t.engine = e
+	if o.GCPercent > 0 {
+		t.gcPercent, t.goGC = o.GCPercent, debug.SetGCPercent(o.GCPercent)
+	}
 	t.http, t.nats, t.token = "http://"+e.HTTPAddr(), e.NATSURL(), e.AdminToken()
 	if t.tenant == "" {
 		t.tenant = tenantFor(o.Seed)
 	}
 	return t, nil
+}
+
+// withGoGC sets the process's GC target back to what it was before the engine's, for the raw baseline, and
+// returns what sets the engine's again: serve's target is the engine's setting, not raw HTTP's.
+func (t *target) withGoGC() (restore func()) {
+	if t.gcPercent == 0 {
+		return func() {}
+	}
+	debug.SetGCPercent(t.goGC)
+	return func() { debug.SetGCPercent(t.gcPercent) }
 }
 
 // inProcess reports whether the engine runs in this process.
@@ -136,6 +153,9 @@ func (t *target) close(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 	err := t.engine.Stop(ctx)
+	if t.gcPercent > 0 {
+		debug.SetGCPercent(t.goGC)
+	}
 	if rerr := os.RemoveAll(t.dataDir); rerr != nil && err == nil {
 		err = rerr
 	}

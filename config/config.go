@@ -41,6 +41,9 @@ type Config struct {
 	RetainAttempts           time.Duration
 	RetainEventsBytes        int64
 	RetainAttemptsBytes      int64
+	// GCPercent is the Go GC's target for the serve process; 0 leaves Go's own. GOGC, when set in the
+	// environment, wins. The engine does not read it: the target is the process's, set by the command.
+	GCPercent int
 	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own (zero: the
 	// defaults, 10 minutes ahead, 1-minute buckets promoted 3 minutes ahead). It has no flag: tests shorten it.
 	RetryBuckets RetryBuckets
@@ -48,6 +51,12 @@ type Config struct {
 	// show in the process list.
 	AdminToken string
 }
+
+// DefaultGCPercent is serve's GC target: the heap may grow half the live heap between collections, not all of
+// it (Go's 100). Most of a busy engine's live heap is the embedded server's block buffers (8 MB each, several
+// at once), which hold no pointers: collecting more often costs little marking, and the heap's peak follows
+// the target (docs/performance.md, "The GC target").
+const DefaultGCPercent = 50
 
 // EnvName returns the environment variable for a flag name.
 func EnvName(flagName string) string {
@@ -78,6 +87,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.Int64Var(&c.RetainEventsBytes, "retain-events-bytes", 0, "size cap of the events stream in bytes (0: none); the oldest go first")
 	fs.Int64Var(&c.RetainAttemptsBytes, "retain-attempts-bytes", 0, "size cap of the attempts stream in bytes (0: none); the oldest go first")
 	fs.StringVar(&c.Sync, "sync", "interval", "JetStream fsync policy of the embedded server: always or interval")
+	fs.IntVar(&c.GCPercent, "gc-percent", DefaultGCPercent, "Go GC target: how far (%) the heap may grow over the live heap between collections (0: Go's own, 100); GOGC, when set, wins")
 }
 
 // Parse parses args into c with fs (on which the flags are registered), then fills every flag not given on
@@ -208,10 +218,22 @@ func (c *Config) Validate() error {
 	if c.RetainEventsBytes < 0 || c.RetainAttemptsBytes < 0 {
 		errs = append(errs, errors.New("--retain-events-bytes and --retain-attempts-bytes must not be negative"))
 	}
+	if c.GCPercent != 0 && c.GCPercent < 10 {
+		errs = append(errs, fmt.Errorf("--gc-percent must be 0 (Go's own) or at least 10, got %d", c.GCPercent))
+	}
 	if c.DuplicateWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))
 	}
 	return errors.Join(errs...)
+}
+
+// GCTarget returns the GC target the process should set (runtime/debug.SetGCPercent), or false to leave Go's
+// own: when GCPercent is 0, or when GOGC, Go's own setting, is in the environment.
+func (c *Config) GCTarget(getenv func(string) string) (int, bool) {
+	if c.GCPercent == 0 || getenv("GOGC") != "" {
+		return 0, false
+	}
+	return c.GCPercent, true
 }
 
 // RetryBuckets mirrors delivery.RetryBuckets: tasks due further ahead than After wait in buckets spanning Span

@@ -97,14 +97,51 @@ func TestBadInputs(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	c, err := parse(t, []string{"--replicas", "0", "--log-format", "xml", "--http", "nonsense", "--sync", "sometimes"}, nil)
+	c, err := parse(t, []string{"--replicas", "0", "--log-format", "xml", "--http", "nonsense", "--sync", "sometimes", "--gc-percent", "5"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = c.Validate()
-	for _, want := range []string{"--replicas", "--log-format", "--http", "--sync"} {
+	for _, want := range []string{"--replicas", "--log-format", "--http", "--sync", "--gc-percent"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validate error %v does not mention %s", err, want)
 		}
+	}
+}
+
+// TestGCPercent checks serve's GC target: 50 unless told otherwise, 0 for Go's own, nothing in between.
+func TestGCPercent(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		env     map[string]string
+		want    int
+		invalid bool
+	}{
+		{want: DefaultGCPercent},
+		{args: []string{"--gc-percent", "100"}, want: 100},
+		{env: map[string]string{"HOOKSTREAM_GC_PERCENT": "0"}, want: 0},
+		{args: []string{"--gc-percent", "9"}, want: 9, invalid: true},
+		{args: []string{"--gc-percent", "-1"}, want: -1, invalid: true},
+	} {
+		cfg, err := parse(t, c.args, c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.GCPercent != c.want {
+			t.Errorf("%v %v: gc percent %d, want %d", c.args, c.env, cfg.GCPercent, c.want)
+		}
+		if err := cfg.Validate(); (err != nil) != c.invalid {
+			t.Errorf("%v %v: validate = %v, want invalid %v", c.args, c.env, err, c.invalid)
+		}
+	}
+	c := &Config{GCPercent: 50}
+	if got, ok := c.GCTarget(func(string) string { return "" }); !ok || got != 50 {
+		t.Errorf("GCTarget = %d, %v; want 50, true", got, ok)
+	}
+	if _, ok := c.GCTarget(func(k string) string { return map[string]string{"GOGC": "200"}[k] }); ok {
+		t.Error("GCTarget overrides GOGC from the environment")
+	}
+	if _, ok := (&Config{}).GCTarget(func(string) string { return "" }); ok {
+		t.Error("GCTarget sets a target for --gc-percent 0")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookstream/hookstream/bench"
 	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/config"
 )
 
 // benchCommand parses `hookstream bench` flags and runs package bench: an in-process engine (or a running one)
@@ -50,6 +51,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.StringVar(&o.SubjectPrefix, "subject-prefix", broker.DefaultPrefix, "subject prefix the engine uses")
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", bench.DefaultMaxInFlight, "the engine's --max-in-flight (set in-process; say the running engine's)")
 	fs.IntVar(&o.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", bench.DefaultMaxInFlightPerEndpoint, "the engine's --max-in-flight-per-endpoint (likewise)")
+	fs.IntVar(&o.GCPercent, "gc-percent", config.DefaultGCPercent, "the engine's --gc-percent, set in-process while the engine's phases run (the raw baseline keeps Go's own); GOGC, when set, wins")
 	fs.StringVar(&o.Sync, "sync", "interval", "the in-process engine's JetStream fsync policy: interval or always")
 	fs.StringVar(&o.Pprof, "pprof", "", "serve the in-process engine's net/http/pprof on this loopback address")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the main phase (the last round's), or of the phase with --pending-retries, to this file (in-process)")
@@ -84,6 +86,9 @@ Without --http it starts an engine in a temporary data folder in this process.
 	}
 	if o.IngestHTTP && !flagGiven(fs, "webhooks") {
 		o.Webhooks = 0
+	}
+	if _, ok := (&config.Config{GCPercent: o.GCPercent}).GCTarget(getenv); !ok {
+		o.GCPercent = 0
 	}
 	if o.HTTP != "" && o.Token == "" {
 		o.Token = getenv("HOOKSTREAM_ADMIN_TOKEN")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -97,6 +98,9 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) error {
 	c, err := loadConfig("serve", args, stderr, getenv)
 	if err != nil {
 		return err
+	}
+	if percent, ok := c.GCTarget(getenv); ok {
+		debug.SetGCPercent(percent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
