@@ -268,13 +268,12 @@ func TestRunInProcessEveryPhase(t *testing.T) {
 	}
 }
 
-// gcTarget reads the process's GC target without setting it.
-func gcTarget(t *testing.T) uint64 {
-	t.Helper()
+// gcTarget reads the process's GC target without setting it (0 where the runtime does not report it).
+func gcTarget() uint64 {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
-		t.Fatalf("%s is not supported", s[0].Name)
+		return 0
 	}
 	return s[0].Value.Uint64()
 }
@@ -283,7 +282,10 @@ func gcTarget(t *testing.T) uint64 {
 // measured, and the top-level figures are the median round's. The engine's phases run at the engine's GC
 // target, the raw baselines at the process's own, which the run leaves as it found it.
 func TestRunRounds(t *testing.T) {
-	before := gcTarget(t)
+	before := gcTarget()
+	if before == 0 {
+		t.Fatal("the runtime does not report /gc/gogc:percent")
+	}
 	var mu sync.Mutex
 	targets := map[string]map[uint64]bool{} // by stage: the GC targets its progress reports saw
 	res, err := Run(context.Background(), Options{Webhooks: 2, Events: 100, Payload: 100, Rounds: 3, MaxInFlight: 16,
@@ -293,7 +295,7 @@ func TestRunRounds(t *testing.T) {
 			if targets[p.Stage] == nil {
 				targets[p.Stage] = map[uint64]bool{}
 			}
-			targets[p.Stage][gcTarget(t)] = true
+			targets[p.Stage][gcTarget()] = true
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +303,7 @@ func TestRunRounds(t *testing.T) {
 	if res.GCPercent != 35 {
 		t.Errorf("result's GC target %d, want 35", res.GCPercent)
 	}
-	if got := gcTarget(t); got != before {
+	if got := gcTarget(); got != before {
 		t.Errorf("GC target after the run %d, want %d as before it", got, before)
 	}
 	mu.Lock()

@@ -31,6 +31,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hookstream/hookstream/config"
 )
 
 // Defaults of Options (and of `hookstream bench`).
@@ -230,8 +232,8 @@ func (o *Options) validate() error {
 	if o.Sync != "interval" && o.Sync != "always" {
 		errs = append(errs, fmt.Errorf("--sync must be interval or always, got %q", o.Sync))
 	}
-	if o.GCPercent != 0 && o.GCPercent < 10 {
-		errs = append(errs, fmt.Errorf("--gc-percent must be 0 (Go's own) or at least 10, got %d", o.GCPercent))
+	if err := config.CheckGCPercent(o.GCPercent); err != nil {
+		errs = append(errs, err)
 	}
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout must be positive, got %s", o.Timeout))

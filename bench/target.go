@@ -153,9 +153,7 @@ func (t *target) close(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 	err := t.engine.Stop(ctx)
-	if t.gcPercent > 0 {
-		debug.SetGCPercent(t.goGC)
-	}
+	t.withGoGC() // for good: the engine is gone
 	if rerr := os.RemoveAll(t.dataDir); rerr != nil && err == nil {
 		err = rerr
 	}

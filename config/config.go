@@ -218,8 +218,8 @@ func (c *Config) Validate() error {
 	if c.RetainEventsBytes < 0 || c.RetainAttemptsBytes < 0 {
 		errs = append(errs, errors.New("--retain-events-bytes and --retain-attempts-bytes must not be negative"))
 	}
-	if c.GCPercent != 0 && c.GCPercent < 10 {
-		errs = append(errs, fmt.Errorf("--gc-percent must be 0 (Go's own) or at least 10, got %d", c.GCPercent))
+	if err := CheckGCPercent(c.GCPercent); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DuplicateWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))
@@ -227,13 +227,21 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// GCTarget returns the GC target the process should set (runtime/debug.SetGCPercent), or false to leave Go's
-// own: when GCPercent is 0, or when GOGC, Go's own setting, is in the environment.
-func (c *Config) GCTarget(getenv func(string) string) (int, bool) {
-	if c.GCPercent == 0 || getenv("GOGC") != "" {
+// CheckGCPercent refuses a --gc-percent that is neither 0 (Go's own) nor at least 10.
+func CheckGCPercent(percent int) error {
+	if percent != 0 && percent < 10 {
+		return fmt.Errorf("--gc-percent must be 0 (Go's own) or at least 10, got %d", percent)
+	}
+	return nil
+}
+
+// GCTarget returns the GC target a process given --gc-percent should set (runtime/debug.SetGCPercent), or
+// false to leave Go's own: when percent is 0, or when GOGC, Go's own setting, is in the environment.
+func GCTarget(percent int, getenv func(string) string) (int, bool) {
+	if percent == 0 || getenv("GOGC") != "" {
 		return 0, false
 	}
-	return c.GCPercent, true
+	return percent, true
 }
 
 // RetryBuckets mirrors delivery.RetryBuckets: tasks due further ahead than After wait in buckets spanning Span

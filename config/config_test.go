@@ -134,14 +134,13 @@ func TestGCPercent(t *testing.T) {
 			t.Errorf("%v %v: validate = %v, want invalid %v", c.args, c.env, err, c.invalid)
 		}
 	}
-	c := &Config{GCPercent: 50}
-	if got, ok := c.GCTarget(func(string) string { return "" }); !ok || got != 50 {
+	if got, ok := GCTarget(50, func(string) string { return "" }); !ok || got != 50 {
 		t.Errorf("GCTarget = %d, %v; want 50, true", got, ok)
 	}
-	if _, ok := c.GCTarget(func(k string) string { return map[string]string{"GOGC": "200"}[k] }); ok {
+	if _, ok := GCTarget(50, func(k string) string { return map[string]string{"GOGC": "200"}[k] }); ok {
 		t.Error("GCTarget overrides GOGC from the environment")
 	}
-	if _, ok := (&Config{}).GCTarget(func(string) string { return "" }); ok {
+	if _, ok := GCTarget(0, func(string) string { return "" }); ok {
 		t.Error("GCTarget sets a target for --gc-percent 0")
 	}
 }

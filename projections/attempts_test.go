@@ -114,11 +114,11 @@ func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
 	}
 	check("a1 trimmed", e1, true, true, a2)
 
-	trimBelow(t, view, 4, 1) // seqs 2–3: a2 (its PENDING record's entry went when its outcome came); e1 has no attempt left
+	trimBelow(t, view, 4, 1) // seqs 2–3: a2 (seq 2, its PENDING record, is not its latest); e1 has no attempt left
 	check("a2 trimmed", e1, false, false, "")
 	check("a2 trimmed", e2, true, true, b1)
 
-	trimBelow(t, view, 7, 1) // seqs 4–6: b1 (b2's entry went with its cancellation)
+	trimBelow(t, view, 7, 1) // seqs 4–6: b1 (b2 went with its cancellation)
 	check("all trimmed", e2, false, false, "")
 	if all, err := view.ForWebhook(tenant, webhook); err != nil || len(all) != 0 {
 		t.Errorf("attempts left after trimming every record: %d, %v", len(all), err)
@@ -175,7 +175,7 @@ func TestAttemptsBatchKeepsFirstOutcome(t *testing.T) {
 	if last, _ := view.LatestOutcome(tenant, webhook, e2); last == nil || last.StatusCode != 200 {
 		t.Errorf("latest outcome of %s = %+v, want the first record's", e2, last)
 	}
-	trimBelow(t, view, 2, 2) // seq 1 is the latest record of a1 and b1 (a2's PENDING entry went when its outcome came)
+	trimBelow(t, view, 2, 2) // seq 1 is the latest record of a1 and b1, not of a2, whose outcome came at seq 3
 	if got, want := codes(), map[string]string{a2: "SUCCESS/200"}; !maps.Equal(got, want) {
 		t.Fatalf("attempts after trimming seq 1 = %v, want %v", got, want)
 	}

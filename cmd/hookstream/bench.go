@@ -87,7 +87,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	if o.IngestHTTP && !flagGiven(fs, "webhooks") {
 		o.Webhooks = 0
 	}
-	if _, ok := (&config.Config{GCPercent: o.GCPercent}).GCTarget(getenv); !ok {
+	if _, ok := config.GCTarget(o.GCPercent, getenv); !ok {
 		o.GCPercent = 0
 	}
 	if o.HTTP != "" && o.Token == "" {

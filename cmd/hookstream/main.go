@@ -99,7 +99,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	if percent, ok := c.GCTarget(getenv); ok {
+	if percent, ok := config.GCTarget(c.GCPercent, getenv); ok {
 		debug.SetGCPercent(percent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
