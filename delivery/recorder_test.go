@@ -85,7 +85,10 @@ func queueBehindAWrite(t *testing.T, r *attemptRecorder, g *gatedAppender, subje
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			r.mu.Lock()
-			queued := len(r.queues[subject])
+			queued := 0
+			if q := r.queues[subject]; q != nil {
+				queued = len(q.items)
+			}
 			r.mu.Unlock()
 			if queued == i {
 				break
@@ -99,12 +102,12 @@ func queueBehindAWrite(t *testing.T, r *attemptRecorder, g *gatedAppender, subje
 	return results
 }
 
-// TestAttemptRecorderBatchesWhatQueuesDuringAWrite: a lone record goes out at once; the records that queue
-// for a subject while its write is on its way go out together, in the order they came, at most
+// TestAttemptRecorderBatchesWhatQueuesDuringAWrite: without a linger, a lone record goes out at once; the
+// records that queue for a subject while its write is on its way go out together, in the order they came, at most
 // maxBatchRecords a message; another subject is not held up; every caller gets its batch's result.
 func TestAttemptRecorderBatchesWhatQueuesDuringAWrite(t *testing.T) {
 	g := newGatedAppender()
-	r := newAttemptRecorder(g, time.Second)
+	r := newAttemptRecorder(g, time.Second, 0)
 	attempts := make([]*hookstream.Attempt, 1+maxBatchRecords+6)
 	for i := range attempts {
 		attempts[i] = testAttempt(i, `{"ok":true}`)
@@ -163,7 +166,7 @@ func TestAttemptRecorderBatchesWhatQueuesDuringAWrite(t *testing.T) {
 func TestAttemptRecorderBoundsBatchBytesAndReportsErrors(t *testing.T) {
 	g := newGatedAppender()
 	g.fail = errors.New("stream unavailable")
-	r := newAttemptRecorder(g, time.Second)
+	r := newAttemptRecorder(g, time.Second, 0)
 	body := strings.Repeat("x", hookstream.MaxResponseBodyBytes)
 	attempts := make([]*hookstream.Attempt, 1+maxBatchRecords)
 	for i := range attempts {
@@ -196,7 +199,7 @@ func TestAttemptRecorderBoundsBatchBytesAndReportsErrors(t *testing.T) {
 func TestAttemptRecorderMessageIDFollowsTheBatch(t *testing.T) {
 	g := newGatedAppender()
 	close(g.release)
-	r := newAttemptRecorder(g, time.Second)
+	r := newAttemptRecorder(g, time.Second, 0)
 	batch := func(attempts ...*hookstream.Attempt) []*queuedAttempt {
 		var out []*queuedAttempt
 		for _, a := range attempts {
@@ -214,5 +217,37 @@ func TestAttemptRecorderMessageIDFollowsTheBatch(t *testing.T) {
 	}
 	if ids[0] != ids[1] || ids[0] == ids[2] || ids[0] == ids[3] || ids[2] == ids[3] {
 		t.Errorf("message ids %v: want the first two equal and the others distinct", ids)
+	}
+}
+
+// TestAttemptRecorderLingersUntilTheBatchFills: with a linger, the records that come while the write waits go
+// out with it, and a batch that fills ends the wait. The linger here is a minute, so only a full batch can
+// have ended it before the test's deadline.
+func TestAttemptRecorderLingersUntilTheBatchFills(t *testing.T) {
+	g := newGatedAppender()
+	close(g.release)
+	r := newAttemptRecorder(g, time.Second, time.Minute)
+	results := make(chan error, maxBatchRecords)
+	for i := range maxBatchRecords {
+		go func() { results <- r.record(context.Background(), "s1", testAttempt(i, `{"ok":true}`)) }()
+	}
+	deadline := time.After(10 * time.Second)
+	for i := range maxBatchRecords {
+		select {
+		case err := <-results:
+			if err != nil {
+				t.Fatalf("record: %v", err)
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d records written after 10 s: a full batch did not end the linger", i, maxBatchRecords)
+		}
+	}
+	written := g.written()
+	if len(written) != 1 || len(written[0].rec.Attempts) != maxBatchRecords {
+		sizes := make([]int, len(written))
+		for i, w := range written {
+			sizes[i] = len(w.rec.Attempts)
+		}
+		t.Fatalf("batches %v, want one of %d", sizes, maxBatchRecords)
 	}
 }

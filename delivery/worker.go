@@ -88,7 +88,7 @@ func NewWorker(cfg WorkerConfig, b *broker.Broker, webhooks *projections.Webhook
 		cfg: cfg, broker: b, webhooks: webhooks, attempts: attempts, diverted: diverted, suspender: suspender, holds: holds, metrics: m, log: log, now: time.Now,
 		secure: client(false), insecure: client(true),
 		global:  make(chan struct{}, cfg.MaxInFlight),
-		records: newAttemptRecorder(b, recordTimeout),
+		records: newAttemptRecorder(b, recordTimeout, batchLinger),
 		buckets: cfg.Buckets.withDefaults(),
 		lanes:   map[string]*lane{},
 		signers: map[string]*Signer{},
