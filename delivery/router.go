@@ -119,6 +119,12 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 		nakAll(batch, time.Second)
 		return
 	}
+	type fannedOut struct {
+		m     jetstream.Msg
+		tasks []*task
+	}
+	events := make([]fannedOut, 0, len(batch))
+	var all []*task
 	for _, m := range batch {
 		tasks, err := r.fanOut(ctx, m)
 		if err != nil {
@@ -137,13 +143,39 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 			r.settle(m, false, 0)
 			continue
 		}
+		events = append(events, fannedOut{m: m, tasks: tasks})
+		all = append(all, tasks...)
+	}
+	r.readOutcomes(all)
+	for _, e := range events {
 		r.mu.Lock()
-		r.inFlight[m] = &routedEvent{left: len(tasks)}
+		r.inFlight[e.m] = &routedEvent{left: len(e.tasks)}
 		r.mu.Unlock()
-		done := func(retry bool, delay time.Duration) { r.taskDone(m, retry, delay) }
-		for _, t := range tasks {
+		done := func(retry bool, delay time.Duration) { r.taskDone(e.m, retry, delay) }
+		for _, t := range e.tasks {
 			r.worker.dispatch(ctx, &job{t: t, done: done})
 		}
+	}
+}
+
+// readOutcomes looks up, in one read of the attempts view, whether the tasks' tries were made and recorded
+// before (their events routed again after an instance died before acking them), so the worker carries on from
+// those outcomes without a read of its own per task. When the read fails, the worker reads them itself.
+func (r *Router) readOutcomes(tasks []*task) {
+	if len(tasks) == 0 {
+		return
+	}
+	refs := make([]projections.AttemptRef, len(tasks))
+	for i, t := range tasks {
+		refs[i] = projections.AttemptRef{Tenant: t.tenant, Locator: t.attempt}
+	}
+	prior, err := r.attempts.Outcomes(refs)
+	if err != nil {
+		r.log.Warn("read the outcomes of routed tasks; the worker reads them", "err", err)
+		return
+	}
+	for i, t := range tasks {
+		t.outcomeRead, t.prior = true, prior[i]
 	}
 }
 

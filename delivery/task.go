@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/hookstream/hookstream"
 	"github.com/nats-io/nats.go"
 )
 
@@ -39,6 +40,10 @@ type task struct {
 	// parked marks a task a lane that could not keep up set aside; the lane counts it back when it returns.
 	parked bool
 	body   []byte
+	// outcomeRead marks a task whose recorded outcome the router has looked up already: prior, nil when the
+	// try has none. Neither travels with a task's message: a task that comes back as one is looked up again.
+	outcomeRead bool
+	prior       *hookstream.Attempt
 }
 
 func (t *task) header() nats.Header {

@@ -411,7 +411,11 @@ func (w *Worker) handle(j *job) {
 		return
 	}
 	wh := w.webhooks.Current(t.tenant, t.webhook)
-	if prior := w.outcome(t); prior != nil {
+	prior := t.prior
+	if !t.outcomeRead {
+		prior = w.outcome(t)
+	}
+	if prior != nil {
 		// The task comes back after its attempt was made and recorded (an instance died before settling it,
 		// or a router routed the event again): carry on from the recorded outcome instead of sending again.
 		w.inFlight.Add(1)

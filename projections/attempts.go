@@ -43,8 +43,11 @@ func (*Attempts) Name() string { return AttemptsView }
 // Stream implements View.
 func (*Attempts) Stream() string { return broker.KindAttempts }
 
-// Linger implements LingeringView: writers of delivery records do not read them back at once.
-func (*Attempts) Linger() time.Duration { return 10 * time.Millisecond }
+// Linger implements LingeringView: writers of delivery records do not read them back at once. A longer wait
+// makes fewer, larger transactions, each rewriting the buckets' last pages and branches once: in the
+// 100,000-delivery burst 30 ms gave medians of 0.47–0.52 of raw HTTP against 0.45–0.46 with 10 ms, and ~6 MB
+// less peak RSS. API reads of attempts see an outcome up to this much later.
+func (*Attempts) Linger() time.Duration { return 30 * time.Millisecond }
 
 // Buckets implements View.
 func (*Attempts) Buckets() []string {
@@ -255,6 +258,36 @@ func (v *Attempts) Attempt(tenant, locator string) (*hookstream.Attempt, error) 
 		return nil, hookstream.NotFound("attempt %s not found", locator)
 	}
 	return a, nil
+}
+
+// AttemptRef names one attempt of a tenant.
+type AttemptRef struct{ Tenant, Locator string }
+
+// Outcomes returns, for each attempt in refs, its recorded outcome, or nil where it has none (no record, or a
+// PENDING one). All are read in one transaction: the router asks for a whole batch of events' tries at once.
+func (v *Attempts) Outcomes(refs []AttemptRef) ([]*hookstream.Attempt, error) {
+	out := make([]*hookstream.Attempt, len(refs))
+	err := v.store.db.View(func(tx *bolt.Tx) error {
+		attempts := tx.Bucket(attemptsBucket)
+		for i, r := range refs {
+			v := attempts.Get(key(r.Tenant, r.Locator))
+			if v == nil {
+				continue
+			}
+			a, err := decodeEntry(v)
+			if err != nil {
+				return err
+			}
+			if a.Status != hookstream.AttemptPending {
+				out[i] = a
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read outcomes: %w", err)
+	}
+	return out, nil
 }
 
 // ForEvent returns the attempts for an event, oldest first.

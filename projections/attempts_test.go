@@ -187,3 +187,29 @@ func TestAttemptsBatchKeepsFirstOutcome(t *testing.T) {
 		t.Fatalf("attempts left after trimming every record: %v", got)
 	}
 }
+
+// TestAttemptsOutcomes reads several tries' outcomes in one go, as the router does for a batch of events: an
+// outcome is returned in its try's place; a PENDING try, a try without a record and another tenant's try are
+// nil.
+func TestAttemptsOutcomes(t *testing.T) {
+	store, view := openAttempts(t)
+	tenant, webhook := benchTenant(0), benchWebhook
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	e1 := hookstream.EventLocator(now, 1)
+	done := hookstream.DerivedLocator(now, e1, webhook, "0")
+	pending := hookstream.DerivedLocator(now.Add(time.Second), e1, webhook, "1")
+	never := hookstream.DerivedLocator(now.Add(2*time.Second), e1, webhook, "2")
+	attempt := func(loc, status string) *hookstream.DeliveryRecord {
+		return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: tenant, Webhook: webhook, Event: e1, Time: now,
+			Attempt: &hookstream.Attempt{Locator: loc, Tenant: tenant, Webhook: webhook, Event: e1, Status: status, Created: now}}
+	}
+	applyRecords(t, store, view, now, []*hookstream.DeliveryRecord{attempt(done, hookstream.AttemptFailed), attempt(pending, hookstream.AttemptPending)})
+	got, err := view.Outcomes([]projections.AttemptRef{{Tenant: tenant, Locator: pending}, {Tenant: tenant, Locator: done},
+		{Tenant: tenant, Locator: never}, {Tenant: benchTenant(1), Locator: done}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0] != nil || got[1] == nil || got[1].Locator != done || got[1].Status != hookstream.AttemptFailed || got[2] != nil || got[3] != nil {
+		t.Fatalf("outcomes %+v; want nil, %s FAILED, nil, nil", got, done)
+	}
+}

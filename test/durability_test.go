@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/config"
 	"github.com/hookstream/hookstream/engine"
@@ -197,4 +198,56 @@ func TestServeAgainstExternalNATS(t *testing.T) {
 	}
 	h.restart()
 	h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+loc), adminToken, nil)
+}
+
+// TestRoutedAgainSendsNothingTwice deletes the router's durable consumer once every event was delivered and
+// acked, so the restarted engine creates it again and routes every event from the start, as if each had been
+// handed to a router that died before acking it. The router looks up the tries' recorded outcomes: nothing is
+// sent or recorded twice.
+func TestRoutedAgainSendsNothingTwice(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	h.createWebhook(tenantA, webhookBody("again", rc.url("/hook"), nil))
+	const n = 20
+	for i := range n {
+		h.publishHTTP(tenantA, "policy.issue", map[string]any{"i": i})
+	}
+	rc.waitFor(t, n, 30*time.Second)
+	routed := func() (bool, string) {
+		_, js := h.natsClient()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := js.Consumer(ctx, "HOOKSTREAM_EVENTS", "router")
+		if err != nil {
+			return false, err.Error()
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		return ci.Delivered.Stream >= n && ci.NumPending == 0 && ci.NumAckPending == 0,
+			fmt.Sprintf("delivered up to %d, %d pending, %d unacknowledged", ci.Delivered.Stream, ci.NumPending, ci.NumAckPending)
+	}
+	eventually(t, 30*time.Second, "every event routed and acked", func() bool { ok, _ := routed(); return ok })
+
+	_, js := h.natsClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := js.DeleteConsumer(ctx, "HOOKSTREAM_EVENTS", "router"); err != nil {
+		t.Fatalf("delete the router consumer: %v", err)
+	}
+	h.restart()
+	eventually(t, 30*time.Second, "every event routed again and acked", func() bool { ok, _ := routed(); return ok })
+	if got := len(rc.requests()); got != n {
+		t.Errorf("the endpoint got %d requests, want %d: tries routed again were sent again", got, n)
+	}
+	outcomes := 0
+	for _, r := range h.deliveryRecords() {
+		if a, ok := r["attempt"].(map[string]any); ok && a["status"] != hookstream.AttemptPending {
+			outcomes++
+		}
+	}
+	if outcomes != n {
+		t.Errorf("%d outcome records, want %d: tries routed again were recorded again", outcomes, n)
+	}
 }
