@@ -103,8 +103,9 @@ func (r *Router) keepInFlight(ctx context.Context) {
 }
 
 // route handles one batch: it waits until the webhooks view has applied every webhook change appended so far
-// (so a change answered 2xx before these events were ingested applies to them), then hands each event's
-// tasks to the worker; each event is acked when its last task is done.
+// (so a change answered 2xx before these events were ingested applies to them), looks up the batch's tries'
+// recorded outcomes, then hands each event's tasks to the worker; each event is acked when its last task is
+// done.
 func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 	last, err := r.broker.LastSeq(ctx, broker.KindWebhooks)
 	if err == nil {

@@ -444,11 +444,11 @@ func (w *Worker) handle(j *job) {
 
 // outcome returns the recorded outcome of the task's attempt, or nil when it has none yet.
 func (w *Worker) outcome(t *task) *hookstream.Attempt {
-	a, err := w.attempts.Attempt(t.tenant, t.attempt)
-	if err != nil || a.Status == hookstream.AttemptPending {
+	prior, err := w.attempts.Outcomes([]projections.AttemptRef{{Tenant: t.tenant, Locator: t.attempt}})
+	if err != nil {
 		return nil
 	}
-	return a
+	return prior[0]
 }
 
 // finish settles a task, or hands it back for another try when recording its outcome failed.
