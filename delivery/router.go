@@ -244,7 +244,7 @@ func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]*task, error) {
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
 		if w.Suspended || w.Holding {
-			if a, err := r.attempts.Attempt(ev.Tenant, t.attempt); err == nil && a.Status != hookstream.AttemptPending {
+			if prior, _ := r.attempts.Outcome(ev.Tenant, t.attempt); prior != nil {
 				// Routed before and tried, then the instance died before the event was acked: not held, but
 				// handed to the worker, which carries on from the recorded outcome (the final failure's
 				// remaining steps) without sending again.

@@ -442,13 +442,11 @@ func (w *Worker) handle(j *job) {
 	}()
 }
 
-// outcome returns the recorded outcome of the task's attempt, or nil when it has none yet.
+// outcome returns the recorded outcome of the task's attempt, or nil when it has none yet (or the view cannot
+// say: the try is made, at least once).
 func (w *Worker) outcome(t *task) *hookstream.Attempt {
-	prior, err := w.attempts.Outcomes([]projections.AttemptRef{{Tenant: t.tenant, Locator: t.attempt}})
-	if err != nil {
-		return nil
-	}
-	return prior[0]
+	prior, _ := w.attempts.Outcome(t.tenant, t.attempt)
+	return prior
 }
 
 // finish settles a task, or hands it back for another try when recording its outcome failed.

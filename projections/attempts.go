@@ -290,6 +290,15 @@ func (v *Attempts) Outcomes(refs []AttemptRef) ([]*hookstream.Attempt, error) {
 	return out, nil
 }
 
+// Outcome is Outcomes for one attempt.
+func (v *Attempts) Outcome(tenant, locator string) (*hookstream.Attempt, error) {
+	out, err := v.Outcomes([]AttemptRef{{Tenant: tenant, Locator: locator}})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
 // ForEvent returns the attempts for an event, oldest first.
 func (v *Attempts) ForEvent(tenant, event string) ([]*hookstream.Attempt, error) {
 	return v.list(attemptsByEvent, key(tenant, event, ""), tenant)

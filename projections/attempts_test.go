@@ -56,6 +56,12 @@ func applyRecords(t *testing.T, store *projections.Store, view *projections.Atte
 	}
 }
 
+// soloRecord is the record of one try of the bench webhook to event, on its own.
+func soloRecord(at time.Time, loc, event, status string) *hookstream.DeliveryRecord {
+	return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: benchTenant(0), Webhook: benchWebhook, Event: event, Time: at,
+		Attempt: &hookstream.Attempt{Locator: loc, Tenant: benchTenant(0), Webhook: benchWebhook, Event: event, Status: status, Created: at}}
+}
+
 // trimBelow trims view's records below sequence first and requires that it drop want attempts.
 func trimBelow(t *testing.T, view *projections.Attempts, first uint64, want int) {
 	t.Helper()
@@ -76,10 +82,7 @@ func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
 	a2 := hookstream.DerivedLocator(now.Add(time.Second), e1, webhook, "1")
 	b1 := hookstream.DerivedLocator(now, e2, webhook, "0")
 	b2 := hookstream.DerivedLocator(now.Add(time.Second), e2, webhook, "1")
-	attempt := func(loc, event, status string) *hookstream.DeliveryRecord {
-		return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: tenant, Webhook: webhook, Event: event, Time: now,
-			Attempt: &hookstream.Attempt{Locator: loc, Tenant: tenant, Webhook: webhook, Event: event, Status: status, Created: now}}
-	}
+	attempt := func(loc, event, status string) *hookstream.DeliveryRecord { return soloRecord(now, loc, event, status) }
 	records := []*hookstream.DeliveryRecord{
 		attempt(a1, e1, hookstream.AttemptFailed),  // seq 1
 		attempt(a2, e1, hookstream.AttemptPending), // seq 2: the retry, scheduled
@@ -199,11 +202,8 @@ func TestAttemptsOutcomes(t *testing.T) {
 	done := hookstream.DerivedLocator(now, e1, webhook, "0")
 	pending := hookstream.DerivedLocator(now.Add(time.Second), e1, webhook, "1")
 	never := hookstream.DerivedLocator(now.Add(2*time.Second), e1, webhook, "2")
-	attempt := func(loc, status string) *hookstream.DeliveryRecord {
-		return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: tenant, Webhook: webhook, Event: e1, Time: now,
-			Attempt: &hookstream.Attempt{Locator: loc, Tenant: tenant, Webhook: webhook, Event: e1, Status: status, Created: now}}
-	}
-	applyRecords(t, store, view, now, []*hookstream.DeliveryRecord{attempt(done, hookstream.AttemptFailed), attempt(pending, hookstream.AttemptPending)})
+	applyRecords(t, store, view, now, []*hookstream.DeliveryRecord{soloRecord(now, done, e1, hookstream.AttemptFailed),
+		soloRecord(now, pending, e1, hookstream.AttemptPending)})
 	got, err := view.Outcomes([]projections.AttemptRef{{Tenant: tenant, Locator: pending}, {Tenant: tenant, Locator: done},
 		{Tenant: tenant, Locator: never}, {Tenant: benchTenant(1), Locator: done}})
 	if err != nil {
