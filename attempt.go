@@ -8,12 +8,15 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
+// AttemptStatus is the state of an attempt.
+type AttemptStatus string
+
 // Attempt statuses.
 const (
-	AttemptSuccess = "SUCCESS"
-	AttemptFailed  = "FAILED"
-	AttemptPending = "PENDING"
-	AttemptSending = "SENDING"
+	AttemptSuccess AttemptStatus = "SUCCESS"
+	AttemptFailed  AttemptStatus = "FAILED"
+	AttemptPending AttemptStatus = "PENDING"
+	AttemptSending AttemptStatus = "SENDING"
 )
 
 // MaxResponseBodyBytes is how much of an endpoint's answer an attempt keeps.
@@ -28,15 +31,15 @@ type Attempt struct {
 	Event    string `json:"event"`
 	EventSeq uint64 `json:"eventSeq"`
 	// Try is 0 for the first try of a delivery and k for its k-th retry.
-	Try          int       `json:"try"`
-	URL          string    `json:"url"`
-	Status       string    `json:"status"`
-	StatusCode   int       `json:"statusCode"`
-	ResponseBody string    `json:"responseBody,omitempty"`
-	LatencyMs    float64   `json:"latencyMs"`
-	Trigger      string    `json:"trigger,omitempty"`
-	Error        string    `json:"error,omitempty"`
-	Created      time.Time `json:"created"`
+	Try          int           `json:"try"`
+	URL          string        `json:"url"`
+	Status       AttemptStatus `json:"status"`
+	StatusCode   int           `json:"statusCode"`
+	ResponseBody string        `json:"responseBody,omitempty"`
+	LatencyMs    float64       `json:"latencyMs"`
+	Trigger      string        `json:"trigger,omitempty"`
+	Error        string        `json:"error,omitempty"`
+	Created      time.Time     `json:"created"`
 	// Due is when a PENDING attempt will be sent.
 	Due *time.Time `json:"due,omitempty"`
 }
@@ -58,41 +61,58 @@ type DivertedEvent struct {
 	FailureTrigger   string    `json:"failureTrigger"`
 }
 
+// RecordType names the kind of a DeliveryRecord.
+type RecordType string
+
 // Delivery record types, appended to the attempts stream.
 const (
 	// RecordAttempt is an attempt's outcome, or a PENDING try (the outcome later replaces it).
-	RecordAttempt = "attempt"
+	RecordAttempt RecordType = "attempt"
 	// RecordAttempts carries several attempts' outcomes of one webhook, in the order they were written: the
 	// outcomes concluded while the previous write to the webhook's subject was on its way go out as one
 	// message, one stream write for many deliveries. Each attempt counts as its own record.
-	RecordAttempts = "attempts"
+	RecordAttempts RecordType = "attempts"
 	// RecordAttemptCancelled removes a PENDING try that will not run.
-	RecordAttemptCancelled = "attempt.cancelled"
+	RecordAttemptCancelled RecordType = "attempt.cancelled"
 	// RecordDiverted parks an event after a final failure (in the diverted stream).
-	RecordDiverted = "diverted"
+	RecordDiverted RecordType = "diverted"
 	// RecordDivertedDeleted removes a diverted record on request.
-	RecordDivertedDeleted = "diverted.deleted"
+	RecordDivertedDeleted RecordType = "diverted.deleted"
 	// RecordDivertedResolved removes a diverted record once the event was delivered after all.
-	RecordDivertedResolved = "diverted.resolved"
-	// RecordAlertSent notes that a failure alert was accepted by the alert endpoint (Cancelled names the
-	// alert), so a repeated alert task is not sent again.
-	RecordAlertSent = "alert.sent"
+	RecordDivertedResolved RecordType = "diverted.resolved"
+	// RecordAlertSent notes that a failure alert was accepted by the alert endpoint (Alert names the alert),
+	// so a repeated alert task is not sent again.
+	RecordAlertSent RecordType = "alert.sent"
 )
 
 // DeliveryRecord is one entry of the attempts stream, or of the diverted stream for the diverted types.
+//
+// Which fields a record carries depends on its Type: Attempt (attempt), Attempts (attempts), Cancelled
+// (attempt.cancelled), Diverted (diverted), Alert (alert.sent); the diverted.deleted and diverted.resolved
+// records name only their event.
 type DeliveryRecord struct {
-	Type    string    `json:"type"`
-	Tenant  string    `json:"tenant"`
-	Webhook string    `json:"webhook"`
-	Event   string    `json:"event"`
-	Actor   string    `json:"actor,omitempty"`
-	Time    time.Time `json:"time"`
-	Attempt *Attempt  `json:"attempt,omitempty"`
+	Type    RecordType `json:"type"`
+	Tenant  string     `json:"tenant"`
+	Webhook string     `json:"webhook"`
+	Event   string     `json:"event"`
+	Actor   string     `json:"actor,omitempty"`
+	Time    time.Time  `json:"time"`
+	Attempt *Attempt   `json:"attempt,omitempty"`
 	// Attempts are the records of an attempts batch, oldest first.
 	Attempts []*Attempt     `json:"attempts,omitempty"`
 	Diverted *DivertedEvent `json:"diverted,omitempty"`
 	// Cancelled names the attempt that will not run (attempt.cancelled).
 	Cancelled string `json:"cancelled,omitempty"`
+	// Alert names the alert that was accepted (alert.sent).
+	Alert string `json:"alert,omitempty"`
+}
+
+// AlertName is the alert an alert.sent record names. Older records name it in Cancelled.
+func (r *DeliveryRecord) AlertName() string {
+	if r.Alert != "" {
+		return r.Alert
+	}
+	return r.Cancelled
 }
 
 // Records returns the records r stands for: an attempts batch's attempts, each as the attempt record it

@@ -126,7 +126,7 @@ func newFixture(t *testing.T) *fixture {
 		lines := f.replay(audit.Options{Streams: []audit.Stream{audit.StreamAttempts}})
 		var done []string
 		for _, l := range lines {
-			if s := entry(l, "attempt", "status"); s == hookstream.AttemptSuccess || s == hookstream.AttemptFailed {
+			if s := entry(l, "attempt", "status"); s == string(hookstream.AttemptSuccess) || s == string(hookstream.AttemptFailed) {
 				done = append(done, entry(l, "event"))
 			}
 		}

@@ -137,7 +137,7 @@ func (rd *reader) lines(line *Line, entry any) ([]*Line, error) {
 // batchRecords returns the attempt records of an attempts batch, or nil for any other message.
 func batchRecords(data []byte) []*hookstream.DeliveryRecord {
 	var head recordHead
-	if unmarshal(data, &head) != nil || head.Type != hookstream.RecordAttempts {
+	if unmarshal(data, &head) != nil || head.Type != string(hookstream.RecordAttempts) {
 		return nil
 	}
 	var batch hookstream.DeliveryRecord

@@ -42,6 +42,8 @@ type Broker struct {
 
 	mu     sync.Mutex
 	events jetstream.Stream // kept for reads: looking a stream up costs a request with its full state
+	// handles are stream handles for message reads, deletes and purges by kind, looked up once each.
+	handles sync.Map
 }
 
 // Connect connects to an external NATS server that hookstream's streams are already on, as a producer

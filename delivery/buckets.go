@@ -1,26 +1,17 @@
 package delivery
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/hookstream/hookstream"
-	"github.com/hookstream/hookstream/broker"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// RetryBuckets says which tasks wait in buckets rather than in a schedule of their own. The embedded
-// server keeps every schedule in memory (about 355 bytes of pointer-dense heap each, which the engine's GC
-// marks over and over): with a million retries pending a day ahead, fresh deliveries ran at 0.40–0.57 of their
-// speed. A task due further ahead than After is a plain message in the bucket of its due time instead, and
+// RetryBuckets says which tasks wait in buckets rather than in a schedule of their own. The server keeps
+// every schedule in memory, as pointer-dense heap that the engine's GC marks over and over, so a large number
+// of retries pending far ahead would slow fresh deliveries (docs/performance.md, the pending-retries
+// benchmark). A task due further ahead than After is a plain message in the bucket of its due time instead, and
 // one schedule per bucket promotes the bucket's tasks to schedules of their own Lead before the bucket
-// begins (docs/performance.md).
+// begins.
 type RetryBuckets struct {
 	// After: tasks due further ahead wait in a bucket (default 10 minutes).
 	After time.Duration
@@ -60,8 +51,8 @@ const (
 	headerScheduleID = "Hookstream-Schedule-Id"
 )
 
-// ticks remembers the buckets whose promotion this worker has scheduled, until their promotion time: a
-// bucket's tick is written once per worker, not once per task (a million retries queued in a few minutes
+// ticks remembers the buckets whose promotion this instance has scheduled, until their promotion time: a
+// bucket's tick is written once per instance, not once per task (many retries queued in a few minutes
 // fall into a handful of buckets). It is safe to forget: a tick written again keeps its message id and
 // subject, so it is scheduled once.
 type ticks struct {
@@ -69,7 +60,7 @@ type ticks struct {
 	promote map[string]time.Time // by bucket
 }
 
-// first records bucket's tick and reports whether it is new to this worker; it forgets the ticks whose
+// first records bucket's tick and reports whether it is new to this instance; it forgets the ticks whose
 // promotion time has passed.
 func (tk *ticks) first(bucket string, promote, now time.Time) bool {
 	tk.mu.Lock()
@@ -94,98 +85,4 @@ func (tk *ticks) forget(bucket string) {
 	tk.mu.Lock()
 	defer tk.mu.Unlock()
 	delete(tk.promote, bucket)
-}
-
-// wait puts a task due far ahead in its bucket. The bucket's promotion is scheduled first, so no task waits
-// in a bucket that nothing will promote; its message id and subject are the bucket's, so it is scheduled
-// once however many tasks the bucket holds.
-func (w *Worker) wait(ctx context.Context, t *task, due time.Time, msgID string) error {
-	bucket, promote := w.buckets.bucket(due)
-	if w.ticks.first(bucket, promote, w.now()) {
-		tick := nats.NewMsg(w.broker.Subjects.RetryTick(bucket))
-		setSchedule(tick, promote, w.broker.Subjects.RetryPromote(bucket))
-		if _, err := w.broker.JS.PublishMsg(ctx, tick, jetstream.WithMsgID("tick/"+bucket)); err != nil {
-			w.ticks.forget(bucket)
-			return fmt.Errorf("schedule bucket %s: %w", bucket, err)
-		}
-	}
-	msg := t.msg(w.broker.Subjects.RetryWait(bucket, t.tenant, t.webhook))
-	msg.Header.Set(headerDue, due.UTC().Format(time.RFC3339Nano))
-	msg.Header.Set(headerScheduleID, msgID)
-	if _, err := w.broker.JS.PublishMsg(ctx, msg, jetstream.WithMsgID("wait/"+msgID)); err != nil {
-		return fmt.Errorf("put in bucket %s: %w", bucket, err)
-	}
-	return nil
-}
-
-// promoteMsg promotes the bucket a tick names, then settles the tick; a failure hands it back for another
-// try.
-func (w *Worker) promoteMsg(ctx context.Context, m jetstream.Msg, bucket string) {
-	if err := w.promote(ctx, bucket, func() { _ = m.InProgress() }); err != nil {
-		w.log.Warn("promoting a bucket of retries failed; it will be tried again", "bucket", bucket, "err", err)
-		_ = m.NakWithDelay(time.Second)
-		return
-	}
-	_ = m.Ack()
-}
-
-// promote gives each task of a bucket a schedule of its own, then removes it from the bucket. A bucket
-// promoted twice (its tick redelivered after a crash) schedules nothing twice: a task's schedule keeps its
-// message id and subject.
-func (w *Worker) promote(ctx context.Context, bucket string, progress func()) error {
-	stream, err := w.broker.Stream(ctx, broker.KindRetries)
-	if err != nil {
-		return err
-	}
-	n := 0
-	var failed error
-	err = eachOnSubject(ctx, stream, w.broker.Subjects.RetryWait(bucket, "*", "*"), func(raw *jetstream.RawStreamMsg) bool {
-		t, err := parseTask(raw.Header, raw.Data)
-		due, dueErr := time.Parse(time.RFC3339Nano, raw.Header.Get(headerDue))
-		if err = errors.Join(err, dueErr); err != nil {
-			w.log.Warn("dropping a malformed task from its bucket", "bucket", bucket, "seq", raw.Sequence, "err", err)
-		} else if err := w.scheduleAt(ctx, t, due, raw.Header.Get(headerScheduleID)); err != nil {
-			failed = fmt.Errorf("promote from bucket %s: %w", bucket, err)
-			return false
-		}
-		if err := stream.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			failed = fmt.Errorf("remove from bucket %s: %w", bucket, err)
-			return false
-		}
-		if n++; n%256 == 0 {
-			progress()
-		}
-		return true
-	})
-	if err != nil {
-		return fmt.Errorf("read bucket %s: %w", bucket, err)
-	}
-	return failed
-}
-
-// unwait removes a PENDING try's task from its bucket, if it waits in one.
-func (w *Worker) unwait(ctx context.Context, stream jetstream.Stream, a *hookstream.Attempt) error {
-	if a.Due == nil {
-		return nil
-	}
-	bucket, _ := w.buckets.bucket(*a.Due)
-	var failed error
-	err := eachOnSubject(ctx, stream, w.broker.Subjects.RetryWait(bucket, a.Tenant, a.Webhook), func(raw *jetstream.RawStreamMsg) bool {
-		if raw.Header.Get(headerAttempt) != a.Locator {
-			return true
-		}
-		if err := stream.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			failed = fmt.Errorf("remove from bucket %s: %w", bucket, err)
-		}
-		return false
-	})
-	if err != nil {
-		return fmt.Errorf("read bucket %s: %w", bucket, err)
-	}
-	return failed
-}
-
-// promotedBucket returns the bucket a promotion message names.
-func (w *Worker) promotedBucket(subject string) (string, bool) {
-	return strings.CutPrefix(subject, w.broker.Subjects.RetryPromote(""))
 }

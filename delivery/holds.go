@@ -3,7 +3,6 @@ package delivery
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/projections"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // holdScanInterval is how often the held stream is checked for webhooks that were unsuspended.
@@ -33,10 +31,10 @@ type Holds struct {
 	broker   *broker.Broker
 	webhooks *projections.Webhooks
 	releaser Releaser
-	worker   *Worker
+	deliver  deliverFunc
+	held     <-chan struct{} // a task was held: scan now
 	owner    string
 	log      *slog.Logger
-	wake     chan struct{}
 	// finishAt is, per webhook whose holding is ending, the events stream's last sequence when the end was
 	// first tried: holding ends once the router has routed up to there. A fixed point, because under steady
 	// traffic the router's ack floor (events are acked once their deliveries are done) trails the stream's
@@ -44,50 +42,28 @@ type Holds struct {
 	finishAt map[string]uint64
 }
 
-// NewHolds returns Holds; SetWorker must be called before Run.
-func NewHolds(b *broker.Broker, webhooks *projections.Webhooks, releaser Releaser, log *slog.Logger) *Holds {
+// deliverFunc carries out one try through the dispatcher and returns what became of it.
+type deliverFunc func(ctx context.Context, t *task, fromHold bool) (result, error)
+
+func newHolds(b *broker.Broker, webhooks *projections.Webhooks, releaser Releaser, d *Dispatcher, s *Scheduler, log *slog.Logger) *Holds {
 	host, _ := os.Hostname()
-	return &Holds{broker: b, webhooks: webhooks, releaser: releaser, log: log, wake: make(chan struct{}, 1),
+	return &Holds{broker: b, webhooks: webhooks, releaser: releaser, deliver: d.Deliver, held: s.Held(), log: log,
 		owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), finishAt: map[string]uint64{}}
-}
-
-// SetWorker gives Holds the worker that carries out released tasks.
-func (h *Holds) SetWorker(w *Worker) { h.worker = w }
-
-// Hold appends a task to the webhook's held events.
-func (h *Holds) Hold(ctx context.Context, t *task) error {
-	_, err := h.broker.JS.PublishMsg(ctx, t.msg(h.broker.Subjects.Held(t.tenant, t.webhook)), jetstream.WithMsgID("hold/"+t.attempt))
-	if err != nil {
-		return fmt.Errorf("hold task: %w", err)
-	}
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
-	return nil
 }
 
 // Run releases held events until ctx ends.
 func (h *Holds) Run(ctx context.Context) error {
-	stream, err := h.broker.Stream(ctx, broker.KindHeld)
-	if err != nil {
-		return err
-	}
-	leases, err := h.broker.JS.KeyValue(ctx, h.broker.Subjects.LeasesBucket())
-	if err != nil {
-		return fmt.Errorf("leases bucket: %w", err)
-	}
 	tick := time.NewTicker(holdScanInterval)
 	defer tick.Stop()
 	for {
-		if err := h.scan(ctx, stream, leases); err != nil && ctx.Err() == nil {
+		if err := h.scan(ctx); err != nil && ctx.Err() == nil {
 			h.log.Warn("release held events", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-		case <-h.wake:
+		case <-h.held:
 		}
 	}
 }
@@ -104,12 +80,12 @@ func (h *Holds) parse(subject string) (tenant, webhook string, ok bool) {
 
 // scan releases the held events of every webhook that is no longer suspended, and ends the holding of
 // webhooks that have nothing held.
-func (h *Holds) scan(ctx context.Context, stream jetstream.Stream, leases jetstream.KeyValue) error {
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(h.broker.Subjects.HeldAll()))
+func (h *Holds) scan(ctx context.Context) error {
+	subjects, err := h.broker.SubjectCounts(ctx, broker.KindHeld, h.broker.Subjects.HeldAll())
 	if err != nil {
-		return fmt.Errorf("held stream info: %w", err)
+		return err
 	}
-	for subject := range info.State.Subjects {
+	for subject := range subjects {
 		tenant, webhook, ok := h.parse(subject)
 		if !ok {
 			continue
@@ -117,8 +93,8 @@ func (h *Holds) scan(ctx context.Context, stream jetstream.Stream, leases jetstr
 		if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.Suspended {
 			continue
 		}
-		if err := h.withLease(ctx, leases, tenant, webhook, func(renew func()) error {
-			return h.release(ctx, stream, tenant, webhook, subject, renew)
+		if err := h.withLease(ctx, tenant, webhook, func(renew func()) error {
+			return h.release(ctx, tenant, webhook, subject, renew)
 		}); err != nil {
 			return err
 		}
@@ -128,10 +104,10 @@ func (h *Holds) scan(ctx context.Context, stream jetstream.Stream, leases jetstr
 			delete(h.finishAt, wh.Tenant+"/"+wh.Locator) // suspended again: its end is tried afresh later
 			continue
 		}
-		if _, held := info.State.Subjects[h.broker.Subjects.Held(wh.Tenant, wh.Locator)]; held {
+		if _, held := subjects[h.broker.Subjects.Held(wh.Tenant, wh.Locator)]; held {
 			continue
 		}
-		if err := h.withLease(ctx, leases, wh.Tenant, wh.Locator, func(func()) error {
+		if err := h.withLease(ctx, wh.Tenant, wh.Locator, func(func()) error {
 			return h.finish(ctx, wh.Tenant, wh.Locator)
 		}); err != nil {
 			return err
@@ -141,27 +117,23 @@ func (h *Holds) scan(ctx context.Context, stream jetstream.Stream, leases jetstr
 }
 
 // withLease runs f while holding the webhook's lease; when another instance holds it, f does not run.
-func (h *Holds) withLease(ctx context.Context, leases jetstream.KeyValue, tenant, webhook string, f func(renew func()) error) error {
-	key := "release." + tenant + "." + webhook
-	rev, err := leases.Create(ctx, key, []byte(h.owner))
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil // another instance is releasing this webhook
-	}
-	if err != nil {
-		return fmt.Errorf("take lease %s: %w", key, err)
+func (h *Holds) withLease(ctx context.Context, tenant, webhook string, f func(renew func()) error) error {
+	lease, ok, err := h.broker.TakeLease(ctx, "release."+tenant+"."+webhook, h.owner)
+	if err != nil || !ok {
+		return err // when not ok, another instance is releasing this webhook
 	}
 	renewed := time.Now()
 	renew := func() {
 		if time.Since(renewed) < broker.LeaseTTL/3 {
 			return
 		}
-		if r, err := leases.Update(ctx, key, []byte(h.owner), rev); err == nil {
-			rev, renewed = r, time.Now()
+		if err := lease.Renew(ctx, h.owner); err == nil {
+			renewed = time.Now()
 		}
 	}
 	defer func() {
-		if err := leases.Delete(context.WithoutCancel(ctx), key, jetstream.LastRevision(rev)); err != nil {
-			h.log.Debug("drop lease", "key", key, "err", err)
+		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
+			h.log.Debug("drop lease", "err", err)
 		}
 	}()
 	return f(renew)
@@ -174,14 +146,14 @@ const maxReleaseBatch = 1000
 // once done, then ends the webhook's holding. Only events the router has routed up to are released: an older
 // event the router has yet to route (redelivered after a crash, say) must be held and sent first. It stops
 // when the webhook is suspended again; what is left stays held.
-func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, webhook, subject string, renew func()) error {
+func (h *Holds) release(ctx context.Context, tenant, webhook, subject string, renew func()) error {
 	for ctx.Err() == nil {
 		renew()
 		floor, err := routedUpTo(ctx, h.broker)
 		if err != nil {
 			return err
 		}
-		held, err := h.heldTasks(ctx, stream, subject)
+		held, err := h.heldTasks(ctx, subject)
 		if err != nil {
 			return err
 		}
@@ -195,9 +167,7 @@ func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, we
 			}
 			if ht.task != nil {
 				// The try runs to its end even if the engine is stopping; the release stops between events.
-				tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.cfg.Timeout+30*time.Second)
-				res, err := h.worker.process(tctx, ht.task, h.webhooks.Current(tenant, webhook), true)
-				cancel()
+				res, err := h.deliver(ctx, ht.task, true)
 				if err != nil {
 					return err
 				}
@@ -205,7 +175,7 @@ func (h *Holds) release(ctx context.Context, stream jetstream.Stream, tenant, we
 					return nil
 				}
 			}
-			if err := stream.DeleteMsg(ctx, ht.seq); err != nil {
+			if err := h.broker.DeleteMsg(ctx, broker.KindHeld, ht.seq); err != nil {
 				return fmt.Errorf("delete released event: %w", err)
 			}
 			due++
@@ -226,15 +196,15 @@ type heldTask struct {
 }
 
 // heldTasks reads up to maxReleaseBatch of a webhook's held tasks, in event order.
-func (h *Holds) heldTasks(ctx context.Context, stream jetstream.Stream, subject string) ([]heldTask, error) {
+func (h *Holds) heldTasks(ctx context.Context, subject string) ([]heldTask, error) {
 	var out []heldTask
-	err := eachOnSubject(ctx, stream, subject, func(raw *jetstream.RawStreamMsg) bool {
+	err := h.broker.EachOnSubject(ctx, broker.KindHeld, subject, func(raw broker.RawMsg) bool {
 		t, err := parseTask(raw.Header, raw.Data)
 		if err != nil {
 			h.log.Warn("dropping a malformed held task", "subject", subject, "err", err)
 			t = nil
 		}
-		out = append(out, heldTask{task: t, seq: raw.Sequence})
+		out = append(out, heldTask{task: t, seq: raw.Seq})
 		return len(out) < maxReleaseBatch
 	})
 	if err != nil {
@@ -244,24 +214,6 @@ func (h *Holds) heldTasks(ctx context.Context, stream jetstream.Stream, subject 
 		return cmp.Compare(eventSeqOf(a), eventSeqOf(b))
 	})
 	return out, nil
-}
-
-// eachOnSubject hands f the messages of stream on subject, in stream order, until f returns false. They are
-// read one at a time by direct get: a work-queue stream admits no second consumer.
-func eachOnSubject(ctx context.Context, stream jetstream.Stream, subject string, f func(*jetstream.RawStreamMsg) bool) error {
-	for next := uint64(1); ; {
-		raw, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !f(raw) {
-			return nil
-		}
-		next = raw.Sequence + 1
-	}
 }
 
 func eventSeqOf(h heldTask) uint64 {

@@ -11,7 +11,6 @@ import (
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/projections"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Job kinds.
@@ -48,23 +47,18 @@ const jobAckWait = 10 * time.Second
 
 // Jobs runs delivery jobs.
 type Jobs struct {
-	broker   *broker.Broker
-	store    *projections.Store
-	events   *projections.Events
-	attempts *projections.Attempts
-	webhooks *projections.Webhooks
-	worker   *Worker
-	log      *slog.Logger
+	broker    *broker.Broker
+	store     *projections.Store
+	events    *projections.Events
+	attempts  *projections.Attempts
+	webhooks  *projections.Webhooks
+	deliver   *Dispatcher
+	scheduler *Scheduler
+	recorder  *Recorder
+	log       *slog.Logger
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per webhook: its jobs run one at a time
-}
-
-// NewJobs returns Jobs.
-func NewJobs(b *broker.Broker, store *projections.Store, events *projections.Events, attempts *projections.Attempts,
-	webhooks *projections.Webhooks, worker *Worker, log *slog.Logger) *Jobs {
-	return &Jobs{broker: b, store: store, events: events, attempts: attempts, webhooks: webhooks, worker: worker, log: log,
-		locks: map[string]*sync.Mutex{}}
 }
 
 // lock serializes the jobs of one webhook: two overlapping jobs would both see an event as still to send.
@@ -113,27 +107,22 @@ func (j *Jobs) Submit(ctx context.Context, job *Job) error {
 
 // Run carries out jobs until ctx ends.
 func (j *Jobs) Run(ctx context.Context) error {
-	stream, err := j.broker.Stream(ctx, broker.KindJobs)
-	if err != nil {
-		return err
-	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	cons, err := j.broker.Consumer(ctx, broker.ConsumerConfig{
+		Kind:          broker.KindJobs,
 		Durable:       "jobs",
 		Description:   "hookstream delivery jobs",
-		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       jobAckWait,
 		MaxAckPending: jobConcurrency,
-		MaxDeliver:    -1,
 	})
 	if err != nil {
-		return fmt.Errorf("jobs consumer: %w", err)
+		return err
 	}
 	var (
 		running sync.WaitGroup
 		mu      sync.Mutex
 		stopped bool
 	)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	cc, err := cons.Consume(jobConcurrency, func(m broker.Msg) {
 		// The consumer may hand over one more job while stopping: it goes back at once.
 		mu.Lock()
 		defer mu.Unlock()
@@ -142,9 +131,9 @@ func (j *Jobs) Run(ctx context.Context) error {
 			return
 		}
 		running.Go(func() { j.run(ctx, m) })
-	}, jetstream.PullMaxMessages(jobConcurrency))
+	})
 	if err != nil {
-		return fmt.Errorf("consume jobs: %w", err)
+		return fmt.Errorf("jobs: %w", err)
 	}
 	<-ctx.Done()
 	cc.Stop()
@@ -155,7 +144,7 @@ func (j *Jobs) Run(ctx context.Context) error {
 	return nil
 }
 
-func (j *Jobs) run(ctx context.Context, m jetstream.Msg) {
+func (j *Jobs) run(ctx context.Context, m broker.Msg) {
 	var job Job
 	if err := json.Unmarshal(m.Data(), &job); err != nil {
 		j.log.Warn("dropping a malformed job", "err", err)
@@ -234,10 +223,7 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 			t := &task{kind: kindEvent, tenant: job.Tenant, webhook: job.Webhook, event: e.Locator, eventSeq: seq,
 				attempt: hookstream.DerivedLocator(time.Now(), job.ID, e.Locator), body: body}
 			// The try runs to its end even if the engine is stopping; the job stops between events.
-			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.worker.cfg.Timeout+30*time.Second)
-			_, err = j.worker.process(tctx, t, wh, false)
-			cancel()
-			if err != nil {
+			if _, err := j.deliver.Deliver(ctx, t, false); err != nil {
 				return err
 			}
 		}
@@ -279,11 +265,7 @@ func (j *Jobs) queuedEvents(ctx context.Context, job *Job) (map[string]bool, err
 		{broker.KindRetries, j.broker.Subjects.RetryWait("*", job.Tenant, job.Webhook)},
 		{broker.KindRetries, j.broker.Subjects.RetryDue(job.Tenant, job.Webhook)},
 	} {
-		stream, err := j.broker.Stream(ctx, q.kind)
-		if err != nil {
-			return nil, err
-		}
-		err = eachOnSubject(ctx, stream, q.subject, func(m *jetstream.RawStreamMsg) bool {
+		err := j.broker.EachOnSubject(ctx, q.kind, q.subject, func(m broker.RawMsg) bool {
 			if m.Header.Get(headerKind) == kindEvent {
 				queued[m.Header.Get(headerEvent)] = true
 			}
@@ -309,7 +291,7 @@ func (j *Jobs) eligible(ctx context.Context, job *Job, wh *hookstream.Webhook, e
 			return false, err
 		}
 		for _, p := range pending {
-			if err := j.worker.CancelRetry(ctx, p); err != nil {
+			if err := j.cancelRetry(ctx, p); err != nil {
 				return false, err
 			}
 		}
@@ -323,4 +305,12 @@ func (j *Jobs) eligible(ctx context.Context, job *Job, wh *hookstream.Webhook, e
 	default:
 		return false, fmt.Errorf("unknown job kind %q", job.Kind)
 	}
+}
+
+// cancelRetry removes a pending retry: its task never runs, and its PENDING record is cancelled.
+func (j *Jobs) cancelRetry(ctx context.Context, a *hookstream.Attempt) error {
+	if err := j.scheduler.Cancel(ctx, a); err != nil {
+		return err
+	}
+	return j.recorder.Cancelled(ctx, &task{tenant: a.Tenant, webhook: a.Webhook, event: a.Event, try: a.Try, attempt: a.Locator})
 }

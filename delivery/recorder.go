@@ -10,23 +10,24 @@ import (
 
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/projections"
 )
 
-// Bounds of one attempts batch. A record is at most ~6 KB (a 4 KB response body, the URL, the error), so a
-// full batch stays well under NATS's default 1 MB payload limit.
+// Bounds of one attempts batch. A record carries at most a response body excerpt, the URL and the error, so a
+// full batch stays well under NATS's default payload limit.
 const (
 	maxBatchRecords = 64
 	maxBatchBytes   = 256 << 10
 )
 
 // batchLinger is how long a write waits for more records of its subject before it goes out, unless its batch
-// fills first. A record costs ~45 µs of CPU beyond its attempts (the publish, the stream's write, the view's
-// delivery and transaction share); in a 100,000-delivery burst batches carried ~4 attempts without the wait,
-// ~17 with 2 ms and ~29 with 5 ms. The wait falls after the endpoint answered, so an event's publish → receipt
-// latency does not see it: the outcome reaches the stream, and the task its ack, up to this much later.
+// fills first. Each record has a fixed cost beyond its attempts (the publish, the stream's write, the view's
+// delivery and transaction share), so fuller batches make a burst cheaper (docs/performance.md, the burst
+// benchmark). The wait falls after the endpoint answered, so an event's publish → receipt latency does not see
+// it: the outcome reaches the stream, and the task its ack, up to this much later.
 const batchLinger = 5 * time.Millisecond
 
-// recordTimeout bounds one write of an attempts batch: the 30 s a task is given beyond its request's timeout.
+// recordTimeout bounds one write of an attempts batch: the time a task is given beyond its request's timeout.
 // The write does not take a caller's context, since it carries the records of several callers.
 const recordTimeout = 30 * time.Second
 
@@ -35,9 +36,9 @@ type appender interface {
 	AppendJSON(ctx context.Context, subject string, v any, o broker.AppendOptions) (uint64, error)
 }
 
-// attemptRecorder writes attempts' outcomes in batches. A message per record cost a stream write, a message
-// id held for the duplicate window, a publish ack and a delivery to the view's consumer: about 30 % of a
-// burst's CPU and half of its peak memory (docs/performance.md). The records of one webhook concluded while
+// attemptRecorder writes attempts' outcomes in batches. A message per record would cost a stream write, a
+// message id held for the duplicate window, a publish ack and a delivery to the view's consumer, for every
+// attempt: a large share of a burst's CPU and memory (docs/performance.md, the burst benchmark). The records of one webhook concluded while
 // the previous write to its subject is on its way, or while the write lingers for more (up to linger, unless
 // the batch fills first), go out together, as one attempts batch, in the order they came.
 //
@@ -64,7 +65,7 @@ type queuedAttempt struct {
 	done chan error
 }
 
-// size is roughly what the record adds to a batch: its variable fields, and 512 bytes for the rest.
+// size is roughly what the record adds to a batch: its variable fields, and a fixed allowance for the rest.
 func (q *queuedAttempt) size() int {
 	return 512 + len(q.a.URL) + len(q.a.ResponseBody) + len(q.a.Error)
 }
@@ -190,12 +191,126 @@ func (r *attemptRecorder) append(subject string, batch []*queuedAttempt) error {
 		if t := q.a.Ended(); t.After(rec.Time) {
 			rec.Time = t
 		}
-		h.Write([]byte(q.a.Locator + "/" + q.a.Status + "\n"))
+		h.Write([]byte(q.a.Locator + "/" + string(q.a.Status) + "\n"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	if _, err := r.out.AppendJSON(ctx, subject, rec, broker.AppendOptions{MsgID: "atts/" + hex.EncodeToString(h.Sum(nil)[:16])}); err != nil {
 		return fmt.Errorf("record %d attempts: %w", len(batch), err)
+	}
+	return nil
+}
+
+// Recorder writes what became of delivery tries to the attempts and diverted streams, and answers whether a
+// try has an outcome already. Outcomes go in batches; the other records go alone, each with a message id
+// derived from the attempt it concerns, so a task concluded twice writes each once.
+type Recorder struct {
+	broker   *broker.Broker
+	batches  *attemptRecorder
+	attempts *projections.Attempts
+	diverted *projections.Diverted
+	now      func() time.Time
+}
+
+// NewRecorder returns a Recorder that reads prior outcomes from the attempts and diverted views.
+func NewRecorder(b *broker.Broker, attempts *projections.Attempts, diverted *projections.Diverted) *Recorder {
+	return &Recorder{broker: b, batches: newAttemptRecorder(b, recordTimeout, batchLinger), attempts: attempts,
+		diverted: diverted, now: time.Now}
+}
+
+// Outcome returns the recorded outcome of the task's try, or nil when it has none yet (or the view cannot
+// say: the try is made, at least once). A task whose outcome the router read with its batch is not read
+// again.
+func (r *Recorder) Outcome(t *task) *hookstream.Attempt {
+	if t.outcomeRead {
+		return t.prior
+	}
+	prior, _ := r.attempts.Outcome(t.tenant, t.attempt)
+	return prior
+}
+
+// ReadOutcomes looks up, in one read of the attempts view, whether the tasks' tries were made and recorded
+// before (their events routed again after an instance died before acking them). When the read fails, each
+// task's outcome is read on its own later.
+func (r *Recorder) ReadOutcomes(tasks []*task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	refs := make([]projections.AttemptRef, len(tasks))
+	for i, t := range tasks {
+		refs[i] = projections.AttemptRef{Tenant: t.tenant, Locator: t.attempt}
+	}
+	prior, err := r.attempts.Outcomes(refs)
+	if err != nil {
+		return fmt.Errorf("read the outcomes of routed tasks: %w", err)
+	}
+	for i, t := range tasks {
+		t.outcomeRead, t.prior = true, prior[i]
+	}
+	return nil
+}
+
+// Delivered reports whether the event was delivered to the webhook already.
+func (r *Recorder) Delivered(t *task) (bool, error) {
+	return r.attempts.Delivered(t.tenant, t.webhook, t.event)
+}
+
+// Attempt records an attempt's outcome; it returns once the outcome is stored.
+func (r *Recorder) Attempt(ctx context.Context, a *hookstream.Attempt) error {
+	return r.batches.record(ctx, r.broker.Subjects.Attempts(a.Tenant, a.Webhook), a)
+}
+
+// Pending records the next try as PENDING, alone and with a message id: a task resumed from its recorded
+// outcome schedules its retry again, and would otherwise write the same record twice.
+func (r *Recorder) Pending(ctx context.Context, pending *hookstream.Attempt) error {
+	return r.write(ctx, r.broker.Subjects.Attempts(pending.Tenant, pending.Webhook), &hookstream.DeliveryRecord{
+		Type: hookstream.RecordAttempt, Tenant: pending.Tenant, Webhook: pending.Webhook, Event: pending.Event,
+		Time: pending.Created, Attempt: pending}, "pend/"+pending.Locator)
+}
+
+// Cancelled removes the PENDING record of a retry that will not run.
+func (r *Recorder) Cancelled(ctx context.Context, t *task) error {
+	if t.try == 0 {
+		return nil
+	}
+	return r.write(ctx, r.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{
+		Type: hookstream.RecordAttemptCancelled, Tenant: t.tenant, Webhook: t.webhook, Event: t.event,
+		Time: r.now().UTC(), Cancelled: t.attempt}, "cancel/"+t.attempt)
+}
+
+// Diverted parks the event after the final failure of attempt a.
+func (r *Recorder) Diverted(ctx context.Context, d *hookstream.DivertedEvent) error {
+	return r.write(ctx, r.broker.Subjects.Diverted(d.Tenant, d.Webhook), &hookstream.DeliveryRecord{
+		Type: hookstream.RecordDiverted, Tenant: d.Tenant, Webhook: d.Webhook, Event: d.EventLocator,
+		Time: d.FailureTimestamp, Diverted: d}, "div/"+d.RequestLocator)
+}
+
+// Resolved removes the diverted record of an event the task has now delivered, if there is one.
+func (r *Recorder) Resolved(ctx context.Context, t *task, at time.Time) error {
+	if !r.diverted.Exists(t.tenant, t.webhook, t.event) {
+		return nil
+	}
+	return r.write(ctx, r.broker.Subjects.Diverted(t.tenant, t.webhook), &hookstream.DeliveryRecord{
+		Type: hookstream.RecordDivertedResolved, Tenant: t.tenant, Webhook: t.webhook, Event: t.event, Time: at},
+		"resolved/"+t.attempt)
+}
+
+// AlertSentBefore reports whether the alert task's notice was accepted already.
+func (r *Recorder) AlertSentBefore(t *task) bool { return r.attempts.AlertSent(t.tenant, t.attempt) }
+
+// AlertSent notes that the alert endpoint accepted the alert task's notice. It goes to the attempts stream,
+// whose message ids outlive a restart (the deliveries work queue forgets those of the tasks it has removed),
+// so a repeated alert task is skipped.
+func (r *Recorder) AlertSent(ctx context.Context, t *task) error {
+	return r.write(ctx, r.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{
+		Type: hookstream.RecordAlertSent, Tenant: t.tenant, Webhook: t.webhook, Event: t.event,
+		Time: r.now().UTC(), Alert: t.attempt}, "alertsent/"+t.attempt)
+}
+
+// write appends one record with a deterministic message id.
+func (r *Recorder) write(ctx context.Context, subject string, rec *hookstream.DeliveryRecord, msgID string) error {
+	if _, err := r.broker.AppendJSON(ctx, subject, rec, broker.AppendOptions{MsgID: msgID}); err != nil {
+		return fmt.Errorf("record %s: %w", rec.Type, err)
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/projections"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // RouterConsumer names the durable consumer every instance's router shares.
@@ -27,23 +26,23 @@ const routerBatch = 512
 const routerAckWait = 15 * time.Second
 
 // Router fans each ingested event out into one delivery task per subscribed webhook and hands the tasks to
-// this instance's worker in-process: a first try costs no message of its own, only the event's. The event is
+// this instance's dispatcher in-process: a first try costs no message of its own, only the event's. The event is
 // acked once each of its tasks is done (delivered, failed with its retry scheduled or its final failure
 // handled, or parked), so an instance that dies leaves its events to be routed again, and a task whose outcome
 // was recorded is not sent twice. It is one durable consumer shared by every instance and every webhook; the
 // webhooks are found through the view's in-memory index, never by scanning.
 type Router struct {
-	broker   *broker.Broker
-	store    *projections.Store
-	webhooks *projections.Webhooks
-	attempts *projections.Attempts
-	holds    *Holds
-	worker   *Worker
-	metrics  *Metrics
-	log      *slog.Logger
+	broker     *broker.Broker
+	store      *projections.Store
+	webhooks   *projections.Webhooks
+	recorder   *Recorder
+	scheduler  *Scheduler
+	dispatcher *Dispatcher
+	metrics    *Metrics
+	log        *slog.Logger
 
 	mu       sync.Mutex
-	inFlight map[jetstream.Msg]*routedEvent // events whose tasks are not all done yet
+	inFlight map[broker.Msg]*routedEvent // events whose tasks are not all done yet
 }
 
 // routedEvent is what an event's tasks have come to so far.
@@ -53,34 +52,22 @@ type routedEvent struct {
 	after time.Duration // how long it waits first
 }
 
-// NewRouter returns a Router that hands its tasks to worker.
-func NewRouter(b *broker.Broker, store *projections.Store, webhooks *projections.Webhooks, attempts *projections.Attempts,
-	holds *Holds, worker *Worker, m *Metrics, log *slog.Logger) *Router {
-	return &Router{broker: b, store: store, webhooks: webhooks, attempts: attempts, holds: holds, worker: worker, metrics: m, log: log,
-		inFlight: map[jetstream.Msg]*routedEvent{}}
-}
-
 // Run routes events until ctx ends.
 func (r *Router) Run(ctx context.Context) error {
-	stream, err := r.broker.Stream(ctx, broker.KindEvents)
+	cons, err := r.broker.Consumer(ctx, broker.ConsumerConfig{
+		Kind:          broker.KindEvents,
+		Durable:       RouterConsumer,
+		Description:   "hookstream router: events to delivery tasks",
+		AckWait:       routerAckWait,
+		MaxAckPending: 4 * routerBatch,
+	})
 	if err != nil {
 		return err
 	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       "router",
-		Description:   "hookstream router: events to delivery tasks",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       routerAckWait,
-		MaxAckPending: 4 * routerBatch,
-		MaxDeliver:    -1,
-	})
-	if err != nil {
-		return fmt.Errorf("router consumer: %w", err)
-	}
 	go r.keepInFlight(ctx)
-	return consumeBatches(ctx, cons, routerBatch, func(batch []jetstream.Msg) {
+	return consumeBatches(ctx, cons, routerBatch, func(batch []broker.Msg) {
 		r.route(ctx, batch)
-	}, r.log)
+	})
 }
 
 // keepInFlight tells the server, every third of the ack wait, that the events whose tasks are still running
@@ -104,9 +91,9 @@ func (r *Router) keepInFlight(ctx context.Context) {
 
 // route handles one batch: it waits until the webhooks view has applied every webhook change appended so far
 // (so a change answered 2xx before these events were ingested applies to them), looks up the batch's tries'
-// recorded outcomes, then hands each event's tasks to the worker; each event is acked when its last task is
-// done.
-func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
+// recorded outcomes in one read, then hands each event's tasks to the dispatcher; each event is acked when its
+// last task is done.
+func (r *Router) route(ctx context.Context, batch []broker.Msg) {
 	last, err := r.broker.LastSeq(ctx, broker.KindWebhooks)
 	if err == nil {
 		err = r.store.WaitFor(ctx, projections.WebhooksView, last)
@@ -121,7 +108,7 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 		return
 	}
 	type fannedOut struct {
-		m     jetstream.Msg
+		m     broker.Msg
 		tasks []*task
 	}
 	events := make([]fannedOut, 0, len(batch))
@@ -147,42 +134,23 @@ func (r *Router) route(ctx context.Context, batch []jetstream.Msg) {
 		events = append(events, fannedOut{m: m, tasks: tasks})
 		all = append(all, tasks...)
 	}
-	r.readOutcomes(all)
+	if err := r.recorder.ReadOutcomes(all); err != nil {
+		r.log.Warn("each task's outcome is read on its own", "err", err)
+	}
 	for _, e := range events {
 		r.mu.Lock()
 		r.inFlight[e.m] = &routedEvent{left: len(e.tasks)}
 		r.mu.Unlock()
 		done := func(retry bool, delay time.Duration) { r.taskDone(e.m, retry, delay) }
 		for _, t := range e.tasks {
-			r.worker.dispatch(ctx, &job{t: t, done: done})
+			r.dispatcher.dispatch(ctx, &job{t: t, done: done})
 		}
-	}
-}
-
-// readOutcomes looks up, in one read of the attempts view, whether the tasks' tries were made and recorded
-// before (their events routed again after an instance died before acking them), so the worker carries on from
-// those outcomes without a read of its own per task. When the read fails, the worker reads them itself.
-func (r *Router) readOutcomes(tasks []*task) {
-	if len(tasks) == 0 {
-		return
-	}
-	refs := make([]projections.AttemptRef, len(tasks))
-	for i, t := range tasks {
-		refs[i] = projections.AttemptRef{Tenant: t.tenant, Locator: t.attempt}
-	}
-	prior, err := r.attempts.Outcomes(refs)
-	if err != nil {
-		r.log.Warn("read the outcomes of routed tasks; the worker reads them", "err", err)
-		return
-	}
-	for i, t := range tasks {
-		t.outcomeRead, t.prior = true, prior[i]
 	}
 }
 
 // taskDone records that one of the event's tasks is done; the last one settles the event: acked, or handed
 // back when any task must be tried again (tasks already done are then concluded from their outcome).
-func (r *Router) taskDone(m jetstream.Msg, retry bool, delay time.Duration) {
+func (r *Router) taskDone(m broker.Msg, retry bool, delay time.Duration) {
 	r.mu.Lock()
 	e := r.inFlight[m]
 	e.left--
@@ -199,7 +167,7 @@ func (r *Router) taskDone(m jetstream.Msg, retry bool, delay time.Duration) {
 }
 
 // settle acks a routed event, or hands it back.
-func (r *Router) settle(m jetstream.Msg, retry bool, delay time.Duration) {
+func (r *Router) settle(m broker.Msg, retry bool, delay time.Duration) {
 	settleMsg(m, retry, delay)
 	if !retry {
 		r.metrics.EventsRouted.Inc()
@@ -209,16 +177,12 @@ func (r *Router) settle(m jetstream.Msg, retry bool, delay time.Duration) {
 // routedUpTo returns the events stream sequence up to which the router has routed every event (its ack
 // floor): each such event's tasks are in the deliveries or held streams, or already done.
 func routedUpTo(ctx context.Context, b *broker.Broker) (uint64, error) {
-	cons, err := b.JS.Consumer(ctx, b.Subjects.StreamName(broker.KindEvents), RouterConsumer)
-	if err != nil {
-		return 0, fmt.Errorf("router consumer: %w", err)
-	}
-	return cons.CachedInfo().AckFloor.Stream, nil
+	return b.AckFloor(ctx, broker.KindEvents, RouterConsumer)
 }
 
 // fanOut returns the event's tasks for the webhooks that receive it now; those of suspended or holding
 // webhooks are held instead, in order.
-func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]*task, error) {
+func (r *Router) fanOut(ctx context.Context, m broker.Msg) ([]*task, error) {
 	md, err := m.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
@@ -244,15 +208,15 @@ func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]*task, error) {
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
 		if w.Suspended || w.Holding {
-			if prior, _ := r.attempts.Outcome(ev.Tenant, t.attempt); prior != nil {
+			if prior := r.recorder.Outcome(t); prior != nil {
 				// Routed before and tried, then the instance died before the event was acked: not held, but
-				// handed to the worker, which carries on from the recorded outcome (the final failure's
+				// handed to the dispatcher, whose try carries on from the recorded outcome (the final failure's
 				// remaining steps) without sending again.
 				tasks = append(tasks, t)
 				continue
 			}
 			// Ordered against the release: appended synchronously.
-			if err := r.holds.Hold(ctx, t); err != nil {
+			if err := r.scheduler.Hold(ctx, t); err != nil {
 				return nil, err
 			}
 			r.metrics.Deliveries.WithLabelValues("held").Inc()
@@ -264,24 +228,21 @@ func (r *Router) fanOut(ctx context.Context, m jetstream.Msg) ([]*task, error) {
 }
 
 // consumeBatches feeds handle with batches of what the consumer delivers: it blocks for one message, then
-// takes whatever else is already waiting, up to max. Pulls are short: one the server leaves unserved while
-// the consumer's window is full is replaced within seconds.
-func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handle func([]jetstream.Msg), log *slog.Logger) error {
-	in := make(chan jetstream.Msg, max)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+// takes whatever else is already waiting, up to max.
+func consumeBatches(ctx context.Context, cons *broker.Consumer, max int, handle func([]broker.Msg)) error {
+	in := make(chan broker.Msg, max)
+	c, err := cons.Consume(max, func(m broker.Msg) {
 		select {
 		case in <- m:
 		case <-ctx.Done():
 			_ = m.Nak() // stopping: another instance (or the next start) takes it at once, not after the ack wait
 		}
-	}, jetstream.PullMaxMessages(max), jetstream.PullExpiry(2*time.Second), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		log.Debug("consumer", "err", err)
-	}))
+	})
 	if err != nil {
-		return fmt.Errorf("consume: %w", err)
+		return err
 	}
 	defer func() {
-		drain(cc)
+		broker.Drain(c)
 		// What was pulled but not batched goes back at once too.
 		for {
 			select {
@@ -292,7 +253,7 @@ func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handl
 			}
 		}
 	}()
-	batch := make([]jetstream.Msg, 0, max)
+	batch := make([]broker.Msg, 0, max)
 	for {
 		select {
 		case <-ctx.Done():
@@ -313,7 +274,7 @@ func consumeBatches(ctx context.Context, cons jetstream.Consumer, max int, handl
 	}
 }
 
-func nakAll(batch []jetstream.Msg, delay time.Duration) {
+func nakAll(batch []broker.Msg, delay time.Duration) {
 	for _, m := range batch {
 		settleMsg(m, true, delay)
 	}

@@ -47,7 +47,7 @@ type Engine struct {
 
 	pprof *http.Server
 
-	// stopDelivery ends the router, workers and holds; delivered is closed once they have finished.
+	// stopDelivery ends the delivery core; delivered is closed once they have finished.
 	stopDelivery context.CancelFunc
 	delivered    chan struct{}
 
@@ -97,11 +97,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newLagCollector(e.store, e.broker))
-	worker, jobs, err := e.startDelivery(ctx, cfg, v, cmd, reg)
+	core, err := e.startDelivery(ctx, cfg, v, cmd, reg)
 	if err != nil {
 		return nil, err
 	}
-	deliveries := commands.NewDeliveryCommands(e.broker, e.store, v.webhooks, v.events, v.diverted, v.attempts, worker, jobs, time.Now)
+	deliveries := commands.NewDeliveryCommands(e.broker, e.store, v.webhooks, v.events, v.diverted, v.attempts, core.Scheduler, core.Jobs, time.Now)
 	api := httpapi.New(httpapi.Config{
 		Commands:       cmd,
 		Webhooks:       v.webhooks,
@@ -136,27 +136,23 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Engine
 	return e, nil
 }
 
-// startDelivery runs the router, the workers and the hold releaser until Stop.
-func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views, cmd *commands.Service, reg prometheus.Registerer) (*delivery.Worker, *delivery.Jobs, error) {
+// startDelivery runs the router, the dispatcher, holds, jobs and retention until Stop.
+func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views, cmd *commands.Service, reg prometheus.Registerer) (*delivery.Core, error) {
 	log := e.log.With("component", "delivery")
-	metrics := delivery.NewMetrics(reg)
-	holds := delivery.NewHolds(e.broker, v.webhooks, cmd, log)
-	worker := delivery.NewWorker(delivery.WorkerConfig{
+	core := delivery.New(delivery.Config{
 		Timeout:        cfg.DeliveryTimeout,
 		AllowPrivate:   cfg.AllowPrivateDestinations,
 		MaxInFlight:    cfg.MaxInFlight,
 		MaxPerEndpoint: cfg.MaxInFlightPerEndpoint,
 		UserAgent:      "hookstream/" + Version,
 		Buckets:        delivery.RetryBuckets(cfg.RetryBuckets),
-	}, e.broker, v.webhooks, v.attempts, v.diverted, cmd, holds, metrics, log)
-	holds.SetWorker(worker)
-	router := delivery.NewRouter(e.broker, e.store, v.webhooks, v.attempts, holds, worker, metrics, log)
-	jobs := delivery.NewJobs(e.broker, e.store, v.events, v.attempts, v.webhooks, worker, log)
+	}, e.broker, e.store, delivery.Views{Webhooks: v.webhooks, Events: v.events, Attempts: v.attempts, Diverted: v.diverted},
+		cmd, cmd, reg, log)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.stopDelivery, e.delivered = cancel, make(chan struct{})
 	var wg sync.WaitGroup
-	runs := map[string]func(context.Context) error{"router": router.Run, "worker": worker.Run, "holds": holds.Run, "jobs": jobs.Run}
+	runs := core.Runs()
 	if every := retentionInterval(cfg); every > 0 {
 		runs["retention"] = func(ctx context.Context) error { return e.followRetention(ctx, every, v, log) }
 	}
@@ -168,7 +164,7 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 		})
 	}
 	go func() { wg.Wait(); close(e.delivered) }()
-	return worker, jobs, nil
+	return core, nil
 }
 
 // startPprof serves net/http/pprof on its own listener, apart from the API, for users chasing bottlenecks.

@@ -72,7 +72,7 @@ func newV1Attempt(a *hookstream.Attempt) v1Attempt {
 		response = a.Error
 	}
 	return v1Attempt{Token: a.Locator, Created: a.Created, EventSubscriptionToken: a.Webhook, EventToken: a.Event,
-		Response: response, ResponseStatusCode: a.StatusCode, Status: a.Status, URL: a.URL}
+		Response: response, ResponseStatusCode: a.StatusCode, Status: string(a.Status), URL: a.URL}
 }
 
 type v1Page[T any] struct {
@@ -345,7 +345,7 @@ func attemptQuery(r *request) (projections.AttemptFilter, string, string, int, e
 		return f, "", "", 0, err
 	}
 	if s, ok := single(r.URL.Query(), "status"); ok {
-		switch s {
+		switch hookstream.AttemptStatus(s) {
 		case hookstream.AttemptSuccess, hookstream.AttemptFailed, hookstream.AttemptPending, hookstream.AttemptSending:
 			f.Status = s
 		default:

@@ -24,10 +24,10 @@ var (
 	alertsSent      = []byte("alerts_sent")         // tenant/alert → nil
 )
 
-// attemptsLayout is the attempts view's layout version. Version 3 keeps one attempts_seq entry per record,
-// listing the attempts it applied, instead of one per attempt: an attempts batch of n attempts is one put there,
-// not n. Version 2 keyed attempts_seq by sequence and attempt. Version 1 folded three per-pair buckets into
-// attempt_pairs and the sequence index into the attempts' values: five puts per attempt instead of eight.
+// attemptsLayout is the attempts view's layout version: a file written with another is rebuilt at start.
+// attempts_seq holds one entry per record, listing the attempts it applied, so an attempts batch is one put
+// there; attempt_pairs and the attempts' values carry the per-pair and sequence indexes, keeping the puts per
+// attempt few.
 const attemptsLayout = 3
 
 // Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event, and
@@ -44,9 +44,8 @@ func (*Attempts) Name() string { return AttemptsView }
 func (*Attempts) Stream() string { return broker.KindAttempts }
 
 // Linger implements LingeringView: writers of delivery records do not read them back at once. A longer wait
-// makes fewer, larger transactions, each rewriting the buckets' last pages and branches once: in the
-// 100,000-delivery burst 30 ms gave medians of 0.47–0.52 of raw HTTP against 0.45–0.46 with 10 ms, and ~6 MB
-// less peak RSS. API reads of attempts see an outcome up to this much later.
+// makes fewer, larger transactions, each rewriting the buckets' last pages and branches once (docs/performance.md,
+// the burst benchmark). API reads of attempts see an outcome up to this much later.
 func (*Attempts) Linger() time.Duration { return 30 * time.Millisecond }
 
 // Buckets implements View.
@@ -137,7 +136,7 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 		}
 		return nil
 	case hookstream.RecordAlertSent:
-		return tx.Bucket(alertsSent).Put(key(r.Tenant, r.Cancelled), nil)
+		return tx.Bucket(alertsSent).Put(key(r.Tenant, r.AlertName()), nil)
 	default:
 		return Skip(fmt.Errorf("unknown delivery record type %q", r.Type))
 	}

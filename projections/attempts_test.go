@@ -57,7 +57,7 @@ func applyRecords(t *testing.T, store *projections.Store, view *projections.Atte
 }
 
 // soloRecord is the record of one try of the bench webhook to event, on its own.
-func soloRecord(at time.Time, loc, event, status string) *hookstream.DeliveryRecord {
+func soloRecord(at time.Time, loc, event string, status hookstream.AttemptStatus) *hookstream.DeliveryRecord {
 	return &hookstream.DeliveryRecord{Type: hookstream.RecordAttempt, Tenant: benchTenant(0), Webhook: benchWebhook, Event: event, Time: at,
 		Attempt: &hookstream.Attempt{Locator: loc, Tenant: benchTenant(0), Webhook: benchWebhook, Event: event, Status: status, Created: at}}
 }
@@ -82,7 +82,9 @@ func TestAttemptsTrimKeepsWhatLaterRecordsSupport(t *testing.T) {
 	a2 := hookstream.DerivedLocator(now.Add(time.Second), e1, webhook, "1")
 	b1 := hookstream.DerivedLocator(now, e2, webhook, "0")
 	b2 := hookstream.DerivedLocator(now.Add(time.Second), e2, webhook, "1")
-	attempt := func(loc, event, status string) *hookstream.DeliveryRecord { return soloRecord(now, loc, event, status) }
+	attempt := func(loc, event string, status hookstream.AttemptStatus) *hookstream.DeliveryRecord {
+		return soloRecord(now, loc, event, status)
+	}
 	records := []*hookstream.DeliveryRecord{
 		attempt(a1, e1, hookstream.AttemptFailed),  // seq 1
 		attempt(a2, e1, hookstream.AttemptPending), // seq 2: the retry, scheduled
@@ -140,7 +142,7 @@ func TestAttemptsBatchKeepsFirstOutcome(t *testing.T) {
 	a1 := hookstream.DerivedLocator(now, e1, webhook, "0")
 	a2 := hookstream.DerivedLocator(now.Add(time.Second), e1, webhook, "1")
 	b1 := hookstream.DerivedLocator(now, e2, webhook, "0")
-	attempt := func(loc, event, status string, code int) *hookstream.Attempt {
+	attempt := func(loc, event string, status hookstream.AttemptStatus, code int) *hookstream.Attempt {
 		return &hookstream.Attempt{Locator: loc, Tenant: tenant, Webhook: webhook, Event: event, Status: status, StatusCode: code, Created: now}
 	}
 	batch := func(attempts ...*hookstream.Attempt) *hookstream.DeliveryRecord {
@@ -162,7 +164,7 @@ func TestAttemptsBatchKeepsFirstOutcome(t *testing.T) {
 		}
 		out := map[string]string{}
 		for _, a := range all {
-			out[a.Locator] = a.Status + "/" + strconv.Itoa(a.StatusCode)
+			out[a.Locator] = string(a.Status) + "/" + strconv.Itoa(a.StatusCode)
 		}
 		return out
 	}

@@ -149,7 +149,7 @@ type AttemptFilter struct {
 }
 
 func (f *AttemptFilter) match(a *hookstream.Attempt) bool {
-	return (f.Status == "" || a.Status == f.Status) &&
+	return (f.Status == "" || string(a.Status) == f.Status) &&
 		(f.Begin.IsZero() || !a.Created.Before(f.Begin)) &&
 		(f.End.IsZero() || a.Created.Before(f.End))
 }

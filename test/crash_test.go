@@ -225,14 +225,14 @@ func readStream(t *testing.T, js jetstream.JetStream, name string) []streamMsg {
 
 // deliveryRecord is an entry of the attempts (or diverted) stream as the test reads it.
 type deliveryRecord struct {
-	Type    string `json:"type"`
-	Event   string `json:"event"`
+	Type    hookstream.RecordType `json:"type"`
+	Event   string                `json:"event"`
 	Attempt *struct {
-		Locator    string `json:"locator"`
-		Event      string `json:"event"`
-		Try        int    `json:"try"`
-		Status     string `json:"status"`
-		StatusCode int    `json:"statusCode"`
+		Locator    string                   `json:"locator"`
+		Event      string                   `json:"event"`
+		Try        int                      `json:"try"`
+		Status     hookstream.AttemptStatus `json:"status"`
+		StatusCode int                      `json:"statusCode"`
 	} `json:"attempt"`
 	Diverted *struct {
 		EventLocator   string `json:"eventLocator"`
@@ -277,7 +277,7 @@ func decodeDeliveryRecords(t *testing.T, stream string, seq uint64, data []byte)
 		t.Fatalf("%s #%d: %v: %s", stream, seq, err, data)
 	}
 	parts := []json.RawMessage{data}
-	if batch.Type == hookstream.RecordAttempts {
+	if batch.Type == string(hookstream.RecordAttempts) {
 		parts = parts[:0]
 		for _, a := range batch.Attempts {
 			parts = append(parts, json.RawMessage(`{"type":"attempt","attempt":`+string(a)+`}`))
@@ -937,7 +937,7 @@ func crashDuringFinalFailure(t *testing.T, killAt string, suspend bool) {
 		var r struct {
 			Type string `json:"type"`
 		}
-		return json.Unmarshal(m.Data, &r) == nil && r.Type == hookstream.RecordDiverted
+		return json.Unmarshal(m.Data, &r) == nil && r.Type == string(hookstream.RecordDiverted)
 	}
 	switch killAt {
 	case killAtDivert:
@@ -1026,7 +1026,7 @@ func crashDuringFinalFailure(t *testing.T, killAt string, suspend bool) {
 	for _, ev := range locators {
 		var outcomes []string
 		for _, r := range attemptPer[ev] {
-			outcomes = append(outcomes, r.Attempt.Status+"/"+strconv.Itoa(r.Attempt.StatusCode)+" "+r.Attempt.Locator)
+			outcomes = append(outcomes, string(r.Attempt.Status)+"/"+strconv.Itoa(r.Attempt.StatusCode)+" "+r.Attempt.Locator)
 		}
 		t.Logf("[killed at the %s] event %s: %d endpoint requests, attempt records %v, %d diverted records, alerts (webhook-ids) %v, held %d (at %v from the kill)",
 			tag, ev, requestsPer[ev], outcomes, len(divertedPer[ev]), alertsPer[ev], held[ev], heldAt[ev])

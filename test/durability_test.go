@@ -240,7 +240,7 @@ func TestRoutedAgainSendsNothingTwice(t *testing.T) {
 	}
 	outcomes := 0
 	for _, r := range h.deliveryRecords() {
-		if a, ok := r["attempt"].(map[string]any); ok && a["status"] != hookstream.AttemptPending {
+		if a, ok := r["attempt"].(map[string]any); ok && a["status"] != string(hookstream.AttemptPending) {
 			outcomes++
 		}
 	}

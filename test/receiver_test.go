@@ -196,12 +196,12 @@ func (h *harness) deliveryRecords() []map[string]any {
 // records returns the records a stored entry stands for: each attempt of an attempts batch as an attempt
 // record of its own, or the entry itself.
 func records(rec map[string]any) []map[string]any {
-	if rec["type"] != hookstream.RecordAttempts {
+	if rec["type"] != string(hookstream.RecordAttempts) {
 		return []map[string]any{rec}
 	}
 	var out []map[string]any
 	for _, a := range rec["attempts"].([]any) {
-		out = append(out, map[string]any{"type": hookstream.RecordAttempt, "tenant": rec["tenant"], "webhook": rec["webhook"],
+		out = append(out, map[string]any{"type": string(hookstream.RecordAttempt), "tenant": rec["tenant"], "webhook": rec["webhook"],
 			"event": a.(map[string]any)["event"], "attempt": a})
 	}
 	return out

@@ -1,4 +1,4 @@
-package delivery
+package sender
 
 import (
 	"crypto/hmac"

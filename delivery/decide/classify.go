@@ -1,4 +1,4 @@
-package delivery
+package decide
 
 // TriggerTimeout is the trigger for attempts that got no HTTP response at
 // all (timeout, refused or reset connection, DNS or TLS failure): from the

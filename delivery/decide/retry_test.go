@@ -1,11 +1,11 @@
-package delivery_test
+package decide_test
 
 import (
 	"math"
 	"testing"
 	"time"
 
-	"github.com/hookstream/hookstream/delivery"
+	"github.com/hookstream/hookstream/delivery/decide"
 )
 
 func TestRetryDelay(t *testing.T) {
@@ -48,7 +48,7 @@ func TestRetryDelay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := delivery.RetryDelay(tt.strategy, tt.interval, tt.k); got != tt.want {
+			if got := decide.RetryDelay(tt.strategy, tt.interval, tt.k); got != tt.want {
 				t.Errorf("RetryDelay(%q, %v, %d) = %v, want %v", tt.strategy, tt.interval, tt.k, got, tt.want)
 			}
 		})
@@ -60,11 +60,11 @@ func TestRetryDelay(t *testing.T) {
 func TestRetryDelayConfigurableRangeExact(t *testing.T) {
 	for _, interval := range []time.Duration{time.Second, 59 * time.Second, time.Hour, 86400 * time.Second} {
 		for k := 1; k <= 10; k++ {
-			lin := delivery.RetryDelay("linear", interval, k)
+			lin := decide.RetryDelay("linear", interval, k)
 			if want := time.Duration(k) * interval; lin != want || lin <= 0 {
 				t.Errorf("linear(%v, %d) = %v, want %v", interval, k, lin, want)
 			}
-			exp := delivery.RetryDelay("exponential", interval, k)
+			exp := decide.RetryDelay("exponential", interval, k)
 			want := interval
 			for range k - 1 {
 				want *= 2
@@ -106,7 +106,7 @@ func TestNextRetry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := delivery.NextRetry(tt.strategy, tt.interval, tt.attempts, tt.retriesDone, failedAt)
+			got, ok := decide.NextRetry(tt.strategy, tt.interval, tt.attempts, tt.retriesDone, failedAt)
 			if ok != tt.wantOK || !got.Equal(tt.want) {
 				t.Errorf("NextRetry = %v, %v; want %v, %v", got, ok, tt.want, tt.wantOK)
 			}
@@ -120,7 +120,7 @@ func TestNextRetry(t *testing.T) {
 // Saturated delays must still land in the future rather than wrap around.
 func TestNextRetrySaturatedStaysInFuture(t *testing.T) {
 	failedAt := time.Now()
-	due, ok := delivery.NextRetry("exponential", 86400*time.Second, 100, 80, failedAt)
+	due, ok := decide.NextRetry("exponential", 86400*time.Second, 100, 80, failedAt)
 	if !ok || !due.After(failedAt) {
 		t.Errorf("NextRetry = %v, %v; want a time after %v", due, ok, failedAt)
 	}

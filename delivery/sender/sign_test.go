@@ -1,4 +1,4 @@
-package delivery_test
+package sender_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/hookstream/hookstream/delivery"
+	"github.com/hookstream/hookstream/delivery/sender"
 )
 
 const (
@@ -42,7 +42,7 @@ func verifyHeaders(msgID string, ts time.Time, sig string) http.Header {
 }
 
 func TestSignKnownVector(t *testing.T) {
-	got, err := delivery.Sign(vectorSecret, vectorMsgID, vectorTime, []byte(vectorBody))
+	got, err := sender.Sign(vectorSecret, vectorMsgID, vectorTime, []byte(vectorBody))
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
@@ -74,7 +74,7 @@ func TestSignVerifiesWithReferenceLibrary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			secret := secretFromKey(tt.key, tt.padded)
-			sig, err := delivery.Sign(secret, tt.msgID, tt.ts, tt.body)
+			sig, err := sender.Sign(secret, tt.msgID, tt.ts, tt.body)
 			if err != nil {
 				t.Fatalf("Sign: %v", err)
 			}
@@ -114,7 +114,7 @@ func TestSignatureHeaderRotation(t *testing.T) {
 	oldSecret := secretFromKey([]byte("old-secret-key-old-secret-key"), false)
 	msgID, ts, body := "msg_rot", time.Now(), []byte(`{"n":1}`)
 
-	header, err := delivery.SignatureHeader([]string{newSecret, oldSecret}, msgID, ts, body)
+	header, err := sender.SignatureHeader([]string{newSecret, oldSecret}, msgID, ts, body)
 	if err != nil {
 		t.Fatalf("SignatureHeader: %v", err)
 	}
@@ -123,7 +123,7 @@ func TestSignatureHeaderRotation(t *testing.T) {
 		t.Fatalf("header %q: want 2 space-separated signatures", header)
 	}
 	for i, secret := range []string{newSecret, oldSecret} {
-		want, err := delivery.Sign(secret, msgID, ts, body)
+		want, err := sender.Sign(secret, msgID, ts, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestSignatureHeaderRotation(t *testing.T) {
 }
 
 func TestSignatureHeaderSingle(t *testing.T) {
-	header, err := delivery.SignatureHeader([]string{vectorSecret}, vectorMsgID, vectorTime, []byte(vectorBody))
+	header, err := sender.SignatureHeader([]string{vectorSecret}, vectorMsgID, vectorTime, []byte(vectorBody))
 	if err != nil {
 		t.Fatalf("SignatureHeader: %v", err)
 	}
@@ -198,14 +198,14 @@ func TestMalformedSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := delivery.Sign(tt.secret, "msg", time.Unix(1, 0), nil); !errors.Is(err, delivery.ErrInvalidSecret) {
+			if _, err := sender.Sign(tt.secret, "msg", time.Unix(1, 0), nil); !errors.Is(err, sender.ErrInvalidSecret) {
 				t.Errorf("Sign error = %v, want ErrInvalidSecret", err)
 			}
-			if s, err := delivery.NewSigner(tt.secret); s != nil || !errors.Is(err, delivery.ErrInvalidSecret) {
+			if s, err := sender.NewSigner(tt.secret); s != nil || !errors.Is(err, sender.ErrInvalidSecret) {
 				t.Errorf("NewSigner = %v, %v, want nil, ErrInvalidSecret", s, err)
 			}
-			_, err := delivery.SignatureHeader([]string{vectorSecret, tt.secret}, "msg", time.Unix(1, 0), nil)
-			if !errors.Is(err, delivery.ErrInvalidSecret) {
+			_, err := sender.SignatureHeader([]string{vectorSecret, tt.secret}, "msg", time.Unix(1, 0), nil)
+			if !errors.Is(err, sender.ErrInvalidSecret) {
 				t.Fatalf("SignatureHeader error = %v, want ErrInvalidSecret", err)
 			}
 			if !strings.Contains(err.Error(), "secret 1") {
@@ -220,14 +220,14 @@ func TestMalformedSecrets(t *testing.T) {
 
 func TestSignatureHeaderNoSecrets(t *testing.T) {
 	for _, secrets := range [][]string{nil, {}} {
-		if _, err := delivery.SignatureHeader(secrets, "msg", time.Unix(1, 0), nil); !errors.Is(err, delivery.ErrInvalidSecret) {
+		if _, err := sender.SignatureHeader(secrets, "msg", time.Unix(1, 0), nil); !errors.Is(err, sender.ErrInvalidSecret) {
 			t.Errorf("SignatureHeader(%v) error = %v, want ErrInvalidSecret", secrets, err)
 		}
 	}
 }
 
 func TestSignerMatchesSignAndIsReusable(t *testing.T) {
-	s, err := delivery.NewSigner(vectorSecret)
+	s, err := sender.NewSigner(vectorSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestSignerMatchesSignAndIsReusable(t *testing.T) {
 			t.Fatalf("call %d: Sign = %q, want %q", i, got, vectorSig)
 		}
 		long := strings.Repeat("m", 300) // longer than the scratch buffer
-		want, err := delivery.Sign(vectorSecret, long, vectorTime, []byte("b"))
+		want, err := sender.Sign(vectorSecret, long, vectorTime, []byte("b"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +248,7 @@ func TestSignerMatchesSignAndIsReusable(t *testing.T) {
 }
 
 func TestSignerConcurrent(t *testing.T) {
-	s, err := delivery.NewSigner(vectorSecret)
+	s, err := sender.NewSigner(vectorSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestSignerConcurrent(t *testing.T) {
 }
 
 func BenchmarkSign(b *testing.B) {
-	s, err := delivery.NewSigner(secretFromKey(bytes.Repeat([]byte{7}, 32), true))
+	s, err := sender.NewSigner(secretFromKey(bytes.Repeat([]byte{7}, 32), true))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package delivery_test
+package sender_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookstream/hookstream/delivery"
+	"github.com/hookstream/hookstream/delivery/sender"
 )
 
 func TestIsPrivate(t *testing.T) {
@@ -122,7 +122,7 @@ func TestIsPrivate(t *testing.T) {
 // The Control hook is called directly here: it sees the literal address the
 // dialer is about to connect to, so no connection is ever opened.
 func TestDialerControl(t *testing.T) {
-	d := delivery.NewDialer(time.Second, false)
+	d := sender.NewDialer(time.Second, false)
 	if d.Control == nil {
 		t.Fatal("NewDialer(allowPrivate=false).Control is nil")
 	}
@@ -156,7 +156,7 @@ func TestDialerControl(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, delivery.ErrPrivateDestination) {
+			if !errors.Is(err, sender.ErrPrivateDestination) {
 				t.Fatalf("Control(%q) = %v, want ErrPrivateDestination", tt.address, err)
 			}
 			if ap, perr := netip.ParseAddrPort(tt.address); perr == nil && !strings.Contains(err.Error(), ap.Addr().String()) {
@@ -164,10 +164,10 @@ func TestDialerControl(t *testing.T) {
 			}
 		})
 	}
-	if d := delivery.NewDialer(time.Second, true); d.Control != nil {
+	if d := sender.NewDialer(time.Second, true); d.Control != nil {
 		t.Error("NewDialer(allowPrivate=true).Control is set; private destinations would still be refused")
 	}
-	if d := delivery.NewDialer(3*time.Second, false); d.Timeout != 3*time.Second {
+	if d := sender.NewDialer(3*time.Second, false); d.Timeout != 3*time.Second {
 		t.Errorf("NewDialer timeout = %v, want 3s", d.Timeout)
 	}
 }
@@ -207,7 +207,7 @@ func okHandler(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok")
 // refused attempts never connected.
 func proveNothingReached(t *testing.T, srv *countingServer, priorConns int64) {
 	t.Helper()
-	client := delivery.NewHTTPClient(delivery.ClientOptions{Timeout: 5 * time.Second, AllowPrivate: true})
+	client := sender.NewHTTPClient(sender.ClientOptions{Timeout: 5 * time.Second, AllowPrivate: true})
 	defer client.CloseIdleConnections()
 	resp, err := client.Get(srv.URL)
 	if err != nil {
@@ -239,18 +239,18 @@ func TestDialerRefusesLoopbackBeforeConnecting(t *testing.T) {
 		"[::ffff:127.0.0.1]:" + port,
 	} {
 		t.Run(addr, func(t *testing.T) {
-			conn, err := delivery.NewDialer(time.Second, false).DialContext(ctx, "tcp", addr)
+			conn, err := sender.NewDialer(time.Second, false).DialContext(ctx, "tcp", addr)
 			if err == nil {
 				conn.Close()
 				t.Fatalf("dial %s succeeded, want ErrPrivateDestination", addr)
 			}
-			if !errors.Is(err, delivery.ErrPrivateDestination) {
+			if !errors.Is(err, sender.ErrPrivateDestination) {
 				t.Fatalf("dial %s: %v, want ErrPrivateDestination", addr, err)
 			}
 		})
 	}
 
-	conn, err := delivery.NewDialer(time.Second, true).DialContext(ctx, "tcp", "127.0.0.1:"+port)
+	conn, err := sender.NewDialer(time.Second, true).DialContext(ctx, "tcp", "127.0.0.1:"+port)
 	if err != nil {
 		t.Fatalf("dial with allowPrivate: %v", err)
 	}
@@ -264,14 +264,14 @@ func TestHTTPClientRefusesPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := delivery.NewHTTPClient(delivery.ClientOptions{Timeout: 5 * time.Second})
+	client := sender.NewHTTPClient(sender.ClientOptions{Timeout: 5 * time.Second})
 	for _, url := range []string{srv.URL, "http://localhost:" + port + "/hook"} {
 		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			t.Fatalf("GET %s succeeded, want ErrPrivateDestination", url)
 		}
-		if !errors.Is(err, delivery.ErrPrivateDestination) {
+		if !errors.Is(err, sender.ErrPrivateDestination) {
 			t.Fatalf("GET %s: %v, want ErrPrivateDestination", url, err)
 		}
 	}
@@ -291,7 +291,7 @@ func TestHTTPClientDoesNotFollowRedirects(t *testing.T) {
 			redirector := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, target.URL+"/elsewhere", code)
 			})
-			client := delivery.NewHTTPClient(delivery.ClientOptions{Timeout: 5 * time.Second, AllowPrivate: true})
+			client := sender.NewHTTPClient(sender.ClientOptions{Timeout: 5 * time.Second, AllowPrivate: true})
 			defer client.CloseIdleConnections()
 
 			resp, err := client.Post(redirector.URL, "application/json", strings.NewReader(`{}`))
@@ -318,7 +318,7 @@ func TestHTTPClientTLSVerification(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(okHandler))
 	defer srv.Close()
 
-	strict := delivery.NewHTTPClient(delivery.ClientOptions{Timeout: 5 * time.Second, AllowPrivate: true})
+	strict := sender.NewHTTPClient(sender.ClientOptions{Timeout: 5 * time.Second, AllowPrivate: true})
 	resp, err := strict.Get(srv.URL)
 	if err == nil {
 		resp.Body.Close()
@@ -329,7 +329,7 @@ func TestHTTPClientTLSVerification(t *testing.T) {
 		t.Errorf("GET error = %v, want a certificate verification error", err)
 	}
 
-	lax := delivery.NewHTTPClient(delivery.ClientOptions{Timeout: 5 * time.Second, AllowPrivate: true, InsecureSkipVerify: true})
+	lax := sender.NewHTTPClient(sender.ClientOptions{Timeout: 5 * time.Second, AllowPrivate: true, InsecureSkipVerify: true})
 	defer lax.CloseIdleConnections()
 	resp, err = lax.Get(srv.URL)
 	if err != nil {
@@ -344,18 +344,18 @@ func TestHTTPClientTLSVerification(t *testing.T) {
 func TestNewHTTPClientConfig(t *testing.T) {
 	tests := []struct {
 		name     string
-		opts     delivery.ClientOptions
+		opts     sender.ClientOptions
 		wantIdle int
 	}{
-		{"defaults", delivery.ClientOptions{}, 16},
-		{"explicit", delivery.ClientOptions{Timeout: 7 * time.Second, MaxConnsPerHost: 50, MaxIdleConnsPerHost: 10}, 10},
-		{"idle clamped to max conns", delivery.ClientOptions{MaxConnsPerHost: 4, MaxIdleConnsPerHost: 10}, 4},
-		{"default idle clamped to max conns", delivery.ClientOptions{MaxConnsPerHost: 3}, 3},
-		{"insecure", delivery.ClientOptions{InsecureSkipVerify: true, AllowPrivate: true}, 16},
+		{"defaults", sender.ClientOptions{}, 16},
+		{"explicit", sender.ClientOptions{Timeout: 7 * time.Second, MaxConnsPerHost: 50, MaxIdleConnsPerHost: 10}, 10},
+		{"idle clamped to max conns", sender.ClientOptions{MaxConnsPerHost: 4, MaxIdleConnsPerHost: 10}, 4},
+		{"default idle clamped to max conns", sender.ClientOptions{MaxConnsPerHost: 3}, 3},
+		{"insecure", sender.ClientOptions{InsecureSkipVerify: true, AllowPrivate: true}, 16},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := delivery.NewHTTPClient(tt.opts)
+			c := sender.NewHTTPClient(tt.opts)
 			if c.Timeout != tt.opts.Timeout {
 				t.Errorf("Timeout = %v, want %v", c.Timeout, tt.opts.Timeout)
 			}

@@ -1,11 +1,11 @@
-package delivery_test
+package decide_test
 
 import (
 	"fmt"
 	"github.com/hookstream/hookstream"
 	"testing"
 
-	"github.com/hookstream/hookstream/delivery"
+	"github.com/hookstream/hookstream/delivery/decide"
 )
 
 func TestSucceeded(t *testing.T) {
@@ -29,7 +29,7 @@ func TestSucceeded(t *testing.T) {
 		{600, false},
 	}
 	for _, tt := range tests {
-		if got := delivery.Succeeded(tt.code); got != tt.want {
+		if got := decide.Succeeded(tt.code); got != tt.want {
 			t.Errorf("Succeeded(%d) = %v, want %v", tt.code, got, tt.want)
 		}
 	}
@@ -73,7 +73,7 @@ func TestMatchTrigger(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := delivery.MatchTrigger(tt.triggers, tt.code)
+			got, ok := decide.MatchTrigger(tt.triggers, tt.code)
 			if got != tt.want || ok != tt.wantOK {
 				t.Errorf("MatchTrigger(%q, %d) = %q, %v; want %q, %v", tt.triggers, tt.code, got, ok, tt.want, tt.wantOK)
 			}
@@ -86,10 +86,10 @@ func TestMatchTriggerEveryCode(t *testing.T) {
 	for code := 300; code <= 599; code++ {
 		exact := fmt.Sprint(code)
 		class := exact[:1] + "xx"
-		if got, ok := delivery.MatchTrigger([]string{class, exact}, code); !ok || got != exact {
+		if got, ok := decide.MatchTrigger([]string{class, exact}, code); !ok || got != exact {
 			t.Fatalf("MatchTrigger(%q, %d) = %q, %v", []string{class, exact}, code, got, ok)
 		}
-		if got, ok := delivery.MatchTrigger([]string{class}, code); !ok || got != class {
+		if got, ok := decide.MatchTrigger([]string{class}, code); !ok || got != class {
 			t.Fatalf("MatchTrigger(%q, %d) = %q, %v", class, code, got, ok)
 		}
 		if !hookstream.ValidTrigger(exact) || !hookstream.ValidTrigger(class) {
