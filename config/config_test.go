@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,23 @@ func TestPrecedenceFlagsBeatEnvBeatFile(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("validate: %v", err)
+	}
+}
+
+// TestDefaultsComeFromDefault checks that serve with no flag, environment or file is Default.
+func TestDefaultsComeFromDefault(t *testing.T) {
+	c, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("parsed defaults %+v differ from Default() %+v", c, Default())
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Default() does not validate: %v", err)
+	}
+	if Default() == Default() {
+		t.Error("Default returns a shared Config; callers change theirs")
 	}
 }
 
@@ -117,7 +135,7 @@ func TestGCPercent(t *testing.T) {
 		want    int
 		invalid bool
 	}{
-		{want: DefaultGCPercent},
+		{want: Default().GCPercent},
 		{args: []string{"--gc-percent", "100"}, want: 100},
 		{env: map[string]string{"HOOKSTREAM_GC_PERCENT": "0"}, want: 0},
 		{args: []string{"--gc-percent", "9"}, want: 9, invalid: true},

@@ -27,7 +27,7 @@ func publish(args []string, stdout, stderr io.Writer, getenv func(string) string
 	key := fs.String("idempotency-key", "", "optional key: a repeat within the duplicate window returns the first event")
 	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS URL(s) of the server hookstream uses")
 	creds := fs.String("nats-creds", "", "NATS credentials file")
-	prefix := fs.String("subject-prefix", broker.DefaultPrefix, "subject prefix the engine uses")
+	prefix := fs.String("subject-prefix", config.Default().SubjectPrefix, "subject prefix the engine uses")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func replay(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	data := fs.String("data", "./data", "data folder of a stopped engine (its embedded JetStream store is opened read-only)")
 	natsURL := fs.String("nats", "", "NATS URL(s) of a running server or cluster, comma-separated; replaces --data")
 	creds := fs.String("nats-creds", "", "NATS credentials file for --nats")
-	prefix := fs.String("subject-prefix", broker.DefaultPrefix, "subject prefix the engine uses")
+	prefix := fs.String("subject-prefix", config.Default().SubjectPrefix, "subject prefix the engine uses")
 	showProgress := fs.Bool("progress", false, "report entries/s on stderr every second (the default when stderr is a terminal)")
 	if err := fs.Parse(args); err != nil {
 		return err
