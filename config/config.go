@@ -47,6 +47,9 @@ type Config struct {
 	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own (zero: the
 	// defaults, 10 minutes ahead, 1-minute buckets promoted 3 minutes ahead). It has no flag: tests shorten it.
 	RetryBuckets RetryBuckets
+	// Sources says where each setting not left at its default came from, by flag name: "flag", its
+	// environment variable, or the --config file's path. Parse fills it; nil when every setting is a default.
+	Sources map[string]string
 	// AdminToken comes only from the environment (HOOKSTREAM_ADMIN_TOKEN): a secret on a command line would
 	// show in the process list.
 	AdminToken string
@@ -114,13 +117,19 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 func Parse(fs *flag.FlagSet, c *Config, args []string, getenv func(string) string) error {
 	configFile := fs.String("config", "", "JSON file of settings keyed by flag name, e.g. {\"http\": \"127.0.0.1:9090\"}")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &UsageError{Err: err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return &UsageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) {
+		explicit[f.Name] = true
+		c.setSource(f.Name, "flag")
+	})
 	if !explicit["config"] {
 		*configFile = getenv(EnvName("config"))
 	}
@@ -147,6 +156,7 @@ func Parse(fs *flag.FlagSet, c *Config, args []string, getenv func(string) strin
 		if err := fs.Set(f.Name, value); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", source, f.Name, err))
 		}
+		c.setSource(f.Name, source)
 	})
 	for name := range fromFile {
 		if fs.Lookup(name) == nil || name == "config" {
@@ -159,6 +169,21 @@ func Parse(fs *flag.FlagSet, c *Config, args []string, getenv func(string) strin
 	}
 	return nil
 }
+
+func (c *Config) setSource(name, source string) {
+	if c.Sources == nil {
+		c.Sources = map[string]string{}
+	}
+	c.Sources[name] = source
+}
+
+// UsageError is a command line that does not parse: an unknown flag, a flag's bad value, a stray argument.
+// Settings from the environment or the --config file are not usage errors.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+func (e *UsageError) Unwrap() error { return e.Err }
 
 func readFile(path string) (map[string]string, error) {
 	f, err := os.Open(path)

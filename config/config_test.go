@@ -46,6 +46,11 @@ func TestPrecedenceFlagsBeatEnvBeatFile(t *testing.T) {
 	if c.AdminToken != "secret-admin-token" {
 		t.Errorf("admin token not read from the environment")
 	}
+	for name, want := range map[string]string{"http": "flag", "config": "flag", "data": "HOOKSTREAM_DATA", "replicas": file, "nats-listen": ""} {
+		if got := c.Sources[name]; got != want {
+			t.Errorf("source of %s = %q, want %q", name, got, want)
+		}
+	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("validate: %v", err)
 	}

@@ -59,11 +59,8 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.DurationVar(&o.Timeout, "timeout", bench.DefaultTimeout, "how long to wait for one phase's deliveries")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	logLevel := fs.String("log-level", "warn", "the in-process engine's log level on stderr: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	// Package bench reads a zero as "the default"; on the command line a zero is a mistake.
 	var zero error
