@@ -65,6 +65,21 @@ func TestRebuildRefusesAFolderWithoutAStore(t *testing.T) {
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Errorf("rebuild created the missing folder (stat: %v)", err)
 	}
+
+	// A store without views: --verify has nothing to compare, and says so once.
+	e := startReplayEngine(t)
+	e.stop()
+	if err := os.Remove(filepath.Join(e.cfg.Data, "views.db")); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"rebuild", "--data", e.cfg.Data, "--verify"}, &out, &errOut, noEnv)
+	if code != 1 || strings.Count(errOut.String(), "views.db") != 1 || strings.Count(errOut.String(), "\n") != 1 {
+		t.Errorf("verify without views: exit %d, stderr %q; want one line naming views.db once", code, errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(e.cfg.Data, "views.db")); !os.IsNotExist(err) {
+		t.Errorf("verify created views.db (stat: %v)", err)
+	}
 }
 
 // TestServeReportsAnUnwritableDataFolderAtOnce checks the write probe: the cause comes out at once, not after

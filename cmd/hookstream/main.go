@@ -272,6 +272,11 @@ func rebuild(args []string, stdout, stderr io.Writer, getenv func(string) string
 			return err
 		}
 	}
+	if verify {
+		if _, err := os.Stat(filepath.Join(c.Data, engine.ViewsFile)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("data folder %s has no %s to verify; run hookstream rebuild to create it", c.Data, engine.ViewsFile)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	bar := newProgressBar(stderr)

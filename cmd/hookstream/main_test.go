@@ -71,6 +71,7 @@ func TestPublishRefusesBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"--tenant", "nope", "--type", "a.b", "--data", "{}"}, "tenantLocator"},
+		{[]string{"--tenant", strings.ToUpper(tenant), "--type", "a.b", "--data", "{}"}, "lowercase"},
 		{[]string{"--tenant", tenant, "--type", "a..b", "--data", "{}"}, "type"},
 		{[]string{"--tenant", tenant, "--type", "a.b", "--data", "[1]"}, "data"},
 		{[]string{"--tenant", tenant, "--type", "a.b", "--data", "@/does/not/exist"}, "--data"},
