@@ -9,13 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -127,45 +124,6 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	return given
 }
 
-func newLogger(c *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// offlineLogger is newLogger for commands that run the embedded server on a stopped engine's data folder:
-// the server logs only warnings and errors, so the command's own output is not lost in its banner.
-func offlineLogger(c *config.Config, w io.Writer) *slog.Logger {
-	return slog.New(quietServer{Handler: newLogger(c, w).Handler()})
-}
-
-// quietServer passes the embedded nats-server's records (those with component=nats-server) only at warn level
-// or above, and every other record as its Handler does.
-type quietServer struct {
-	slog.Handler
-	server bool
-}
-
-func (h quietServer) Enabled(ctx context.Context, level slog.Level) bool {
-	return (!h.server || level >= slog.LevelWarn) && h.Handler.Enabled(ctx, level)
-}
-
-func (h quietServer) WithAttrs(attrs []slog.Attr) slog.Handler {
-	server := h.server
-	for _, a := range attrs {
-		server = server || (a.Key == "component" && a.Value.String() == "nats-server")
-	}
-	return quietServer{Handler: h.Handler.WithAttrs(attrs), server: server}
-}
-
-func (h quietServer) WithGroup(name string) slog.Handler {
-	return quietServer{Handler: h.Handler.WithGroup(name), server: h.server}
-}
-
 func serve(args []string, stderr io.Writer, getenv func(string) string) error {
 	c, err := loadConfig("serve", args, stderr, getenv)
 	if err != nil {
@@ -184,72 +142,6 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return engine.Run(ctx, c, log)
-}
-
-// checkWritable writes and removes a probe file in the data folder and, for the embedded server, in its nats/
-// folder, creating them as serve would: a folder serve cannot write is reported at once, with its cause,
-// rather than as a server that never becomes ready.
-func checkWritable(c *config.Config) error {
-	dirs := []string{c.Data}
-	if c.NATS == "" {
-		dirs = append(dirs, filepath.Join(c.Data, "nats"))
-	}
-	for _, dir := range dirs {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("data folder %s cannot be written: %w", c.Data, err)
-		}
-		f, err := os.CreateTemp(dir, ".write-probe-*")
-		if err != nil {
-			return fmt.Errorf("data folder %s cannot be written: %w", c.Data, err)
-		}
-		f.Close()
-		if err := os.Remove(f.Name()); err != nil {
-			return fmt.Errorf("data folder %s: remove write probe: %w", c.Data, err)
-		}
-	}
-	return nil
-}
-
-// checkStore refuses a data folder without an embedded server's JetStream store: rebuild reads one, and must
-// create nothing (no store, no views file) in a folder named by mistake.
-func checkStore(data string) error {
-	if _, err := os.Stat(data); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("data folder %s does not exist: nothing to rebuild from", data)
-	} else if err != nil {
-		return fmt.Errorf("data folder %s: %w", data, err)
-	}
-	info, err := os.Stat(filepath.Join(data, "nats", "jetstream"))
-	switch {
-	case err == nil && info.IsDir():
-		return nil
-	case err == nil || errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("data folder %s holds no JetStream store (nats/jetstream): nothing to rebuild from; --data must name the folder serve used", data)
-	default:
-		return fmt.Errorf("data folder %s: %w", data, err)
-	}
-}
-
-// redactURLs hides the credentials in NATS URLs (comma-separated), for messages and logs. A URL without a
-// scheme is read as nats:// as the NATS client reads it.
-func redactURLs(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if !strings.Contains(p, "://") {
-			p = "nats://" + p
-		}
-		u, err := url.Parse(p)
-		switch {
-		case err != nil:
-			parts[i] = "(unparsable URL)"
-		case u.User != nil:
-			u.User = url.User("xxxxx")
-			parts[i] = u.String()
-		default:
-			parts[i] = p
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 func rebuild(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
