@@ -44,8 +44,8 @@ type Config struct {
 	// GCPercent is the Go GC's target for the serve process; 0 leaves Go's own. GOGC, when set in the
 	// environment, wins. The engine does not read it: the target is the process's, set by the command.
 	GCPercent int
-	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own (zero: the
-	// defaults, 10 minutes ahead, 1-minute buckets promoted 3 minutes ahead). It has no flag: tests shorten it.
+	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own. It has no flag:
+	// tests shorten it.
 	RetryBuckets RetryBuckets
 	// Sources says where each setting not left at its default came from, by flag name: "flag", its
 	// environment variable, or the --config file's path. Parse fills it; nil when every setting is a default.
@@ -76,6 +76,8 @@ func Default() *Config {
 		// often costs little marking, and the heap's peak follows the target (docs/performance.md, "The GC
 		// target").
 		GCPercent: 50,
+		// Retries due over 10 minutes ahead wait in 1-minute buckets, each promoted 3 minutes before it begins.
+		RetryBuckets: RetryBuckets{After: 10 * time.Minute, Span: time.Minute, Lead: 3 * time.Minute},
 	}
 }
 
@@ -84,7 +86,8 @@ func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// ServeFlags registers serve's flags on fs, with Default's values as their defaults, into c.
+// ServeFlags registers serve's flags on fs, with Default's values as their defaults, into c. Settings without
+// a flag keep c's values: start c from Default.
 func ServeFlags(fs *flag.FlagSet, c *Config) {
 	d := Default()
 	fs.StringVar(&c.HTTP, "http", d.HTTP, "HTTP listen address for the API")

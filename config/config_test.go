@@ -15,10 +15,10 @@ func parse(t *testing.T, args []string, env map[string]string) (*Config, error) 
 	t.Helper()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var c Config
-	ServeFlags(fs, &c)
-	err := Parse(fs, &c, args, func(k string) string { return env[k] })
-	return &c, err
+	c := Default()
+	ServeFlags(fs, c)
+	err := Parse(fs, c, args, func(k string) string { return env[k] })
+	return c, err
 }
 
 func TestPrecedenceFlagsBeatEnvBeatFile(t *testing.T) {
