@@ -179,7 +179,7 @@ func TestPublishNamesTheUnreachableNATS(t *testing.T) {
 	}
 }
 
-func TestServeSaysHOOKSTREAM_NATSTurnsOffTheEmbeddedServer(t *testing.T) {
+func TestHOOKSTREAM_NATSTurningOffTheEmbeddedServerIsLogged(t *testing.T) {
 	addr := closedPort(t)
 	vars := map[string]string{"HOOKSTREAM_NATS": "nats://alice:s3cret@" + addr, "HOOKSTREAM_ADMIN_TOKEN": "adm_cli_test_token_0123"}
 	var out, errOut bytes.Buffer
@@ -187,6 +187,11 @@ func TestServeSaysHOOKSTREAM_NATSTurnsOffTheEmbeddedServer(t *testing.T) {
 	log := errOut.String()
 	if !strings.Contains(log, "using external NATS from HOOKSTREAM_NATS") || !strings.Contains(log, addr) || strings.Contains(log, "s3cret") {
 		t.Fatalf("log %q: want the external NATS named, redacted", log)
+	}
+	errOut.Reset()
+	run([]string{"rebuild", "--data", t.TempDir()}, &out, &errOut, env(vars))
+	if log := errOut.String(); !strings.Contains(log, "using external NATS from HOOKSTREAM_NATS") || strings.Contains(log, "s3cret") {
+		t.Errorf("rebuild's log %q: want the external NATS named, redacted", log)
 	}
 	errOut.Reset()
 	run([]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats", "nats://" + addr}, &out, &errOut, env(vars))

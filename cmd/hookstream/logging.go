@@ -47,3 +47,11 @@ func (h quietServer) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h quietServer) WithGroup(name string) slog.Handler {
 	return quietServer{Handler: h.Handler.WithGroup(name), server: h.server}
 }
+
+// logExternalNATS says when HOOKSTREAM_NATS, not a flag, points the command at an external NATS: the embedded
+// server, the default, is then not started, which is easy to miss when the variable was set for something else.
+func logExternalNATS(log *slog.Logger, c *config.Config) {
+	if env := config.EnvName("nats"); c.Sources["nats"] == env {
+		log.Info("using external NATS from "+env+"; the embedded server is not started", "nats", redactURLs(c.NATS))
+	}
+}

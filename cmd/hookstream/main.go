@@ -130,9 +130,7 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) error {
 		return err
 	}
 	log := newLogger(c, stderr)
-	if env := config.EnvName("nats"); c.Sources["nats"] == env {
-		log.Info("using external NATS from "+env+"; the embedded server is not started", "nats", redactURLs(c.NATS))
-	}
+	logExternalNATS(log, c)
 	if err := checkWritable(c); err != nil {
 		return err
 	}
@@ -159,6 +157,8 @@ func rebuild(args []string, stdout, stderr io.Writer, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	log := offlineLogger(c, stderr)
+	logExternalNATS(log, c)
 	if c.NATS == "" {
 		if err := checkStore(c.Data); err != nil {
 			return err
@@ -172,7 +172,7 @@ func rebuild(args []string, stdout, stderr io.Writer, getenv func(string) string
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	bar := newProgressBar(stderr)
-	stats, err := engine.Rebuild(ctx, c, offlineLogger(c, stderr), engine.RebuildOptions{Verify: verify, Progress: bar.update})
+	stats, err := engine.Rebuild(ctx, c, log, engine.RebuildOptions{Verify: verify, Progress: bar.update})
 	bar.done()
 	if err != nil {
 		return err
