@@ -34,12 +34,17 @@ func ValidLocator(s string) bool {
 	return err == nil
 }
 
-// CheckTenant returns an Invalid error naming field unless s is a tenant locator.
+// CheckTenant returns an Invalid error naming field unless s is a tenant locator. A UUID in uppercase is
+// refused, not normalised, with the lowercase spelling to use: a tenant has one spelling everywhere.
 func CheckTenant(field, s string) error {
-	if !ValidTenant(s) {
-		return Invalid(field, "must be a UUID, got %q", truncate(s, 64))
+	switch {
+	case ValidTenant(s):
+		return nil
+	case ValidTenant(strings.ToLower(s)):
+		return Invalid(field, "must be a lowercase UUID, got %q (use %q)", s, strings.ToLower(s))
+	default:
+		return Invalid(field, "must be a lowercase UUID, got %q", truncate(s, 64))
 	}
-	return nil
 }
 
 // CheckLocator returns an Invalid error naming field unless s is a ULID locator.

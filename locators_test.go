@@ -60,6 +60,15 @@ func TestValidTenant(t *testing.T) {
 	}
 }
 
+// TestCheckTenantAsksForLowercase checks that an uppercase tenant UUID is refused with the spelling to use.
+func TestCheckTenantAsksForLowercase(t *testing.T) {
+	err := CheckTenant("tenantLocator", "6F1C5F3E-0D7E-4C55-9A36-2A3F1B2C9D10")
+	wantError(t, err, CodeInvalid, "tenantLocator")
+	if err == nil || !strings.Contains(err.Error(), "lowercase") || !strings.Contains(err.Error(), "6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10") {
+		t.Errorf("CheckTenant(uppercase) = %v, want it to ask for the lowercase spelling", err)
+	}
+}
+
 func TestValidLocator(t *testing.T) {
 	now := time.Date(2025, 3, 14, 9, 26, 53, 123e6, time.UTC)
 	fresh := NewLocator(now)

@@ -53,10 +53,10 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t}
-	f.cfg = &config.Config{HTTP: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:0", Replicas: 1,
-		AllowPrivateDestinations: true, DeliveryTimeout: 2 * time.Second, LogFormat: "text", LogLevel: "warn",
-		SubjectPrefix: "hookstream", DuplicateWindow: 2 * time.Minute, Sync: "interval", MaxInFlight: 8,
-		MaxInFlightPerEndpoint: 2, AdminToken: adminToken}
+	f.cfg = config.Default()
+	f.cfg.HTTP, f.cfg.NATSListen, f.cfg.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	f.cfg.AllowPrivateDestinations, f.cfg.DeliveryTimeout, f.cfg.LogLevel = true, 2*time.Second, "warn"
+	f.cfg.MaxInFlight, f.cfg.MaxInFlightPerEndpoint, f.cfg.AdminToken = 8, 2, adminToken
 	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)

@@ -332,9 +332,9 @@ func TestRunRounds(t *testing.T) {
 // bench finds the tenant, ingests over HTTP too, and deletes its webhooks at the end.
 func TestRunAgainstARunningEngine(t *testing.T) {
 	const admin = "adm_bench_test_token_0123"
-	cfg := &config.Config{HTTP: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:0", Replicas: 1, AllowPrivateDestinations: true,
-		DeliveryTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "warn", SubjectPrefix: "hookstream", DuplicateWindow: time.Minute,
-		Sync: "interval", AdminToken: admin, MaxInFlight: 32, MaxInFlightPerEndpoint: 8}
+	cfg := testConfig(t, admin)
+	cfg.AllowPrivateDestinations, cfg.DeliveryTimeout = true, 5*time.Second
+	cfg.MaxInFlight, cfg.MaxInFlightPerEndpoint = 32, 8
 	e, err := engine.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -400,9 +400,9 @@ func TestRunAgainstARunningEngine(t *testing.T) {
 // delivery timeout its task streams keep theirs longer, so the first stream's window, or the events', is
 // not the answer.
 func TestDuplicateWindowIsTheStreamsLongest(t *testing.T) {
-	cfg := &config.Config{HTTP: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:0", Replicas: 1,
-		DeliveryTimeout: time.Minute, LogFormat: "text", LogLevel: "warn", SubjectPrefix: "hookstream", DuplicateWindow: 3 * time.Minute,
-		Sync: "interval", AdminToken: "adm_bench_test_token_0123", MaxInFlight: 8, MaxInFlightPerEndpoint: 2}
+	cfg := testConfig(t, "adm_bench_test_token_0123")
+	cfg.DeliveryTimeout, cfg.DuplicateWindow = time.Minute, 3*time.Minute
+	cfg.MaxInFlight, cfg.MaxInFlightPerEndpoint = 8, 2
 	e, err := engine.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -419,4 +419,12 @@ func TestDuplicateWindowIsTheStreamsLongest(t *testing.T) {
 	if got != want {
 		t.Fatalf("window %s, want the task window %s", got, want)
 	}
+}
+
+// testConfig returns serve's defaults on free loopback ports in a temp folder, logging warnings only.
+func testConfig(t *testing.T, admin string) *config.Config {
+	c := config.Default()
+	c.HTTP, c.NATSListen, c.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	c.DuplicateWindow, c.LogLevel, c.AdminToken = time.Minute, "warn", admin
+	return c
 }

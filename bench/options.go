@@ -48,9 +48,6 @@ const (
 	// fresh process, flatters the engine. With --rate the default is one round: a steady rate's ratio is
 	// bounded by the offered rate, so there is nothing to rank.
 	DefaultRounds = 3
-	// DefaultMaxInFlight and DefaultMaxInFlightPerEndpoint are serve's defaults.
-	DefaultMaxInFlight            = 256
-	DefaultMaxInFlightPerEndpoint = 16
 )
 
 // EventType is the type of every measured event; the webhooks subscribe to it alone.
@@ -106,7 +103,7 @@ type Options struct {
 	MaxInFlightPerEndpoint int
 	// GCPercent is the in-process engine's GC target, as serve's --gc-percent: set in this process while the
 	// engine's phases run, not while the raw baseline runs, which keeps Go's own. 0 leaves Go's own
-	// throughout (the zero value is not the default here: the command's flag says config.DefaultGCPercent).
+	// throughout (the zero value is not the default here: the command's flag says serve's, config.Default's).
 	GCPercent int
 	// Sync is the in-process engine's JetStream fsync policy ("interval" or "always"); Pprof, when set, is
 	// where it serves net/http/pprof.
@@ -136,8 +133,9 @@ type Progress struct {
 	Elapsed time.Duration
 }
 
-// withDefaults fills the zero fields.
+// withDefaults fills the zero fields; the engine's settings with serve's defaults (config.Default).
 func (o Options) withDefaults() Options {
+	serve := config.Default()
 	if o.Webhooks == 0 && !o.IngestHTTP {
 		o.Webhooks = DefaultWebhooks
 	}
@@ -160,16 +158,16 @@ func (o Options) withDefaults() Options {
 		o.SlowDelay = DefaultSlowDelay
 	}
 	if o.MaxInFlight == 0 {
-		o.MaxInFlight = DefaultMaxInFlight
+		o.MaxInFlight = serve.MaxInFlight
 	}
 	if o.MaxInFlightPerEndpoint == 0 {
-		o.MaxInFlightPerEndpoint = DefaultMaxInFlightPerEndpoint
+		o.MaxInFlightPerEndpoint = serve.MaxInFlightPerEndpoint
 	}
 	if o.Sync == "" {
-		o.Sync = "interval"
+		o.Sync = serve.Sync
 	}
 	if o.SubjectPrefix == "" {
-		o.SubjectPrefix = "hookstream"
+		o.SubjectPrefix = serve.SubjectPrefix
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout

@@ -103,12 +103,13 @@ func startTarget(ctx context.Context, o *Options) (*target, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg := &config.Config{
-		HTTP: "127.0.0.1:0", Data: dir, NATSListen: "127.0.0.1:0", Replicas: 1, AllowPrivateDestinations: true,
-		DeliveryTimeout: 15 * time.Second, LogFormat: "text", LogLevel: "warn", SubjectPrefix: o.SubjectPrefix,
-		DuplicateWindow: 2 * time.Minute, Sync: o.Sync, MaxInFlight: o.MaxInFlight,
-		MaxInFlightPerEndpoint: o.MaxInFlightPerEndpoint, Pprof: o.Pprof, AdminToken: "adm_bench_" + hex.EncodeToString(secret),
-	}
+	// Serve's defaults, on free loopback ports in a temporary folder, delivering to the loopback receiver.
+	cfg := config.Default()
+	cfg.HTTP, cfg.NATSListen, cfg.Data = "127.0.0.1:0", "127.0.0.1:0", dir
+	cfg.AllowPrivateDestinations, cfg.LogLevel = true, "warn"
+	cfg.SubjectPrefix, cfg.Sync, cfg.Pprof = o.SubjectPrefix, o.Sync, o.Pprof
+	cfg.MaxInFlight, cfg.MaxInFlightPerEndpoint = o.MaxInFlight, o.MaxInFlightPerEndpoint
+	cfg.AdminToken = "adm_bench_" + hex.EncodeToString(secret)
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	e, err := engine.Start(startCtx, cfg, log)

@@ -44,50 +44,75 @@ type Config struct {
 	// GCPercent is the Go GC's target for the serve process; 0 leaves Go's own. GOGC, when set in the
 	// environment, wins. The engine does not read it: the target is the process's, set by the command.
 	GCPercent int
-	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own (zero: the
-	// defaults, 10 minutes ahead, 1-minute buckets promoted 3 minutes ahead). It has no flag: tests shorten it.
+	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own. It has no flag:
+	// tests shorten it.
 	RetryBuckets RetryBuckets
+	// Sources says where each setting not left at its default came from, by flag name: "flag", its
+	// environment variable, or the --config file's path. Parse fills it; nil when every setting is a default.
+	Sources map[string]string
 	// AdminToken comes only from the environment (HOOKSTREAM_ADMIN_TOKEN): a secret on a command line would
 	// show in the process list.
 	AdminToken string
 }
 
-// DefaultGCPercent is serve's GC target: the heap may grow half the live heap between collections, not all of
-// it (Go's 100). Most of a busy engine's live heap is the embedded server's block buffers (8 MB each, several
-// at once), which hold no pointers: collecting more often costs little marking, and the heap's peak follows
-// the target (docs/performance.md, "The GC target").
-const DefaultGCPercent = 50
+// Default returns every setting's default: the defaults of serve's flags, and of the settings without a
+// flag. Serve's flag set, the bench's in-process engine and the tests all start from it.
+func Default() *Config {
+	return &Config{
+		HTTP:                   "127.0.0.1:8080",
+		Data:                   "./data",
+		NATSListen:             "127.0.0.1:4222",
+		Replicas:               1,
+		DeliveryTimeout:        15 * time.Second,
+		LogFormat:              "text",
+		LogLevel:               "info",
+		SubjectPrefix:          "hookstream",
+		DuplicateWindow:        2 * time.Minute,
+		Sync:                   "interval",
+		MaxInFlight:            256,
+		MaxInFlightPerEndpoint: 16,
+		// The heap may grow half the live heap between collections, not all of it (Go's 100). Most of a busy
+		// engine's live heap is the embedded server's block buffers, which hold no pointers: collecting more
+		// often costs little marking, and the heap's peak follows the target (docs/performance.md, "The GC
+		// target").
+		GCPercent: 50,
+		// Retries due over 10 minutes ahead wait in 1-minute buckets, each promoted 3 minutes before it begins.
+		RetryBuckets: RetryBuckets{After: 10 * time.Minute, Span: time.Minute, Lead: 3 * time.Minute},
+	}
+}
 
 // EnvName returns the environment variable for a flag name.
 func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// ServeFlags registers serve's flags on fs, with their defaults, into c.
+// ServeFlags registers serve's flags on fs, with Default's values as their defaults, into c. Settings without
+// a flag keep c's values: start c from Default.
 func ServeFlags(fs *flag.FlagSet, c *Config) {
-	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen address for the API")
-	fs.StringVar(&c.Data, "data", "./data", "data folder: embedded JetStream store, views.db, generated admin token")
-	fs.StringVar(&c.NATS, "nats", "", "external NATS server URL(s), comma-separated; empty runs an embedded server")
-	fs.StringVar(&c.NATSListen, "nats-listen", "127.0.0.1:4222", "listen address of the embedded NATS server, for producers")
-	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file for --nats")
-	fs.IntVar(&c.Replicas, "replicas", 1, "stream replicas (1 for the embedded server; 3 on a 3-node cluster)")
-	fs.BoolVar(&c.AllowPrivateDestinations, "allow-private-destinations", false, "allow endpoints on loopback, private and link-local addresses")
-	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 15*time.Second, "how long one delivery attempt may take")
-	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "", "file holding the admin token (else HOOKSTREAM_ADMIN_TOKEN, else one is generated in the data folder)")
-	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&c.SubjectPrefix, "subject-prefix", "hookstream", "prefix of every NATS subject and stream name")
-	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 2*time.Minute, "how long Nats-Msg-Id and Idempotency-Key dedupe an event")
-	fs.IntVar(&c.MaxInFlight, "max-in-flight", 256, "delivery attempts in flight at once on this instance")
-	fs.IntVar(&c.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", 16, "delivery attempts in flight at once to one endpoint URL")
-	fs.StringVar(&c.Pprof, "pprof", "", "address to serve net/http/pprof on (e.g. 127.0.0.1:6060); empty: off")
-	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "API requests per second allowed per token (0: unlimited); over it, 429 with Retry-After")
-	fs.DurationVar(&c.RetainEvents, "retain-events", 0, "how long events are kept (0: forever), e.g. 720h; enforced by JetStream")
-	fs.DurationVar(&c.RetainAttempts, "retain-attempts", 0, "how long delivery records are kept (0: forever); enforced by JetStream")
-	fs.Int64Var(&c.RetainEventsBytes, "retain-events-bytes", 0, "size cap of the events stream in bytes (0: none); the oldest go first")
-	fs.Int64Var(&c.RetainAttemptsBytes, "retain-attempts-bytes", 0, "size cap of the attempts stream in bytes (0: none); the oldest go first")
-	fs.StringVar(&c.Sync, "sync", "interval", "JetStream fsync policy of the embedded server: always or interval")
-	fs.IntVar(&c.GCPercent, "gc-percent", DefaultGCPercent, "Go GC target: how far (%) the heap may grow over the live heap between collections (0: Go's own, 100); GOGC, when set, wins")
+	d := Default()
+	fs.StringVar(&c.HTTP, "http", d.HTTP, "HTTP listen address for the API")
+	fs.StringVar(&c.Data, "data", d.Data, "data folder: embedded JetStream store, views.db, generated admin token")
+	fs.StringVar(&c.NATS, "nats", d.NATS, "external NATS server URL(s), comma-separated; empty runs an embedded server")
+	fs.StringVar(&c.NATSListen, "nats-listen", d.NATSListen, "listen address of the embedded NATS server, for producers")
+	fs.StringVar(&c.NATSCreds, "nats-creds", d.NATSCreds, "NATS credentials file for --nats")
+	fs.IntVar(&c.Replicas, "replicas", d.Replicas, "stream replicas (1 for the embedded server; 3 on a 3-node cluster)")
+	fs.BoolVar(&c.AllowPrivateDestinations, "allow-private-destinations", d.AllowPrivateDestinations, "allow endpoints on loopback, private and link-local addresses")
+	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", d.DeliveryTimeout, "how long one delivery attempt may take")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", d.AdminTokenFile, "file holding the admin token (else HOOKSTREAM_ADMIN_TOKEN, else one is generated in the data folder)")
+	fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.SubjectPrefix, "subject-prefix", d.SubjectPrefix, "prefix of every NATS subject and stream name")
+	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", d.DuplicateWindow, "how long Nats-Msg-Id and Idempotency-Key dedupe an event")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", d.MaxInFlight, "delivery attempts in flight at once on this instance")
+	fs.IntVar(&c.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", d.MaxInFlightPerEndpoint, "delivery attempts in flight at once to one endpoint URL")
+	fs.StringVar(&c.Pprof, "pprof", d.Pprof, "address to serve net/http/pprof on (e.g. 127.0.0.1:6060); empty: off")
+	fs.Float64Var(&c.RateLimit, "rate-limit", d.RateLimit, "API requests per second allowed per token (0: unlimited); over it, 429 with Retry-After")
+	fs.DurationVar(&c.RetainEvents, "retain-events", d.RetainEvents, "how long events are kept (0: forever), e.g. 720h; enforced by JetStream")
+	fs.DurationVar(&c.RetainAttempts, "retain-attempts", d.RetainAttempts, "how long delivery records are kept (0: forever); enforced by JetStream")
+	fs.Int64Var(&c.RetainEventsBytes, "retain-events-bytes", d.RetainEventsBytes, "size cap of the events stream in bytes (0: none); the oldest go first")
+	fs.Int64Var(&c.RetainAttemptsBytes, "retain-attempts-bytes", d.RetainAttemptsBytes, "size cap of the attempts stream in bytes (0: none); the oldest go first")
+	fs.StringVar(&c.Sync, "sync", d.Sync, "JetStream fsync policy of the embedded server: always or interval")
+	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "Go GC target: how far (%) the heap may grow over the live heap between collections (0: Go's own, 100); GOGC, when set, wins")
 }
 
 // Parse parses args into c with fs (on which the flags are registered), then fills every flag not given on
@@ -95,13 +120,19 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 func Parse(fs *flag.FlagSet, c *Config, args []string, getenv func(string) string) error {
 	configFile := fs.String("config", "", "JSON file of settings keyed by flag name, e.g. {\"http\": \"127.0.0.1:9090\"}")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &UsageError{Err: err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return &UsageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) {
+		explicit[f.Name] = true
+		c.setSource(f.Name, "flag")
+	})
 	if !explicit["config"] {
 		*configFile = getenv(EnvName("config"))
 	}
@@ -128,6 +159,7 @@ func Parse(fs *flag.FlagSet, c *Config, args []string, getenv func(string) strin
 		if err := fs.Set(f.Name, value); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", source, f.Name, err))
 		}
+		c.setSource(f.Name, source)
 	})
 	for name := range fromFile {
 		if fs.Lookup(name) == nil || name == "config" {
@@ -140,6 +172,21 @@ func Parse(fs *flag.FlagSet, c *Config, args []string, getenv func(string) strin
 	}
 	return nil
 }
+
+func (c *Config) setSource(name, source string) {
+	if c.Sources == nil {
+		c.Sources = map[string]string{}
+	}
+	c.Sources[name] = source
+}
+
+// UsageError is a command line that does not parse: an unknown flag, a flag's bad value, a stray argument.
+// Settings from the environment or the --config file are not usage errors.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+func (e *UsageError) Unwrap() error { return e.Err }
 
 func readFile(path string) (map[string]string, error) {
 	f, err := os.Open(path)
@@ -223,6 +270,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DuplicateWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))
+	}
+	if b := c.RetryBuckets; b.After <= 0 || b.Span <= 0 || b.Lead <= 0 || b.Span >= b.After {
+		errs = append(errs, fmt.Errorf("retry buckets must have positive After, Span and Lead with Span below After, got %+v", b))
 	}
 	return errors.Join(errs...)
 }

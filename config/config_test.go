@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +15,10 @@ func parse(t *testing.T, args []string, env map[string]string) (*Config, error) 
 	t.Helper()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var c Config
-	ServeFlags(fs, &c)
-	err := Parse(fs, &c, args, func(k string) string { return env[k] })
-	return &c, err
+	c := Default()
+	ServeFlags(fs, c)
+	err := Parse(fs, c, args, func(k string) string { return env[k] })
+	return c, err
 }
 
 func TestPrecedenceFlagsBeatEnvBeatFile(t *testing.T) {
@@ -45,8 +46,30 @@ func TestPrecedenceFlagsBeatEnvBeatFile(t *testing.T) {
 	if c.AdminToken != "secret-admin-token" {
 		t.Errorf("admin token not read from the environment")
 	}
+	for name, want := range map[string]string{"http": "flag", "config": "flag", "data": "HOOKSTREAM_DATA", "replicas": file, "nats-listen": ""} {
+		if got := c.Sources[name]; got != want {
+			t.Errorf("source of %s = %q, want %q", name, got, want)
+		}
+	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("validate: %v", err)
+	}
+}
+
+// TestDefaultsComeFromDefault checks that serve with no flag, environment or file is Default.
+func TestDefaultsComeFromDefault(t *testing.T) {
+	c, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("parsed defaults %+v differ from Default() %+v", c, Default())
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Default() does not validate: %v", err)
+	}
+	if Default() == Default() {
+		t.Error("Default returns a shared Config; callers change theirs")
 	}
 }
 
@@ -117,7 +140,7 @@ func TestGCPercent(t *testing.T) {
 		want    int
 		invalid bool
 	}{
-		{want: DefaultGCPercent},
+		{want: Default().GCPercent},
 		{args: []string{"--gc-percent", "100"}, want: 100},
 		{env: map[string]string{"HOOKSTREAM_GC_PERCENT": "0"}, want: 0},
 		{args: []string{"--gc-percent", "9"}, want: 9, invalid: true},

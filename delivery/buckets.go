@@ -13,26 +13,17 @@ import (
 // one schedule per bucket promotes the bucket's tasks to schedules of their own Lead before the bucket
 // begins.
 type RetryBuckets struct {
-	// After: tasks due further ahead wait in a bucket (default 10 minutes).
+	// After: tasks due further ahead wait in a bucket.
 	After time.Duration
-	// Span is the span of due times one bucket holds (default 1 minute).
+	// Span is the span of due times one bucket holds.
 	Span time.Duration
-	// Lead is how long before its span begins a bucket is promoted (default 3 minutes).
+	// Lead is how long before its span begins a bucket is promoted.
 	Lead time.Duration
 }
 
-// withDefaults fills in the defaults, and keeps a bucket's promotion after the time its tasks are written:
-// a task waits only when due more than After ahead, so its bucket begins at least After−Span ahead.
-func (b RetryBuckets) withDefaults() RetryBuckets {
-	if b.After <= 0 {
-		b.After = 10 * time.Minute
-	}
-	if b.Span <= 0 {
-		b.Span = time.Minute
-	}
-	if b.Lead <= 0 {
-		b.Lead = 3 * time.Minute
-	}
+// bounded keeps a bucket's promotion after the time its tasks are written: a task waits only when due more
+// than After ahead, so its bucket begins at least After−Span ahead, and is promoted Lead before that.
+func (b RetryBuckets) bounded() RetryBuckets {
 	if b.Lead+b.Span >= b.After {
 		b.Lead = (b.After - b.Span) / 2
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// TestTicksWriteABucketsTickOnce checks that a worker writes a bucket's tick for its first task only, writes
+// TestTicksWriteABucketsTickOnce checks that an instance writes a bucket's tick for its first task only, writes
 // it again after a failed write, and forgets buckets whose promotion time has passed.
 func TestTicksWriteABucketsTickOnce(t *testing.T) {
 	var tk ticks
@@ -27,5 +27,20 @@ func TestTicksWriteABucketsTickOnce(t *testing.T) {
 	}
 	if _, ok := tk.promote["b1"]; ok || len(tk.promote) != 1 {
 		t.Fatalf("buckets remembered past b1's promotion: %v", tk.promote)
+	}
+}
+
+func TestBucketsArePromotedAfterTheirTasksAreWritten(t *testing.T) {
+	for _, b := range []RetryBuckets{
+		{After: 10 * time.Minute, Span: time.Minute, Lead: 3 * time.Minute},
+		{After: 1500 * time.Millisecond, Span: 500 * time.Millisecond, Lead: 2 * time.Second},
+	} {
+		got := b.bounded()
+		if got.Lead+got.Span >= got.After || got.Lead <= 0 {
+			t.Errorf("%+v bounded to %+v: a bucket's first task may be written after its promotion", b, got)
+		}
+		if b.Lead+b.Span < b.After && got != b {
+			t.Errorf("%+v changed to %+v though already bounded", b, got)
+		}
 	}
 }

@@ -26,9 +26,9 @@ type Scheduler struct {
 	held    chan struct{}
 }
 
-// NewScheduler returns a Scheduler; zero buckets take their defaults.
+// NewScheduler returns a Scheduler.
 func NewScheduler(b *broker.Broker, buckets RetryBuckets) *Scheduler {
-	return &Scheduler{broker: b, buckets: buckets.withDefaults(), now: time.Now, held: make(chan struct{}, 1)}
+	return &Scheduler{broker: b, buckets: buckets.bounded(), now: time.Now, held: make(chan struct{}, 1)}
 }
 
 // Schedule puts a task in the retries stream to come back through the retries consumer at due: in the bucket

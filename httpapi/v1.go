@@ -64,6 +64,8 @@ type v1Attempt struct {
 	ResponseStatusCode     int       `json:"response_status_code"`
 	Status                 string    `json:"status"`
 	URL                    string    `json:"url"`
+	// Due, an extension to Lithic's shape, is when a PENDING attempt will be sent (absent otherwise).
+	Due *time.Time `json:"due,omitempty"`
 }
 
 func newV1Attempt(a *hookstream.Attempt) v1Attempt {
@@ -71,8 +73,13 @@ func newV1Attempt(a *hookstream.Attempt) v1Attempt {
 	if response == "" && a.Error != "" {
 		response = a.Error
 	}
-	return v1Attempt{Token: a.Locator, Created: a.Created, EventSubscriptionToken: a.Webhook, EventToken: a.Event,
+	v := v1Attempt{Token: a.Locator, Created: a.Created, EventSubscriptionToken: a.Webhook, EventToken: a.Event,
 		Response: response, ResponseStatusCode: a.StatusCode, Status: string(a.Status), URL: a.URL}
+	if a.Status == hookstream.AttemptPending && a.Due != nil {
+		due := a.Due.UTC()
+		v.Due = &due
+	}
+	return v
 }
 
 type v1Page[T any] struct {

@@ -17,18 +17,19 @@ const AttemptsView = "attempts"
 
 var (
 	attemptsBucket  = []byte("attempts")            // tenant/attempt → seq of its latest record, then the Attempt
-	attemptsByHook  = []byte("attempts_by_webhook") // tenant/webhook/attempt → nil
-	attemptsByEvent = []byte("attempts_by_event")   // tenant/event/attempt → nil
+	attemptsByHook  = []byte("attempts_by_webhook") // tenant/webhook/created attempt → nil (indexKey)
+	attemptsByEvent = []byte("attempts_by_event")   // tenant/event/created attempt → nil (indexKey)
 	pairsBucket     = []byte("attempt_pairs")       // tenant/webhook/event → pairState, once some try ran or is pending
 	attemptsBySeq   = []byte("attempts_seq")        // seq → the keys of the attempts that record applied, for retention
 	alertsSent      = []byte("alerts_sent")         // tenant/alert → nil
 )
 
 // attemptsLayout is the attempts view's layout version: a file written with another is rebuilt at start.
+// The per-webhook and per-event indexes are ordered by the attempts' creation time, then locator (indexKey);
 // attempts_seq holds one entry per record, listing the attempts it applied, so an attempts batch is one put
 // there; attempt_pairs and the attempts' values carry the per-pair and sequence indexes, keeping the puts per
 // attempt few.
-const attemptsLayout = 3
+const attemptsLayout = 4
 
 // Attempts is the view of delivery records: every attempt (and PENDING try) per webhook and per event, and
 // which (event, webhook) pairs were delivered.
@@ -74,6 +75,26 @@ func (p pairState) encode() []byte {
 	b = append(b, p.last...)
 	b = append(b, '/')
 	return append(b, p.delivered...)
+}
+
+// indexKey is an attempt's key in attempts_by_webhook (owner: its webhook) or attempts_by_event (owner: its
+// event): the owner's prefix, the attempt's creation time (8 bytes, big-endian Unix nanoseconds), then its
+// locator. Listings come out in creation order, ties by locator, although a PENDING try's locator carries its
+// due time rather than its creation.
+func indexKey(tenant, owner string, a *hookstream.Attempt) []byte {
+	var created uint64
+	if a.Created.After(time.Unix(0, 0)) {
+		created = uint64(a.Created.UnixNano())
+	}
+	return append(seqKey(key(tenant, owner, ""), created), a.Locator...)
+}
+
+// indexedLocator returns the locator in an index key under prefix (see indexKey).
+func indexedLocator(prefix, k []byte) string {
+	if len(k) < len(prefix)+8 {
+		return ""
+	}
+	return string(k[len(prefix)+8:])
 }
 
 // attemptEntry is an attempts bucket value: the sequence of the attempt's latest record, then its JSON, so
@@ -128,8 +149,8 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 			return nil // it ran after all: its outcome stays
 		}
 		// Its PENDING record's attempts_seq entry stays: retention skips an attempt that is gone.
-		for _, p := range [][2][]byte{{attemptsBucket, k}, {attemptsByHook, key(a.Tenant, a.Webhook, a.Locator)},
-			{attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}} {
+		for _, p := range [][2][]byte{{attemptsBucket, k}, {attemptsByHook, indexKey(a.Tenant, a.Webhook, a)},
+			{attemptsByEvent, indexKey(a.Tenant, a.Event, a)}} {
 			if err := tx.Bucket(p[0]).Delete(p[1]); err != nil {
 				return err
 			}
@@ -188,8 +209,17 @@ func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) ([]byte, error
 	attempts := tx.Bucket(attemptsBucket)
 	k := key(a.Tenant, a.Locator)
 	if v := attempts.Get(k); v != nil {
-		if prev, err := decodeEntry(v); err == nil && prev.Status != hookstream.AttemptPending {
+		prev, err := decodeEntry(v)
+		if err == nil && prev.Status != hookstream.AttemptPending {
 			return nil, nil
+		}
+		// The PENDING record's index keys carry its own creation time, which the outcome's replaces.
+		if err == nil && !prev.Created.Equal(a.Created) {
+			for _, p := range [][2][]byte{{attemptsByHook, indexKey(a.Tenant, a.Webhook, prev)}, {attemptsByEvent, indexKey(a.Tenant, a.Event, prev)}} {
+				if err := tx.Bucket(p[0]).Delete(p[1]); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	data, err := json.Marshal(a)
@@ -207,8 +237,8 @@ func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) ([]byte, error
 	}
 	for _, p := range []struct{ bucket, key, value []byte }{
 		{attemptsBucket, k, attemptEntry(seq, data)},
-		{attemptsByHook, key(a.Tenant, a.Webhook, a.Locator), nil},
-		{attemptsByEvent, key(a.Tenant, a.Event, a.Locator), nil},
+		{attemptsByHook, indexKey(a.Tenant, a.Webhook, a), nil},
+		{attemptsByEvent, indexKey(a.Tenant, a.Event, a), nil},
 		{pairsBucket, pair, state.encode()},
 	} {
 		if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
@@ -298,12 +328,12 @@ func (v *Attempts) Outcome(tenant, locator string) (*hookstream.Attempt, error) 
 	return out[0], nil
 }
 
-// ForEvent returns the attempts for an event, oldest first.
+// ForEvent returns the attempts for an event, oldest first (by creation, then locator).
 func (v *Attempts) ForEvent(tenant, event string) ([]*hookstream.Attempt, error) {
 	return v.list(attemptsByEvent, key(tenant, event, ""), tenant)
 }
 
-// ForWebhook returns the attempts for a webhook, oldest first.
+// ForWebhook returns the attempts for a webhook, oldest first (by creation, then locator).
 func (v *Attempts) ForWebhook(tenant, webhook string) ([]*hookstream.Attempt, error) {
 	return v.list(attemptsByHook, key(tenant, webhook, ""), tenant)
 }
@@ -314,8 +344,7 @@ func (v *Attempts) list(index, prefix []byte, tenant string) ([]*hookstream.Atte
 		attempts := tx.Bucket(attemptsBucket)
 		c := tx.Bucket(index).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			loc := k[len(prefix):]
-			v := attempts.Get(key(tenant, string(loc)))
+			v := attempts.Get(key(tenant, indexedLocator(prefix, k)))
 			if v == nil {
 				continue
 			}
@@ -408,8 +437,8 @@ func attemptRecordedAt(tx *bolt.Tx, k []byte, seq uint64) *hookstream.Attempt {
 }
 
 func dropAttempt(tx *bolt.Tx, a *hookstream.Attempt) error {
-	for _, p := range [][2][]byte{{attemptsBucket, key(a.Tenant, a.Locator)}, {attemptsByHook, key(a.Tenant, a.Webhook, a.Locator)},
-		{attemptsByEvent, key(a.Tenant, a.Event, a.Locator)}} {
+	for _, p := range [][2][]byte{{attemptsBucket, key(a.Tenant, a.Locator)}, {attemptsByHook, indexKey(a.Tenant, a.Webhook, a)},
+		{attemptsByEvent, indexKey(a.Tenant, a.Event, a)}} {
 		if err := tx.Bucket(p[0]).Delete(p[1]); err != nil {
 			return err
 		}
@@ -418,7 +447,7 @@ func dropAttempt(tx *bolt.Tx, a *hookstream.Attempt) error {
 	prefix := key(a.Tenant, a.Event, "")
 	c := tx.Bucket(attemptsByEvent).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		v := tx.Bucket(attemptsBucket).Get(key(a.Tenant, string(k[len(prefix):])))
+		v := tx.Bucket(attemptsBucket).Get(key(a.Tenant, indexedLocator(prefix, k)))
 		if v == nil {
 			continue
 		}

@@ -154,29 +154,40 @@ func (f *AttemptFilter) match(a *hookstream.Attempt) bool {
 		(f.End.IsZero() || a.Created.Before(f.End))
 }
 
-// PageForWebhook returns a newest-first page of a webhook's attempts.
+// PageForWebhook returns a newest-first page of a webhook's attempts, by creation time, then locator.
 func (v *Attempts) PageForWebhook(tenant, webhook string, f AttemptFilter, after, before string, limit int) ([]*hookstream.Attempt, bool, error) {
-	return v.page(attemptsByHook, key(tenant, webhook, ""), tenant, f, after, before, limit)
+	return v.page(attemptsByHook, tenant, webhook, f, after, before, limit)
 }
 
-// PageForEvent returns a newest-first page of an event's attempts.
+// PageForEvent returns a newest-first page of an event's attempts, by creation time, then locator.
 func (v *Attempts) PageForEvent(tenant, event string, f AttemptFilter, after, before string, limit int) ([]*hookstream.Attempt, bool, error) {
-	return v.page(attemptsByEvent, key(tenant, event, ""), tenant, f, after, before, limit)
+	return v.page(attemptsByEvent, tenant, event, f, after, before, limit)
 }
 
-func (v *Attempts) page(index, prefix []byte, tenant string, f AttemptFilter, after, before string, limit int) ([]*hookstream.Attempt, bool, error) {
+// page lists the attempts of owner (a webhook or an event) in index. A cursor token names an attempt of the
+// tenant, whose index key under owner places the page.
+func (v *Attempts) page(index []byte, tenant, owner string, f AttemptFilter, after, before string, limit int) ([]*hookstream.Attempt, bool, error) {
 	var out []*hookstream.Attempt
 	var more bool
+	prefix := key(tenant, owner, "")
 	err := v.store.db.View(func(tx *bolt.Tx) error {
+		attempts := tx.Bucket(attemptsBucket)
 		cur, err := cursorKeys(after, before, limit, func(token string) ([]byte, bool) {
-			return append(bytes.Clone(prefix), token...), hookstream.ValidLocator(token)
+			v := attempts.Get(key(tenant, token))
+			if v == nil {
+				return nil, false
+			}
+			a, err := decodeEntry(v)
+			if err != nil {
+				return nil, false
+			}
+			return indexKey(tenant, owner, a), true
 		})
 		if err != nil {
 			return err
 		}
-		attempts := tx.Bucket(attemptsBucket)
 		out, more, err = scanPage(tx.Bucket(index), prefix, cur, func(k, _ []byte) (*hookstream.Attempt, bool, error) {
-			v := attempts.Get(key(tenant, string(k[len(prefix):])))
+			v := attempts.Get(key(tenant, indexedLocator(prefix, k)))
 			if v == nil {
 				return nil, false, nil
 			}

@@ -113,11 +113,10 @@ func BenchmarkProjectionRebuild(b *testing.B) {
 }
 
 func benchConfig(b *testing.B) *config.Config {
-	return &config.Config{
-		HTTP: "127.0.0.1:0", Data: b.TempDir(), NATSListen: "127.0.0.1:0", Replicas: 1, AllowPrivateDestinations: true,
-		DeliveryTimeout: 2 * time.Second, LogFormat: "text", LogLevel: "warn", SubjectPrefix: "hookstream",
-		DuplicateWindow: 2 * time.Minute, Sync: "interval", AdminToken: adminToken, MaxInFlight: 256, MaxInFlightPerEndpoint: 16,
-	}
+	c := config.Default()
+	c.HTTP, c.NATSListen, c.Data = "127.0.0.1:0", "127.0.0.1:0", b.TempDir()
+	c.AllowPrivateDestinations, c.DeliveryTimeout, c.LogLevel, c.AdminToken = true, 2*time.Second, "warn", adminToken
+	return c
 }
 
 // startEngineB starts an engine for a benchmark and stops it at the end.

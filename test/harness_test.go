@@ -53,24 +53,17 @@ type harness struct {
 	client *http.Client
 }
 
-// testConfig returns serve's defaults pointed at a temp folder and free loopback ports.
+// testConfig returns serve's defaults (config.Default) pointed at a temp folder and free loopback ports, with
+// the loopback receivers allowed, a short delivery timeout, debug logs and fewer deliveries in flight.
 func testConfig(t *testing.T) *config.Config {
-	return &config.Config{
-		HTTP:                     "127.0.0.1:0",
-		Data:                     t.TempDir(),
-		NATSListen:               "127.0.0.1:0",
-		Replicas:                 1,
-		AllowPrivateDestinations: true,
-		DeliveryTimeout:          2 * time.Second,
-		LogFormat:                "text",
-		LogLevel:                 "debug",
-		SubjectPrefix:            "hookstream",
-		DuplicateWindow:          2 * time.Minute,
-		Sync:                     "interval",
-		MaxInFlight:              64,
-		MaxInFlightPerEndpoint:   8,
-		AdminToken:               adminToken,
-	}
+	c := config.Default()
+	c.HTTP, c.NATSListen, c.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	c.AllowPrivateDestinations = true
+	c.DeliveryTimeout = 2 * time.Second
+	c.LogLevel = "debug"
+	c.MaxInFlight, c.MaxInFlightPerEndpoint = 64, 8
+	c.AdminToken = adminToken
+	return c
 }
 
 // startEngine starts an engine with testConfig, changed by opts, and stops it when the test ends.

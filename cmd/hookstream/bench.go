@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/hookstream/hookstream/bench"
-	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/config"
 )
 
@@ -32,6 +31,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 		fs.PrintDefaults()
 	}
 	var o bench.Options
+	serve := config.Default()
 	fs.IntVar(&o.Webhooks, "webhooks", bench.DefaultWebhooks, "webhooks of the tenant, each on its own loopback endpoint (none with --ingest-http unless given)")
 	fs.IntVar(&o.Events, "events", bench.DefaultEvents, "events published per phase")
 	fs.IntVar(&o.Payload, "payload", bench.DefaultPayload, fmt.Sprintf("bytes of each event's data (at least %d)", bench.MinPayload))
@@ -48,22 +48,19 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.StringVar(&o.Token, "token", "", "token for the running engine: webhooks.write (events.write for --ingest-http) on one tenant, or the admin token with --tenant (default $HOOKSTREAM_ADMIN_TOKEN)")
 	fs.StringVar(&o.Tenant, "tenant", "", "tenant UUID for the running engine (found from the token when it serves one)")
 	fs.StringVar(&o.NATSCreds, "nats-creds", "", "NATS credentials file for --nats")
-	fs.StringVar(&o.SubjectPrefix, "subject-prefix", broker.DefaultPrefix, "subject prefix the engine uses")
-	fs.IntVar(&o.MaxInFlight, "max-in-flight", bench.DefaultMaxInFlight, "the engine's --max-in-flight (set in-process; say the running engine's)")
-	fs.IntVar(&o.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", bench.DefaultMaxInFlightPerEndpoint, "the engine's --max-in-flight-per-endpoint (likewise)")
-	fs.IntVar(&o.GCPercent, "gc-percent", config.DefaultGCPercent, "the engine's --gc-percent, set in-process while the engine's phases run (the raw baseline keeps Go's own); GOGC, when set, wins")
-	fs.StringVar(&o.Sync, "sync", "interval", "the in-process engine's JetStream fsync policy: interval or always")
+	fs.StringVar(&o.SubjectPrefix, "subject-prefix", serve.SubjectPrefix, "subject prefix the engine uses")
+	fs.IntVar(&o.MaxInFlight, "max-in-flight", serve.MaxInFlight, "the engine's --max-in-flight (set in-process; say the running engine's)")
+	fs.IntVar(&o.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", serve.MaxInFlightPerEndpoint, "the engine's --max-in-flight-per-endpoint (likewise)")
+	fs.IntVar(&o.GCPercent, "gc-percent", serve.GCPercent, "the engine's --gc-percent, set in-process while the engine's phases run (the raw baseline keeps Go's own); GOGC, when set, wins")
+	fs.StringVar(&o.Sync, "sync", serve.Sync, "the in-process engine's JetStream fsync policy: interval or always")
 	fs.StringVar(&o.Pprof, "pprof", "", "serve the in-process engine's net/http/pprof on this loopback address")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the main phase (the last round's), or of the phase with --pending-retries, to this file (in-process)")
 	fs.Uint64Var(&o.Seed, "seed", bench.DefaultSeed, "seed of the payloads and the in-process tenant")
 	fs.DurationVar(&o.Timeout, "timeout", bench.DefaultTimeout, "how long to wait for one phase's deliveries")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	logLevel := fs.String("log-level", "warn", "the in-process engine's log level on stderr: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	// Package bench reads a zero as "the default"; on the command line a zero is a mistake.
 	var zero error

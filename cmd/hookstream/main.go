@@ -9,9 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -65,6 +65,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if usage := (*config.UsageError)(nil); errors.As(err, &usage) {
+		fmt.Fprintf(stderr, "hookstream %s: %v\nrun 'hookstream %s -h' for usage\n", args[0], usage.Err, args[0])
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "hookstream:", err)
 		return 1
@@ -76,22 +80,48 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 func loadConfig(name string, args []string, stderr io.Writer, getenv func(string) string) (*config.Config, error) {
 	fs := flag.NewFlagSet("hookstream "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c config.Config
-	config.ServeFlags(fs, &c)
-	if err := config.Parse(fs, &c, args, getenv); err != nil {
+	c := config.Default()
+	config.ServeFlags(fs, c)
+	if err := quietParse(fs, func() error { return config.Parse(fs, c, args, getenv) }); err != nil {
 		return nil, err
 	}
-	return &c, c.Validate()
+	return c, c.Validate()
 }
 
-func newLogger(c *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+// parseArgs parses a command's args with fs, as quietParse does, and refuses a stray argument.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	return quietParse(fs, func() error {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return &config.UsageError{Err: err}
+		}
+		if fs.NArg() > 0 {
+			return &config.UsageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		}
+		return nil
+	})
+}
+
+// quietParse runs parse with fs's output silenced, since the flag package reports a mistake with the whole
+// usage: -h prints the usage, and a mistake is left to run to report once, with a hint.
+func quietParse(fs *flag.FlagSet, parse func() error) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := parse()
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return err
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 func serve(args []string, stderr io.Writer, getenv func(string) string) error {
@@ -99,12 +129,17 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	log := newLogger(c, stderr)
+	logExternalNATS(log, c)
+	if err := checkWritable(c); err != nil {
+		return err
+	}
 	if percent, ok := config.GCTarget(c.GCPercent, getenv); ok {
 		debug.SetGCPercent(percent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return engine.Run(ctx, c, newLogger(c, stderr))
+	return engine.Run(ctx, c, log)
 }
 
 func rebuild(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -122,14 +157,27 @@ func rebuild(args []string, stdout, stderr io.Writer, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	log := offlineLogger(c, stderr)
+	logExternalNATS(log, c)
+	if c.NATS == "" {
+		if err := checkStore(c.Data); err != nil {
+			return err
+		}
+	}
+	if verify {
+		if _, err := os.Stat(filepath.Join(c.Data, engine.ViewsFile)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("data folder %s has no %s to verify; run hookstream rebuild to create it", c.Data, engine.ViewsFile)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	bar := newProgressBar(stderr)
-	stats, err := engine.Rebuild(ctx, c, newLogger(c, stderr), engine.RebuildOptions{Verify: verify, Progress: bar.update})
+	stats, err := engine.Rebuild(ctx, c, log, engine.RebuildOptions{Verify: verify, Progress: bar.update})
 	bar.done()
 	if err != nil {
 		return err
 	}
+	// The one rate of the run: messages applied over the time applying them took.
 	rate := float64(stats.Messages) / max(stats.Elapsed.Seconds(), 1e-9)
 	if !verify {
 		fmt.Fprintf(stdout, "rebuilt views from %d messages in %s (%.0f messages/s)\n", stats.Messages, stats.Elapsed.Round(time.Millisecond), rate)

@@ -18,11 +18,20 @@ import (
 
 const tenant = "6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10"
 
+// testConfig returns serve's defaults on free loopback ports in a temp folder, with a short delivery timeout
+// and few deliveries in flight.
+func testConfig(t *testing.T) *config.Config {
+	c := config.Default()
+	c.HTTP, c.NATSListen, c.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	c.DeliveryTimeout, c.DuplicateWindow, c.LogLevel = time.Second, time.Minute, "warn"
+	c.MaxInFlight, c.MaxInFlightPerEndpoint = 8, 2
+	c.AdminToken = "adm_cli_test_token_0123"
+	return c
+}
+
 func startEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	cfg := &config.Config{HTTP: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:0", Replicas: 1,
-		DeliveryTimeout: time.Second, LogFormat: "text", LogLevel: "warn", SubjectPrefix: "hookstream",
-		DuplicateWindow: time.Minute, Sync: "interval", AdminToken: "adm_cli_test_token_0123", MaxInFlight: 8, MaxInFlightPerEndpoint: 2}
+	cfg := testConfig(t)
 	e, err := engine.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +71,7 @@ func TestPublishRefusesBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"--tenant", "nope", "--type", "a.b", "--data", "{}"}, "tenantLocator"},
+		{[]string{"--tenant", strings.ToUpper(tenant), "--type", "a.b", "--data", "{}"}, "lowercase"},
 		{[]string{"--tenant", tenant, "--type", "a..b", "--data", "{}"}, "type"},
 		{[]string{"--tenant", tenant, "--type", "a.b", "--data", "[1]"}, "data"},
 		{[]string{"--tenant", tenant, "--type", "a.b", "--data", "@/does/not/exist"}, "--data"},

@@ -9,11 +9,10 @@ import (
 )
 
 // progressBar draws a rebuild's progress on stderr: a bar when stderr is a terminal, a line a second
-// otherwise.
+// otherwise. It shows counts only: the rebuild's rate is the one its summary reports.
 type progressBar struct {
 	w        io.Writer
 	terminal bool
-	start    time.Time
 	last     time.Time
 	drawn    bool
 }
@@ -25,7 +24,7 @@ func newProgressBar(w io.Writer) *progressBar {
 			terminal = true
 		}
 	}
-	return &progressBar{w: w, terminal: terminal, start: time.Now()}
+	return &progressBar{w: w, terminal: terminal}
 }
 
 func (p *progressBar) update(applied, total uint64) {
@@ -34,9 +33,8 @@ func (p *progressBar) update(applied, total uint64) {
 		return
 	}
 	p.last = now
-	rate := float64(applied) / max(now.Sub(p.start).Seconds(), 1e-9)
 	if !p.terminal {
-		fmt.Fprintf(p.w, "rebuild: %d / %d messages, %.0f messages/s\n", applied, total, rate)
+		fmt.Fprintf(p.w, "rebuild: %d / %d messages\n", applied, total)
 		return
 	}
 	const width = 30
@@ -44,7 +42,7 @@ func (p *progressBar) update(applied, total uint64) {
 	if total > 0 {
 		filled = int(min(applied, total) * width / total)
 	}
-	fmt.Fprintf(p.w, "\\r[%s%s] %d / %d messages, %.0f/s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), applied, total, rate)
+	fmt.Fprintf(p.w, "\r[%s%s] %d / %d messages", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), applied, total)
 	p.drawn = true
 }
 

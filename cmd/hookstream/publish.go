@@ -27,8 +27,8 @@ func publish(args []string, stdout, stderr io.Writer, getenv func(string) string
 	key := fs.String("idempotency-key", "", "optional key: a repeat within the duplicate window returns the first event")
 	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS URL(s) of the server hookstream uses")
 	creds := fs.String("nats-creds", "", "NATS credentials file")
-	prefix := fs.String("subject-prefix", broker.DefaultPrefix, "subject prefix the engine uses")
-	if err := fs.Parse(args); err != nil {
+	prefix := fs.String("subject-prefix", config.Default().SubjectPrefix, "subject prefix the engine uses")
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if v := getenv(config.EnvName("nats")); v != "" && !flagGiven(fs, "nats") {
@@ -59,7 +59,7 @@ func publish(args []string, stdout, stderr io.Writer, getenv func(string) string
 	b, err := broker.Connect(ctx, broker.Config{URL: *natsURL, CredsFile: *creds, Prefix: *prefix, Name: "hookstream publish"},
 		slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
-		return err
+		return fmt.Errorf("NATS at %s: %w", redactURLs(*natsURL), err)
 	}
 	defer b.Close()
 	e, err := b.PublishEvent(ctx, *tenant, *eventType, body, *requestID, *key)
@@ -69,10 +69,4 @@ func publish(args []string, stdout, stderr io.Writer, getenv func(string) string
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(e)
-}
-
-func flagGiven(fs *flag.FlagSet, name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
 }

@@ -33,13 +33,10 @@ func replay(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	data := fs.String("data", "./data", "data folder of a stopped engine (its embedded JetStream store is opened read-only)")
 	natsURL := fs.String("nats", "", "NATS URL(s) of a running server or cluster, comma-separated; replaces --data")
 	creds := fs.String("nats-creds", "", "NATS credentials file for --nats")
-	prefix := fs.String("subject-prefix", broker.DefaultPrefix, "subject prefix the engine uses")
+	prefix := fs.String("subject-prefix", config.Default().SubjectPrefix, "subject prefix the engine uses")
 	showProgress := fs.Bool("progress", false, "report entries/s on stderr every second (the default when stderr is a terminal)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if flagGiven(fs, "nats") && flagGiven(fs, "data") {
 		return errors.New("--nats and --data exclude each other: replay a running server or a stopped data folder")

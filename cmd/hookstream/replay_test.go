@@ -27,10 +27,8 @@ type replayEngine struct {
 
 func startReplayEngine(t *testing.T) *replayEngine {
 	t.Helper()
-	cfg := &config.Config{HTTP: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:0", Replicas: 1,
-		AllowPrivateDestinations: true, DeliveryTimeout: time.Second, LogFormat: "text", LogLevel: "warn",
-		SubjectPrefix: "hookstream", DuplicateWindow: time.Minute, Sync: "interval", AdminToken: "adm_cli_test_token_0123",
-		MaxInFlight: 8, MaxInFlightPerEndpoint: 2}
+	cfg := testConfig(t)
+	cfg.AllowPrivateDestinations = true
 	e, err := engine.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
