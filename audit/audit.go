@@ -25,7 +25,6 @@ import (
 
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Stream names a stream an audit can replay.
@@ -265,18 +264,15 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Replayer reads hookstream's streams through one JetStream connection.
+// Replayer reads hookstream's streams through one connection.
 type Replayer struct {
-	js       jetstream.JetStream
+	streams  *broker.Reader
 	subjects broker.Subjects
 }
 
-// New returns a Replayer over js, for streams and subjects under subjects' prefix.
-func New(js jetstream.JetStream, subjects broker.Subjects) *Replayer {
-	if subjects.Prefix == "" {
-		subjects.Prefix = broker.DefaultPrefix
-	}
-	return &Replayer{js: js, subjects: subjects}
+// New returns a Replayer reading through streams.
+func New(streams *broker.Reader) *Replayer {
+	return &Replayer{streams: streams, subjects: streams.Subjects}
 }
 
 // item is what a stream reader hands the merge: a line, or (line nil) the mark that the reader has caught

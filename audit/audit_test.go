@@ -39,6 +39,8 @@ type fixture struct {
 	engine *engine.Engine
 	base   string
 	js     jetstream.JetStream
+	// streams reads the engine's streams for replays.
+	streams *broker.Reader
 
 	secrets            []string // every webhook secret the history holds
 	s1, s2, s3, s4, s5 string   // A's secrets: endpoint, alert endpoint, both patched, rotated
@@ -76,6 +78,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(nc.Close)
 	if f.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	if f.streams, err = broker.NewReader(nc, subjects()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -227,7 +232,7 @@ func (f *fixture) publish(tenant, eventType string) string {
 // replay runs a replay against the running engine and returns its lines, decoded.
 func (f *fixture) replay(o audit.Options) []map[string]any {
 	f.t.Helper()
-	_, lines := f.replayRaw(audit.New(f.js, subjects()), o)
+	_, lines := f.replayRaw(audit.New(f.streams), o)
 	return lines
 }
 
@@ -351,7 +356,7 @@ func TestReplay(t *testing.T) {
 
 	t.Run("no secret anywhere in the output", func(t *testing.T) {
 		var buf bytes.Buffer
-		if err := audit.New(f.js, subjects()).Run(context.Background(), audit.Options{}, audit.NewJSONWriter(&buf)); err != nil {
+		if err := audit.New(f.streams).Run(context.Background(), audit.Options{}, audit.NewJSONWriter(&buf)); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()
@@ -493,7 +498,7 @@ func TestReplay(t *testing.T) {
 	})
 
 	t.Run("bad filters", func(t *testing.T) {
-		r := audit.New(f.js, subjects())
+		r := audit.New(f.streams)
 		for field, filter := range map[string]audit.Filter{
 			"tenant": {Tenant: "nope"}, "webhook": {Webhook: "x"}, "event": {Event: f.whA}, "type": {Type: "a.*"},
 			"until": {Since: time.Now(), Until: time.Now().Add(-time.Hour)},
@@ -513,7 +518,7 @@ func TestReplay(t *testing.T) {
 		caughtUp := make(chan struct{})
 		done := make(chan error, 1)
 		go func() {
-			done <- audit.New(f.js, subjects()).Run(ctx, audit.Options{Streams: []audit.Stream{audit.StreamEvents, audit.StreamWebhooks},
+			done <- audit.New(f.streams).Run(ctx, audit.Options{Streams: []audit.Stream{audit.StreamEvents, audit.StreamWebhooks},
 				Filter: audit.Filter{Tenant: tenantA}, Follow: true, CaughtUp: func() { close(caughtUp) }}, sink)
 		}()
 		timeout := time.After(15 * time.Second)
@@ -606,7 +611,7 @@ func TestReplay(t *testing.T) {
 	})
 
 	t.Run("offline gives the same lines", func(t *testing.T) {
-		online, _ := f.replayRaw(audit.New(f.js, subjects()), audit.Options{})
+		online, _ := f.replayRaw(audit.New(f.streams), audit.Options{})
 		if _, err := audit.OpenOffline(context.Background(), f.cfg.Data, "hookstream", slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil ||
 			!strings.Contains(err.Error(), "in use") {
 			t.Fatalf("offline open of a running engine's folder: %v", err)

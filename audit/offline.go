@@ -13,7 +13,6 @@ import (
 	"github.com/hookstream/hookstream/engine"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -62,12 +61,12 @@ func OpenOffline(ctx context.Context, dataDir, prefix string, log *slog.Logger) 
 		o.Close()
 		return nil, fmt.Errorf("connect to embedded nats-server: %w", err)
 	}
-	js, err := jetstream.New(o.conn)
+	streams, err := broker.NewReader(o.conn, broker.Subjects{Prefix: prefix})
 	if err != nil {
 		o.Close()
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return nil, err
 	}
-	o.Replayer = New(js, broker.Subjects{Prefix: prefix})
+	o.Replayer = New(streams)
 	return o, nil
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hookstream/hookstream"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/hookstream/hookstream/broker"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -19,7 +19,6 @@ const clockSkew = 5 * time.Minute
 type reader struct {
 	r        *Replayer
 	stream   Stream
-	st       jetstream.Stream
 	filter   *Filter
 	follow   bool
 	progress *Progress
@@ -33,6 +32,8 @@ type reader struct {
 	single bool
 	// tokenTenants caches the tenants of the tokens seen, for the tenant filter on the tokens stream.
 	tokenTenants map[string][]string
+	// last is the stream's last sequence when the reader was planned.
+	last uint64
 }
 
 // newReader plans the replay of stream s under f: the narrowest subject filter and start position the
@@ -85,14 +86,14 @@ func (r *Replayer) newReader(ctx context.Context, s Stream, f *Filter, follow bo
 	default:
 		return nil, fmt.Errorf("unknown stream %q", s)
 	}
-	st, err := r.js.Stream(ctx, r.subjects.StreamName(s.kind()))
-	if errors.Is(err, jetstream.ErrStreamNotFound) && !named {
+	last, err := r.streams.LastSeq(ctx, s.kind())
+	if errors.Is(err, broker.ErrNoStream) && !named {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("stream %s (%s): %w", s, r.subjects.StreamName(s.kind()), err)
+		return nil, fmt.Errorf("stream %s: %w", s, err)
 	}
-	rd.st = st
+	rd.last = last
 	return rd, nil
 }
 
@@ -107,11 +108,7 @@ func orStar(s string) string {
 // caught-up mark (a nil line), then, when following, every new one. It returns when done, or when ctx ends
 // (then with ctx's error).
 func (rd *reader) run(ctx context.Context, out chan<- item) error {
-	info, err := rd.st.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("stream %s info: %w", rd.stream, err)
-	}
-	last := info.State.LastSeq
+	last := rd.last
 	send := func(l *Line) error {
 		select {
 		case out <- item{line: l}:
@@ -123,69 +120,39 @@ func (rd *reader) run(ctx context.Context, out chan<- item) error {
 	if last == 0 && !rd.follow {
 		return send(nil)
 	}
-
-	cfg := jetstream.OrderedConsumerConfig{ReplayPolicy: jetstream.ReplayInstantPolicy}
-	if rd.subject != "" {
-		cfg.FilterSubjects = []string{rd.subject}
-	}
-	switch {
-	case rd.startSeq > 0:
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, rd.startSeq
-	case !rd.startTime.IsZero():
-		t := rd.startTime
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
-	default:
-		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
-	}
-	cons, err := rd.r.js.OrderedConsumer(ctx, rd.r.subjects.StreamName(rd.stream.kind()), cfg)
+	cursor, err := rd.r.streams.Read(ctx, rd.stream.kind(), broker.ReadFrom{Subject: rd.subject, Seq: rd.startSeq, Time: rd.startTime})
 	if err != nil {
-		return fmt.Errorf("stream %s: ordered consumer: %w", rd.stream, err)
+		return fmt.Errorf("stream %s: %w", rd.stream, err)
 	}
-	msgs, err := cons.Messages(jetstream.PullMaxMessages(512))
-	if err != nil {
-		return fmt.Errorf("stream %s: consume: %w", rd.stream, err)
-	}
-	defer func() {
-		msgs.Stop()
-		if ci := cons.CachedInfo(); ci != nil {
-			// Ephemeral consumers would go by themselves after a while; an audit leaves nothing behind.
-			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = rd.r.js.DeleteConsumer(dctx, ci.Stream, ci.Name)
-			cancel()
-		}
-	}()
+	defer cursor.Close()
 
 	caughtUp := false
 	markCaughtUp := func() error {
 		caughtUp = true
 		return send(nil)
 	}
-	if ci := cons.CachedInfo(); ci != nil && ci.NumPending == 0 {
+	if cursor.Pending() == 0 {
 		if err := markCaughtUp(); err != nil || !rd.follow {
 			return err
 		}
 	}
 	for {
-		msg, err := msgs.Next(jetstream.NextContext(ctx))
+		msg, err := cursor.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("stream %s: next message: %w", rd.stream, err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("stream %s: message metadata: %w", rd.stream, err)
+			return fmt.Errorf("stream %s: %w", rd.stream, err)
 		}
 		rd.progress.scanned.Add(1)
-		seq := meta.Sequence.Stream
+		seq := msg.Seq
 		if !caughtUp && seq > last {
 			// Appended after the start.
 			if err := markCaughtUp(); err != nil || !rd.follow {
 				return err
 			}
 		}
-		if !rd.filter.Until.IsZero() && meta.Timestamp.After(rd.filter.Until) {
+		if !rd.filter.Until.IsZero() && msg.Time.After(rd.filter.Until) {
 			// Stream timestamps grow with the sequence: nothing further can be in the window.
 			if !caughtUp {
 				return markCaughtUp()
@@ -198,7 +165,7 @@ func (rd *reader) run(ctx context.Context, out chan<- item) error {
 			}
 			return nil
 		}
-		lines, err := rd.decode(ctx, msg.Subject(), seq, meta.Timestamp, msg.Headers(), msg.Data())
+		lines, err := rd.decode(ctx, msg.Subject, seq, msg.Time, msg.Header, msg.Data)
 		if err != nil {
 			return err
 		}
@@ -213,7 +180,7 @@ func (rd *reader) run(ctx context.Context, out chan<- item) error {
 			}
 			return nil
 		}
-		if !caughtUp && (meta.NumPending == 0 || seq >= last) {
+		if !caughtUp && (msg.Pending == 0 || seq >= last) {
 			if err := markCaughtUp(); err != nil || !rd.follow {
 				return err
 			}
@@ -226,13 +193,13 @@ func (rd *reader) tenantsOfToken(ctx context.Context, subject, token string) ([]
 	if tenants, ok := rd.tokenTenants[token]; ok {
 		return tenants, nil
 	}
-	first, err := rd.st.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subject))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		rd.tokenTenants[token] = nil
-		return nil, nil
-	}
+	first, err := rd.r.streams.FirstOnSubject(ctx, rd.stream.kind(), subject)
 	if err != nil {
 		return nil, fmt.Errorf("first change of token %s: %w", token, err)
+	}
+	if first == nil {
+		rd.tokenTenants[token] = nil
+		return nil, nil
 	}
 	var created tokenHead
 	if err := unmarshal(first.Data, &created); err != nil || created.Create == nil {

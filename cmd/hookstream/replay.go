@@ -74,7 +74,7 @@ func replay(args []string, stdout, stderr io.Writer, getenv func(string) string)
 			return err
 		}
 		defer b.Close()
-		r = audit.New(b.JS, b.Subjects)
+		r = audit.New(b.Reader())
 	} else {
 		o, err := audit.OpenOffline(ctx, *data, *prefix, log)
 		if err != nil {
