@@ -9,7 +9,6 @@ import (
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/delivery/sender"
 	"github.com/hookstream/hookstream/projections"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config bounds the delivery work.
@@ -50,10 +49,10 @@ type Core struct {
 }
 
 // New assembles the delivery core. suspender suspends a webhook after a final failure; releaser ends a
-// webhook's holding once its held events are delivered.
+// webhook's holding once its held events are delivered. A core's parts run once each: a supervisor that
+// restarts delivery assembles a new core, with the same metrics.
 func New(cfg Config, b *broker.Broker, store *projections.Store, v Views, suspender Suspender, releaser Releaser,
-	reg prometheus.Registerer, log *slog.Logger) *Core {
-	metrics := NewMetrics(reg)
+	metrics *Metrics, log *slog.Logger) *Core {
 	scheduler := NewScheduler(b, cfg.Buckets)
 	recorder := NewRecorder(b, v.Attempts, v.Diverted)
 	d := &Dispatcher{

@@ -147,7 +147,7 @@ func (e *Engine) startDelivery(ctx context.Context, cfg *config.Config, v views,
 		UserAgent:      "hookstream/" + Version,
 		Buckets:        delivery.RetryBuckets(cfg.RetryBuckets),
 	}, e.broker, e.store, delivery.Views{Webhooks: v.webhooks, Events: v.events, Attempts: v.attempts, Diverted: v.diverted},
-		cmd, cmd, reg, log)
+		cmd, cmd, delivery.NewMetrics(reg), log)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.stopDelivery, e.delivered = cancel, make(chan struct{})
