@@ -252,3 +252,16 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ConsumerExists reports whether the durable consumer of kind exists. Any answer but "not found" (a timeout,
+// NATS away) is an error: it says nothing of the consumer.
+func (b *Broker) ConsumerExists(ctx context.Context, kind, durable string) (bool, error) {
+	_, err := b.JS.Consumer(ctx, b.Subjects.StreamName(kind), durable)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("consumer %s: %w", durable, err)
+	}
+	return true, nil
+}
