@@ -66,7 +66,7 @@ type Engine struct {
 // Options tune how the engine rides out faults; the zero value takes the defaults. Tests shorten them.
 type Options struct {
 	// RestartMin and RestartMax bound the backoff between restarts of a failed component, reaching NATS
-	// included (defaults 100 ms and 5 s).
+	// included (defaults 100 ms and 3 s).
 	RestartMin, RestartMax time.Duration
 	// Healthy is how long a restarted component must stay up to count as up again (default 1 s).
 	Healthy time.Duration
@@ -164,8 +164,9 @@ func StartWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opts O
 	}
 	components := []supervise.Component{
 		{Name: "http", Run: e.serveHTTP},
-		{Name: "nats", Run: e.ensureStreams, Check: e.checkConnected},
-		{Name: "views", Run: e.runViews},
+		{Name: "nats", Run: e.ensureStreams, Check: e.checkConnected,
+			Up: func() bool { return e.health.ensured.Load() && e.broker.Connected() }},
+		{Name: "views", Run: e.runViews, Up: e.viewsUp.done},
 		{Name: "delivery", Run: e.runDelivery(first, d), Check: e.checkDelivery},
 	}
 	if every := retentionInterval(cfg); every > 0 {
@@ -250,10 +251,8 @@ func (e *Engine) serveHTTP(ctx context.Context) error {
 // ensureStreams creates or updates the streams, the first thing NATS must answer, then holds. Its check
 // restarts it when the connection is lost, so the streams are ensured again once NATS is back.
 func (e *Engine) ensureStreams(ctx context.Context) error {
-	ensureCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err := e.broker.EnsureStreams(ensureCtx)
-	cancel()
-	if err != nil {
+	e.health.ensured.Store(false)
+	if err := e.broker.EnsureStreams(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -264,6 +263,7 @@ func (e *Engine) ensureStreams(ctx context.Context) error {
 		return fmt.Errorf("reach nats at %s: %w", e.NATSURL(), err)
 	}
 	e.streamsUp.open()
+	e.health.ensured.Store(true)
 	<-ctx.Done()
 	return nil
 }

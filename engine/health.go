@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,8 @@ func (l *latch) wait(ctx context.Context) bool {
 type health struct {
 	// viewsStarted is touched only by the views component, whose runs follow one another.
 	viewsStarted bool
+	// ensured is set while the nats component's run has ensured the streams.
+	ensured atomic.Bool
 
 	mu      sync.Mutex
 	part    string    // the delivery component that failed last

@@ -29,12 +29,15 @@ type Component struct {
 	// Check, when set, is called every Options.CheckEvery while Run runs. An error means the run is stuck:
 	// it is cancelled and restarted like a failed one.
 	Check func(ctx context.Context) error
+	// Up, when set, reports whether the run has come up (a connection made, a catch-up done): a run counts
+	// as up only once it has lasted Options.Healthy and Up reports true. Without it, lasting is enough.
+	Up func() bool
 }
 
 // Options tune a Group. Zero values take the defaults.
 type Options struct {
 	// InitialInterval is the first restart's wait (default 100 ms); each further one is half as long again,
-	// up to MaxInterval (default 5 s), each randomized by ±50 %.
+	// up to MaxInterval (default 3 s), each randomized by ±50 %.
 	InitialInterval, MaxInterval time.Duration
 	// Healthy is how long a restarted run must last to count as up again and reset its backoff (default 1 s).
 	Healthy time.Duration
@@ -59,7 +62,7 @@ func New(opts Options, components ...Component) *Group {
 		opts.InitialInterval = 100 * time.Millisecond
 	}
 	if opts.MaxInterval <= 0 {
-		opts.MaxInterval = 5 * time.Second
+		opts.MaxInterval = 3 * time.Second
 	}
 	if opts.Healthy <= 0 {
 		opts.Healthy = time.Second
@@ -148,8 +151,8 @@ func (g *Group) supervise(ctx context.Context, c Component) error {
 	}
 }
 
-// runOnce runs c until it returns or its check fails. A run that stays up for Options.Healthy clears the
-// component's failure and resets its backoff.
+// runOnce runs c until it returns or its check fails. A run that stays up for Options.Healthy (and reports
+// Up) clears the component's failure and resets its backoff.
 func (g *Group) runOnce(ctx context.Context, c Component, b backoff.BackOff) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -168,6 +171,10 @@ func (g *Group) runOnce(ctx context.Context, c Component, b backoff.BackOff) err
 		case err := <-done:
 			return err
 		case <-healthy.C:
+			if c.Up != nil && !c.Up() {
+				healthy.Reset(g.opts.CheckEvery)
+				continue
+			}
 			g.setFailing(c.Name, nil)
 			b.Reset()
 		case <-checks:

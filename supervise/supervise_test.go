@@ -128,3 +128,32 @@ func TestCheckRestartsStuckRun(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestUpGatesRecovery checks that a run that lasts but does not report Up stays failing and keeps its
+// backoff, and counts as up once it reports Up.
+func TestUpGatesRecovery(t *testing.T) {
+	var runs atomic.Int32
+	var up atomic.Bool
+	g := New(fast(), Component{Name: "slow",
+		Run: func(ctx context.Context) error {
+			if runs.Add(1) == 1 {
+				return errors.New("first try fails")
+			}
+			<-ctx.Done()
+			return nil
+		},
+		Up: up.Load})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	waitUntil(t, "the second run", func() bool { return runs.Load() == 2 })
+	time.Sleep(3 * fast().Healthy) // lasting alone must not be enough
+	if !slices.Equal(g.Failing(), []string{"slow"}) {
+		t.Fatalf("failing %v while not up", g.Failing())
+	}
+	up.Store(true)
+	waitUntil(t, "up", func() bool { return len(g.Failing()) == 0 })
+	cancel()
+	<-done
+}
