@@ -431,6 +431,30 @@ func TestLostConsumerIsReportedAndHeals(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "restarting") {
 		t.Error("no restart logged")
 	}
+
+	// The events view's ordered consumer, deleted likewise, recreates itself from where the view is.
+	events, err := js.Stream(ctx, "HOOKSTREAM_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := 0
+	for name := range events.ConsumerNames(ctx).Name() {
+		if name != "router" {
+			if err := js.DeleteConsumer(ctx, "HOOKSTREAM_EVENTS", name); err != nil {
+				t.Fatal(err)
+			}
+			deleted++
+		}
+	}
+	if deleted == 0 {
+		t.Fatal("no view consumer on the events stream")
+	}
+	ev := h.publishHTTP(tenantA, "policy.issue", map[string]any{"n": 3})
+	eventually(t, 30*time.Second, "the event in the events view", func() bool {
+		r := h.do(http.MethodGet, "/event/"+tenantA+"/events/list?pageSize=100", adminToken, nil)
+		return r.status == http.StatusOK && strings.Contains(string(r.body), ev.Locator)
+	})
+	waitReadyz(t, h.base, 10*time.Second, "")
 }
 
 // TestServeWithoutNATS runs the binary against an external NATS that is not there yet: it serves /healthz,
