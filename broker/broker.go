@@ -51,12 +51,12 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error)
 	if cfg.URL == "" {
 		return nil, errors.New("a NATS URL is required")
 	}
-	return open(ctx, cfg, log, false)
+	return open(ctx, cfg, log, false, false)
 }
 
 // Open starts the embedded server or connects to the external one, then creates or updates the streams.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
-	return open(ctx, cfg, log, true)
+	return open(ctx, cfg, log, true, false)
 }
 
 // Dial starts the embedded server, or starts connecting to the external one and returns at once: the
@@ -64,10 +64,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
 // EnsureStreams. Only what no retry can mend fails here: a bad address, a busy port, a missing credentials
 // file.
 func Dial(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
-	return open(ctx, cfg, log, false)
+	return open(ctx, cfg, log, false, true)
 }
 
-func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams bool) (*Broker, error) {
+// open connects; ensureStreams creates or updates the streams, and waitForServer keeps trying an external
+// server that cannot be reached yet instead of failing.
+func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams, waitForServer bool) (*Broker, error) {
 	b := &Broker{Subjects: Subjects{Prefix: cfg.Prefix}, closed: make(chan struct{}), log: log, streams: cfg.Streams}
 	if b.Subjects.Prefix == "" {
 		b.Subjects.Prefix = DefaultPrefix
@@ -99,8 +101,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams bool)
 			opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 		}
 		servers := strings.Split(cfg.URL, ",")
-		// Without streams to ensure, the caller is a long-running engine that waits for NATS instead of failing.
-		b.Conn, err = nats.Connect(strings.Join(servers, ","), append(opts, nats.RetryOnFailedConnect(!ensureStreams))...)
+		b.Conn, err = nats.Connect(strings.Join(servers, ","), append(opts, nats.RetryOnFailedConnect(waitForServer))...)
 	}
 	if err != nil {
 		b.Close()

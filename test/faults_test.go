@@ -532,3 +532,27 @@ func TestServeWithoutNATS(t *testing.T) {
 		t.Fatalf("still running %s after SIGTERM without NATS\n%s", budget, tail(out.String(), 4000))
 	}
 }
+
+// TestRefusedCredentialsEndStart checks that a NATS that refuses the engine's credentials ends the start
+// with an error, instead of a retry forever: no restart can mend it.
+func TestRefusedCredentialsEndStart(t *testing.T) {
+	x := newExternalNATS(t)
+	x.opts.Username, x.opts.Password = "someone", "secret-password"
+	x.start()
+	cfg := testConfig(t)
+	cfg.NATS = x.url()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	logs := &logBuffer{}
+	e, err := engine.StartWith(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), fastFaults())
+	if err == nil {
+		_ = e.Stop(context.Background())
+		t.Fatal("started against a NATS that refuses it")
+	}
+	if ctx.Err() != nil || !strings.Contains(err.Error(), "uthorization") {
+		t.Fatalf("start: %v, want an authorization error before the deadline\n%s", err, tail(logs.String(), 4000))
+	}
+	if strings.Contains(logs.String(), "secret-password") {
+		t.Fatal("the password was logged")
+	}
+}
