@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hookstream/hookstream"
@@ -283,6 +284,11 @@ func (e *Engine) runViews(ctx context.Context) error {
 	}
 	if !e.health.viewsStarted {
 		if err := e.store.Start(ctx, e.views.all()...); err != nil {
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				// The views file cannot be written (permissions, a read-only or full disk): no retry mends it.
+				return supervise.Permanent(err)
+			}
 			return err
 		}
 		e.health.viewsStarted = true
