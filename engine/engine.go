@@ -417,11 +417,7 @@ func (e *Engine) stop(ctx context.Context) error {
 	}
 	if e.stopGroup != nil {
 		e.stopGroup()
-		select {
-		case <-e.groupDone:
-		case <-ctx.Done():
-			e.log.Warn("components did not stop in time; closing the views and NATS under them")
-		}
+		e.awaitGroup(ctx)
 	}
 	if e.store != nil {
 		if e.viewsUp.done() && e.broker.Connected() {
@@ -440,6 +436,27 @@ func (e *Engine) stop(ctx context.Context) error {
 		e.broker.Stop(ctx)
 	}
 	return errors.Join(errs...)
+}
+
+// awaitGroup waits for the group's components to return, until ctx ends. While NATS is away, nothing they
+// wait for as they stop (a consumer's drain, an ack) can complete: the connection is closed under them, which
+// ends those waits at once.
+func (e *Engine) awaitGroup(ctx context.Context) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if e.broker != nil && !e.broker.Connected() {
+			e.broker.Conn.Close()
+		}
+		select {
+		case <-e.groupDone:
+			return
+		case <-ctx.Done():
+			e.log.Warn("components did not stop in time; closing the views and NATS under them")
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Run starts the engine and stops it when ctx ends. An engine stopped while still starting (ctx ended)
