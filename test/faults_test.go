@@ -194,29 +194,38 @@ func TestStartsWhileClusterReelects(t *testing.T) {
 	clustered(cfg)
 	cfg.HTTP = freePort(t)
 	base := "http://" + cfg.HTTP
-	ready := make(chan *harness, 1)
+	// Start blocks until ready: it runs aside while the test watches /readyz, and ends with the test.
+	logs := &logBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	type started struct {
+		e   *engine.Engine
+		err error
+	}
+	result := make(chan started, 1)
 	go func() {
-		defer close(ready)
-		h := &harness{t: t, cfg: cfg, logs: &logBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		e, err := engine.StartWith(ctx, cfg, slog.New(slog.NewTextHandler(h.logs, nil)), fastFaults())
-		if err != nil {
-			t.Errorf("start: %v\n%s", err, tail(h.logs.String(), 6000))
-			return
-		}
-		h.engine, h.base = e, "http://"+e.HTTPAddr()
-		ready <- h
+		e, err := engine.StartWith(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), fastFaults())
+		result <- started{e, err}
 	}()
+	t.Cleanup(func() {
+		cancel()
+		if r := <-result; r.e != nil {
+			_ = r.e.Stop(context.Background())
+		}
+		if t.Failed() {
+			t.Logf("engine log:\n%s", tail(logs.String(), 8000))
+		}
+	})
 	r := waitReadyz(t, base, 30*time.Second, "nats")
 	t.Logf("without quorum: /readyz %+v", r)
 	nodes[other].start()
 	restarted := time.Now()
-	h, ok := <-ready
-	if !ok {
-		t.FailNow()
+	res := <-result
+	result <- res // for the cleanup
+	if res.err != nil {
+		t.Fatalf("start: %v\n%s", res.err, tail(logs.String(), 6000))
 	}
-	t.Cleanup(h.stop)
+	h := &harness{t: t, cfg: cfg, logs: logs, client: &http.Client{Timeout: 30 * time.Second},
+		engine: res.e, base: "http://" + res.e.HTTPAddr()}
 	t.Logf("ready %s after quorum came back, after %d restarts", time.Since(restarted).Round(time.Millisecond),
 		strings.Count(h.logs.String(), "component failed; restarting"))
 	waitReadyz(t, base, 10*time.Second, "")
