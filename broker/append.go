@@ -51,7 +51,7 @@ func (b *Broker) AppendJSON(ctx context.Context, subject string, v any, o Append
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 			return 0, fmt.Errorf("append to %s: %w", subject, ErrWrongLastSequence)
 		}
-		return 0, fmt.Errorf("append to %s: %w", subject, err)
+		return 0, fmt.Errorf("append to %s: %w", subject, unavailable(err))
 	}
 	return ack.Sequence, nil
 }

@@ -36,9 +36,10 @@ type Broker struct {
 	JS       jetstream.JetStream
 	Subjects Subjects
 
-	server *server.Server
-	closed chan struct{}
-	log    *slog.Logger
+	server  *server.Server
+	closed  chan struct{}
+	log     *slog.Logger
+	streams StreamOptions
 
 	mu     sync.Mutex
 	events jetstream.Stream // kept for reads: looking a stream up costs a request with its full state
@@ -52,16 +53,26 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error)
 	if cfg.URL == "" {
 		return nil, errors.New("a NATS URL is required")
 	}
-	return open(ctx, cfg, log, false)
+	return open(ctx, cfg, log, false, false)
 }
 
 // Open starts the embedded server or connects to the external one, then creates or updates the streams.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
-	return open(ctx, cfg, log, true)
+	return open(ctx, cfg, log, true, false)
 }
 
-func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams bool) (*Broker, error) {
-	b := &Broker{Subjects: Subjects{Prefix: cfg.Prefix}, closed: make(chan struct{}), log: log}
+// Dial starts the embedded server, or starts connecting to the external one and returns at once: the
+// connection keeps trying in the background, and reconnects whenever it is lost. The streams are left to
+// EnsureStreams. Only what no retry can mend fails here: a bad address, a busy port, a missing credentials
+// file.
+func Dial(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
+	return open(ctx, cfg, log, false, true)
+}
+
+// open connects; ensureStreams creates or updates the streams, and waitForServer keeps trying an external
+// server that cannot be reached yet instead of failing.
+func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams, waitForServer bool) (*Broker, error) {
+	b := &Broker{Subjects: Subjects{Prefix: cfg.Prefix}, closed: make(chan struct{}), log: log, streams: cfg.Streams}
 	if b.Subjects.Prefix == "" {
 		b.Subjects.Prefix = DefaultPrefix
 	}
@@ -92,7 +103,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams bool)
 			opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 		}
 		servers := strings.Split(cfg.URL, ",")
-		b.Conn, err = nats.Connect(strings.Join(servers, ","), append(opts, nats.RetryOnFailedConnect(false))...)
+		b.Conn, err = nats.Connect(strings.Join(servers, ","), append(opts, nats.RetryOnFailedConnect(waitForServer))...)
 	}
 	if err != nil {
 		b.Close()
@@ -103,12 +114,46 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams bool)
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	if ensureStreams {
-		if err := EnsureStreams(ctx, b.JS, b.Subjects, cfg.Streams); err != nil {
+		if err := b.EnsureStreams(ctx); err != nil {
 			b.Close()
 			return nil, err
 		}
 	}
 	return b, nil
+}
+
+// EnsureStreams creates or updates hookstream's streams as configured. An error that no retry can mend
+// (refused credentials or permissions, a configuration the server rejects) is wrapped in a PermanentError.
+func (b *Broker) EnsureStreams(ctx context.Context) error {
+	err := EnsureStreams(ctx, b.JS, b.Subjects, b.streams)
+	if err == nil {
+		return nil
+	}
+	if last := b.Conn.LastError(); last != nil && isRefused(last) {
+		err = fmt.Errorf("%w (last connection error: %w)", err, last)
+	}
+	if isRefused(err) {
+		return &PermanentError{Err: err}
+	}
+	return err
+}
+
+// PermanentError reports a broker failure that retrying will not mend.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// jsReplicasNotSupported is the server's answer to replicas on a server that is not clustered.
+const jsReplicasNotSupported = 10074
+
+// isRefused reports an error the server will answer the same way every time.
+func isRefused(err error) bool {
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrPermissionViolation) || errors.Is(err, nats.ErrAuthExpired) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.Code == 400 || apiErr.ErrorCode == jsReplicasNotSupported)
 }
 
 // Embedded reports whether the broker runs its own nats-server.
@@ -125,16 +170,30 @@ func (b *Broker) ClientURL() string {
 // Connected reports whether the connection to NATS is up.
 func (b *Broker) Connected() bool { return b.Conn != nil && b.Conn.IsConnected() }
 
-// Close drains the connection, so in-flight publishes finish, then stops the embedded server.
+// Close drains the connection, so in-flight publishes finish, then stops the embedded server. The drain
+// waits at most 10 s.
 func (b *Broker) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b.Stop(ctx)
+}
+
+// Stop is Close with the drain bounded by ctx. A connection that is not connected has nothing to drain and
+// is closed at once.
+func (b *Broker) Stop(ctx context.Context) {
 	if b.Conn != nil {
-		if err := b.Conn.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			b.log.Warn("drain nats connection", "err", err)
-		}
-		select {
-		case <-b.closed:
-		case <-time.After(10 * time.Second):
-			b.log.Warn("nats connection did not drain in 10 s; closing it")
+		if b.Conn.IsConnected() {
+			if err := b.Conn.Drain(); err != nil {
+				if !errors.Is(err, nats.ErrConnectionClosed) {
+					b.log.Warn("drain nats connection", "err", err)
+				}
+			} else {
+				select {
+				case <-b.closed:
+				case <-ctx.Done():
+					b.log.Warn("nats connection did not drain in time; closing it")
+				}
+			}
 		}
 		b.Conn.Close()
 	}
@@ -148,7 +207,7 @@ func (b *Broker) Close() {
 func (b *Broker) Stream(ctx context.Context, kind string) (jetstream.Stream, error) {
 	s, err := b.JS.Stream(ctx, b.Subjects.StreamName(kind))
 	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", kind, err)
+		return nil, fmt.Errorf("stream %s: %w", kind, unavailable(err))
 	}
 	return s, nil
 }

@@ -73,7 +73,7 @@ func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, dat
 	}
 	ack, err := b.JS.PublishMsg(ctx, msg, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("publish event: %w", err)
+		return nil, fmt.Errorf("publish event: %w", unavailable(err))
 	}
 	if ack.Duplicate {
 		// The ack names the first event's sequence; that event's time is in its stored message.
@@ -91,7 +91,7 @@ func (b *Broker) ReadEvent(ctx context.Context, seq uint64) (*hookstream.Event, 
 	}
 	raw, err := stream.GetMsg(ctx, seq)
 	if err != nil {
-		return nil, fmt.Errorf("read event %d: %w", seq, err)
+		return nil, fmt.Errorf("read event %d: %w", seq, unavailable(err))
 	}
 	return b.Subjects.DecodeEvent(raw.Subject, raw.Sequence, raw.Time, raw.Header, raw.Data)
 }

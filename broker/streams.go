@@ -264,14 +264,23 @@ const LeaseTTL = 30 * time.Second
 // held events) that let several instances share work without a coordinator.
 func (s Subjects) LeasesBucket() string { return s.StreamName("LEASES") }
 
+// ensureTimeout bounds each request of EnsureStreams: a JetStream that leaves one unanswered that long has
+// no leader to answer it (a cluster electing one), and the caller's next try is better than a longer wait.
+const ensureTimeout = 2 * time.Second
+
 // EnsureStreams creates every stream and the leases bucket, or updates them to the current definition. It is
 // idempotent.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, subjects Subjects, o StreamOptions) error {
 	for _, cfg := range subjects.streamConfigs(o) {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		reqCtx, cancel := context.WithTimeout(ctx, ensureTimeout)
+		_, err := js.CreateOrUpdateStream(reqCtx, cfg)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, ensureTimeout)
+	defer cancel()
 	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      subjects.LeasesBucket(),
 		Description: "hookstream leases: which instance releases which webhook's held events",

@@ -31,8 +31,12 @@ type Config struct {
 	AdminTokenHash string
 	// RateLimit is the requests per second allowed per token (0: unlimited).
 	RateLimit float64
-	// Ready reports nil when the engine can serve: NATS connected, views caught up.
-	Ready func() error
+	// Failing names what keeps the engine from serving fully (the broker, a view that is not advancing, a
+	// delivery component that is down); none when ready. /readyz reports it.
+	Failing func() []string
+	// Serving reports whether the views have caught up with the streams once (before that, no route that
+	// reads them can answer) and whether NATS is connected now (without it, nothing can be written).
+	Serving func() (views, broker bool)
 	// Registry receives the HTTP metrics and is served at /metrics.
 	Registry *prometheus.Registry
 	Log      *slog.Logger
@@ -50,7 +54,8 @@ type API struct {
 
 	deliveries *commands.DeliveryCommands
 	auth       *authenticator
-	ready      func() error
+	failing    func() []string
+	serving    func() (views, broker bool)
 	log        *slog.Logger
 	metrics    *httpMetrics
 	limiter    *rateLimiter // nil: unlimited
@@ -73,7 +78,8 @@ func New(cfg Config) *API {
 
 		deliveries: cfg.Deliveries,
 		auth:       &authenticator{adminHash: cfg.AdminTokenHash, tokens: cfg.Tokens, now: now},
-		ready:      cfg.Ready,
+		failing:    cfg.Failing,
+		serving:    cfg.Serving,
 		log:        cfg.Log,
 		metrics:    newHTTPMetrics(cfg.Registry),
 	}
@@ -83,7 +89,7 @@ func New(cfg Config) *API {
 	// SkipClean: a path with "..", "//" or an encoded slash is answered as it is (a 4xx for a bad locator),
 	// never redirected to a cleaned path that may name something else.
 	r := mux.NewRouter().SkipClean(true)
-	r.Use(nameRoute, a.rateLimit)
+	r.Use(nameRoute, a.available, a.rateLimit)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.routeError(w, r, &hookstream.Error{Code: hookstream.CodeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
 	})
@@ -169,7 +175,7 @@ func (a *API) tenant(h tenantHandler, perms ...hookstream.Permission) http.Handl
 			return
 		}
 		if err := h(w, &request{Request: r, principal: p, tenant: tenant}); err != nil {
-			writeError(w, r, a.log, err)
+			writeError(w, r, a.log, brokerError(err))
 		}
 	})
 }
@@ -187,7 +193,7 @@ func (a *API) admin(h tenantHandler) http.Handler {
 			return
 		}
 		if err := h(w, &request{Request: r, principal: p}); err != nil {
-			writeError(w, r, a.log, err)
+			writeError(w, r, a.log, brokerError(err))
 		}
 	})
 }
@@ -196,10 +202,16 @@ func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readiness is /readyz's answer.
+type readiness struct {
+	Ready   bool     `json:"ready"`
+	Failing []string `json:"failing,omitempty"`
+}
+
 func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
-	if err := a.ready(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+	if failing := a.failing(); len(failing) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, readiness{Failing: failing})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, readiness{Ready: true})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -48,6 +50,10 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		if code == http.StatusServiceUnavailable && s.Header().Get("Retry-After") == "" {
+			// Every 503 is a passing state (the broker, the views): say when to try again.
+			s.Header().Set("Retry-After", RetryAfterSeconds)
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -115,6 +121,42 @@ func (a *API) outer(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// RetryAfterSeconds is the Retry-After of a 503: about how long the broker's reconnection or a view's
+// catching up takes.
+const RetryAfterSeconds = "2"
+
+// available is a mux middleware that answers 503, before any work, a request the engine cannot serve now:
+// any API request until the views have caught up with the streams, and any write while NATS is not connected
+// (a write would wait for NATS until it timed out). Health, readiness and metrics are always answered.
+func (a *API) available(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
+		views, connected := a.serving()
+		switch {
+		case !views:
+			a.routeError(w, r, &hookstream.Error{Code: hookstream.CodeUnavailable, Message: "starting: the views are catching up with the streams; try again shortly"})
+		case !connected && r.Method != http.MethodGet && r.Method != http.MethodHead:
+			a.routeError(w, r, &hookstream.Error{Code: hookstream.CodeUnavailable, Message: "the message broker is unavailable; try again shortly"})
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// brokerError turns an error that says NATS was out of reach into the domain's unavailable error (503), so
+// that a broker outage is never answered as an internal error.
+func brokerError(err error) error {
+	var de *hookstream.Error
+	if errors.As(err, &de) || !broker.Unavailable(err) {
+		return err
+	}
+	return &hookstream.Error{Code: hookstream.CodeUnavailable, Message: "the message broker is unavailable; try again shortly"}
 }
 
 // nameRoute is a mux middleware that records the matched route's template for metrics and logs.

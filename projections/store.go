@@ -104,12 +104,21 @@ type Options struct {
 
 // Store is the bbolt file and the views it feeds.
 type Store struct {
-	db      *bolt.DB
-	js      jetstream.JetStream
-	opts    Options
-	log     *slog.Logger
+	db   *bolt.DB
+	js   jetstream.JetStream
+	opts Options
+	log  *slog.Logger
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex // guards runners: views start while metrics and readiness read them
 	runners []*runner
-	wg      sync.WaitGroup
+}
+
+// started returns the views' runners started so far.
+func (s *Store) started() []*runner {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runners
 }
 
 // Open opens (or creates) the bbolt file. A file that cannot be opened as bbolt is moved aside and a new one
@@ -142,20 +151,28 @@ func (s *Store) DB() *bolt.DB { return s.db }
 // Start resets any view whose cursor does not belong to its stream (the stream was deleted or replaced), then
 // starts feeding every view. It returns once every consumer is subscribed; use WaitCaughtUp to wait for the
 // views to reach the streams' ends.
+// A Start that fails stops the views it had started, so it can be called again.
 func (s *Store) Start(ctx context.Context, views ...View) error {
+	started := make([]*runner, 0, len(views))
 	for _, v := range views {
 		r := &runner{store: s, view: v, changed: make(chan struct{}), in: make(chan jetstream.Msg, 4*s.opts.MaxBatch)}
 		if err := r.start(ctx); err != nil {
+			for _, r := range started {
+				r.stop()
+			}
 			return fmt.Errorf("start view %s: %w", v.Name(), err)
 		}
-		s.runners = append(s.runners, r)
+		started = append(started, r)
 	}
+	s.mu.Lock()
+	s.runners = append(s.runners, started...)
+	s.mu.Unlock()
 	return nil
 }
 
 // WaitCaughtUp waits until every view has applied its stream up to the sequence that was last when called.
 func (s *Store) WaitCaughtUp(ctx context.Context) error {
-	for _, r := range s.runners {
+	for _, r := range s.started() {
 		info, err := r.stream.Info(ctx)
 		if err != nil {
 			return fmt.Errorf("stream info for view %s: %w", r.view.Name(), err)
@@ -169,7 +186,7 @@ func (s *Store) WaitCaughtUp(ctx context.Context) error {
 
 // WaitFor waits until the view named name has applied seq: how a write reads its own result.
 func (s *Store) WaitFor(ctx context.Context, name string, seq uint64) error {
-	for _, r := range s.runners {
+	for _, r := range s.started() {
 		if r.view.Name() == name {
 			return r.waitFor(ctx, seq)
 		}
@@ -179,8 +196,9 @@ func (s *Store) WaitFor(ctx context.Context, name string, seq uint64) error {
 
 // Lag reports, for each view, how many stream messages it has not applied yet, as of its last message.
 func (s *Store) Lag() map[string]uint64 {
-	lag := make(map[string]uint64, len(s.runners))
-	for _, r := range s.runners {
+	runners := s.started()
+	lag := make(map[string]uint64, len(runners))
+	for _, r := range runners {
 		r.mu.Lock()
 		lag[r.view.Name()] = r.pending
 		r.mu.Unlock()
@@ -190,8 +208,9 @@ func (s *Store) Lag() map[string]uint64 {
 
 // Applied reports the sequence each view has applied.
 func (s *Store) Applied() map[string]uint64 {
-	out := make(map[string]uint64, len(s.runners))
-	for _, r := range s.runners {
+	runners := s.started()
+	out := make(map[string]uint64, len(runners))
+	for _, r := range runners {
 		r.mu.Lock()
 		out[r.view.Name()] = r.applied
 		r.mu.Unlock()
@@ -201,7 +220,7 @@ func (s *Store) Applied() map[string]uint64 {
 
 // Close stops the consumers, lets the batches in progress finish, and closes the file (which syncs it).
 func (s *Store) Close() error {
-	for _, r := range s.runners {
+	for _, r := range s.started() {
 		r.stop()
 	}
 	s.wg.Wait()

@@ -3,10 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hookstream/hookstream/config"
 )
@@ -52,27 +50,4 @@ func checkStore(data string) error {
 	default:
 		return fmt.Errorf("data folder %s: %w", data, err)
 	}
-}
-
-// redactURLs hides the credentials in NATS URLs (comma-separated), for messages and logs. A URL without a
-// scheme is read as nats:// as the NATS client reads it.
-func redactURLs(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if !strings.Contains(p, "://") {
-			p = "nats://" + p
-		}
-		u, err := url.Parse(p)
-		switch {
-		case err != nil:
-			parts[i] = "(unparsable URL)"
-		case u.User != nil:
-			u.User = url.User("xxxxx")
-			parts[i] = u.String()
-		default:
-			parts[i] = p
-		}
-	}
-	return strings.Join(parts, ",")
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/config"
 )
 
@@ -52,6 +53,6 @@ func (h quietServer) WithGroup(name string) slog.Handler {
 // server, the default, is then not started, which is easy to miss when the variable was set for something else.
 func logExternalNATS(log *slog.Logger, c *config.Config) {
 	if env := config.EnvName("nats"); c.Sources["nats"] == env {
-		log.Info("using external NATS from "+env+"; the embedded server is not started", "nats", redactURLs(c.NATS))
+		log.Info("using external NATS from "+env+"; the embedded server is not started", "nats", broker.RedactURLs(c.NATS))
 	}
 }

@@ -45,7 +45,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	var err error
 	switch args[0] {
 	case "serve":
-		err = serve(args[1:], stderr, getenv)
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		err = serve(ctx, args[1:], stderr, getenv)
+		stop()
 	case "rebuild":
 		err = rebuild(args[1:], stdout, stderr, getenv)
 	case "publish":
@@ -124,7 +126,8 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	return given
 }
 
-func serve(args []string, stderr io.Writer, getenv func(string) string) error {
+// serve runs the engine until ctx ends (SIGINT or SIGTERM).
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
 	c, err := loadConfig("serve", args, stderr, getenv)
 	if err != nil {
 		return err
@@ -137,8 +140,6 @@ func serve(args []string, stderr io.Writer, getenv func(string) string) error {
 	if percent, ok := config.GCTarget(c.GCPercent, getenv); ok {
 		debug.SetGCPercent(percent)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	return engine.Run(ctx, c, log)
 }
 

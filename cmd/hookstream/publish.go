@@ -59,7 +59,7 @@ func publish(args []string, stdout, stderr io.Writer, getenv func(string) string
 	b, err := broker.Connect(ctx, broker.Config{URL: *natsURL, CredsFile: *creds, Prefix: *prefix, Name: "hookstream publish"},
 		slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
-		return fmt.Errorf("NATS at %s: %w", redactURLs(*natsURL), err)
+		return fmt.Errorf("NATS at %s: %w", broker.RedactURLs(*natsURL), err)
 	}
 	defer b.Close()
 	e, err := b.PublishEvent(ctx, *tenant, *eventType, body, *requestID, *key)
