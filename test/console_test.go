@@ -1,0 +1,156 @@
+package test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// liveWithin is how soon a new attempt must show on an open webhook page, without a reload.
+const liveWithin = 2 * time.Second
+
+// TestConsoleServedWithStrictHeaders checks the console's assets are served from the binary with a policy
+// that forbids inline script, other origins and framing.
+func TestConsoleServedWithStrictHeaders(t *testing.T) {
+	h := startEngine(t)
+	for _, path := range []string{"/console/", "/console/app.js", "/console/app.css"} {
+		r := h.must(http.StatusOK, http.MethodGet, path, "", nil)
+		csp := r.header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: Content-Security-Policy %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: Content-Security-Policy %q allows inline script or eval", path, csp)
+		}
+		if got := r.header.Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q, want DENY", path, got)
+		}
+	}
+	index := string(h.must(http.StatusOK, http.MethodGet, "/console/", "", nil).body)
+	if strings.Contains(index, "<script>") || strings.Contains(index, "http://") || strings.Contains(index, "https://") {
+		t.Errorf("index has an inline script or a reference to another origin:\n%s", index)
+	}
+	h.must(http.StatusOK, http.MethodGet, "/console", "", nil) // redirected to /console/
+}
+
+// TestConsoleWebhookLifecycle drives the console as an operator: sign in, create a webhook through the form,
+// watch attempts arrive live, let a failure divert an event and suspend the webhook, unsuspend, resend the
+// diverted event, and rotate the secret.
+func TestConsoleWebhookLifecycle(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	b := newBrowser(t, h)
+	b.signIn(adminToken, tenantA)
+
+	b.clickLink("Webhooks")
+	b.waitText(10*time.Second, "No webhooks yet.")
+	b.click("Create webhook")
+	b.fill("Name", "orders")
+	b.fill("Endpoint URL", rc.url("/orders"))
+	b.fill("Event types", "order.created, order.paid")
+	b.run(chromedp.Click(`//label[starts-with(normalize-space(), "Divert")]`), chromedp.Click(`//label[starts-with(normalize-space(), "Suspend")]`))
+	b.click("Create")
+	b.run(chromedp.WaitVisible(`//table//a[normalize-space()="orders"]`))
+	firstSecret := eval[string](b, `document.querySelector('.secret-value').textContent`)
+	if !strings.HasPrefix(firstSecret, "whsec_") {
+		t.Fatalf("secret shown at creation: %q", firstSecret)
+	}
+	var list struct {
+		Items []struct {
+			Locator    string   `json:"locator"`
+			EventTypes []string `json:"eventTypes"`
+		} `json:"items"`
+	}
+	h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/list"), adminToken, nil).json(t, &list)
+	if len(list.Items) != 1 || strings.Join(list.Items[0].EventTypes, ",") != "order.created,order.paid" {
+		t.Fatalf("webhooks after the form: %+v", list.Items)
+	}
+	loc := list.Items[0].Locator
+
+	b.clickLink("orders")
+	for _, heading := range []string{"Attempts", "Diverted events", "History"} {
+		b.run(chromedp.WaitVisible(fmt.Sprintf(`//h2[normalize-space()=%q]`, heading)))
+	}
+	b.waitText(5*time.Second, "No attempts yet.")
+
+	// A delivered event shows on the open page within the live bound.
+	ev := h.publishHTTP(tenantA, "order.created", map[string]any{"id": "o-1"})
+	rc.waitFor(t, 1, 10*time.Second)
+	id := waitAttempt(t, h, loc, "SUCCESS")
+	shown := time.Now()
+	b.waitJS(liveWithin, "the new attempt on the page", `document.querySelector('tr[data-attempt="`+id+`"]')`)
+	t.Logf("attempt shown %s after the API listed it", time.Since(shown).Round(time.Millisecond))
+	b.waitJS(5*time.Second, "SUCCESS status", `document.querySelector('tr[data-attempt="`+id+`"]').innerText.includes("SUCCESS")`)
+	b.waitText(5*time.Second, ev.Locator)
+
+	// The receiver fails: the event is diverted and the webhook suspended.
+	rc.setAnswer(func(int) int { return http.StatusInternalServerError })
+	failed := h.publishHTTP(tenantA, "order.paid", map[string]any{"id": "o-2"})
+	b.waitJS(15*time.Second, "the diverted event", `document.querySelector('tr[data-diverted="`+failed.Locator+`"]')`)
+	b.waitText(5*time.Second, "FAILED")
+	b.waitJS(5*time.Second, "the Suspended state", `document.querySelector('h1').innerText.includes("Suspended")`)
+	if b.buttons("Resend") != 1 || b.buttons("Delete") < 1 {
+		t.Fatalf("diverted row lacks Resend or Delete:\n%s", b.text())
+	}
+
+	rc.setAnswer(nil)
+	b.click("Unsuspend")
+	b.waitJS(10*time.Second, "the Active state", `document.querySelector('h1').innerText.includes("Active")`)
+	if b.buttons("Unsuspend") != 0 {
+		t.Fatal("Unsuspend still offered on an active webhook")
+	}
+
+	before := len(rc.requests())
+	b.click("Resend")
+	eventually(t, 15*time.Second, "the resent event at the receiver", func() bool {
+		for _, r := range rc.requests()[before:] {
+			if r.status == http.StatusOK && strings.Contains(string(r.body), failed.Locator) {
+				return true
+			}
+		}
+		return false
+	})
+	b.waitText(15*time.Second, "No diverted events.")
+
+	b.click("Rotate secret")
+	b.waitText(10*time.Second, "New signing secret, shown only now")
+	rotated := eval[string](b, `document.querySelector('.secret-value').textContent`)
+	var secret struct {
+		Secret string `json:"secret"`
+	}
+	writer, _ := h.mintToken([]string{tenantA}, "webhooks.write")
+	h.must(http.StatusOK, http.MethodGet, "/v1/event_subscriptions/"+loc+"/secret", writer, nil).json(t, &secret)
+	if rotated == firstSecret || rotated != secret.Secret {
+		t.Fatalf("rotated secret shown %q, first %q, API %q", rotated, firstSecret, secret.Secret)
+	}
+	if n := b.dialogs.Load(); n != 0 {
+		t.Fatalf("%d JavaScript dialogs opened", n)
+	}
+}
+
+// waitAttempt waits until the API lists an attempt of webhook with status and returns the newest one's
+// locator.
+func waitAttempt(t *testing.T, h *harness, webhook, status string) string {
+	t.Helper()
+	var id string
+	eventually(t, 15*time.Second, status+" attempt in the API", func() bool {
+		var page struct {
+			Attempts []struct {
+				Locator string `json:"locator"`
+			} `json:"attempts"`
+		}
+		h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+webhook+"/attempts?status="+status), adminToken, nil).json(t, &page)
+		if len(page.Attempts) == 0 {
+			return false
+		}
+		id = page.Attempts[0].Locator
+		return true
+	})
+	return id
+}
