@@ -1,7 +1,6 @@
 // Inline SVG charts of a webhook's delivery statistics: attempts per bucket by outcome, and p50/p99 latency.
 import { h, s, fmtMs } from './dom.js';
 
-const W = 720;
 const H = 170;
 const PAD = { l: 48, r: 12, t: 12, b: 24 };
 
@@ -17,7 +16,7 @@ function niceMax(v) {
   return 10 * p;
 }
 
-function frame(title, yMax, fmtY, buckets) {
+function frame(W, title, yMax, fmtY, buckets) {
   const iw = W - PAD.l - PAD.r;
   const ih = H - PAD.t - PAD.b;
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title },
@@ -25,7 +24,7 @@ function frame(title, yMax, fmtY, buckets) {
   for (const f of [0, 0.5, 1]) {
     const y = PAD.t + ih * (1 - f);
     svg.append(s('line', { x1: PAD.l, x2: W - PAD.r, y1: y, y2: y, class: 'grid' }));
-    svg.append(s('text', { x: PAD.l - 6, y: y + 4, class: 'axis', 'text-anchor': 'end' }, fmtY(yMax * f)));
+    svg.append(s('text', { x: PAD.l - 6, y: y + 4, class: 'axis', 'text-anchor': 'end' }, f === 0 ? '0' : fmtY(yMax * f)));
   }
   const n = buckets.length;
   for (const i of [0, Math.floor(n / 2), n - 1]) {
@@ -37,12 +36,17 @@ function frame(title, yMax, fmtY, buckets) {
   return { svg, iw, ih };
 }
 
+/**
+ * The charts are drawn at the width they are shown at (in CSS pixels), so their text keeps its size on a phone.
+ */
+
 /** attemptsChart draws stacked bars of attempts per bucket: succeeded, failed, pending. */
-export function attemptsChart(stats) {
+export function attemptsChart(stats, width = 720) {
+  const W = Math.max(300, Math.round(width));
   const b = stats.buckets || [];
   const per = stats.bucketSeconds >= 60 ? `${stats.bucketSeconds / 60} min` : `${stats.bucketSeconds} s`;
   const max = niceMax(Math.max(0, ...b.map((x) => x.success + x.failed + x.pending)));
-  const { svg, iw, ih } = frame(`Attempts per ${per} by outcome`, max, (v) => String(Math.round(v)), b);
+  const { svg, iw, ih } = frame(W, `Attempts per ${per} by outcome`, max, (v) => String(Math.round(v)), b);
   const bw = iw / Math.max(1, b.length);
   b.forEach((x, i) => {
     let y = PAD.t + ih;
@@ -62,10 +66,11 @@ export function attemptsChart(stats) {
 }
 
 /** latencyChart draws p50 and p99 latency per bucket; buckets without an ended attempt leave a gap. */
-export function latencyChart(stats) {
+export function latencyChart(stats, width = 720) {
+  const W = Math.max(300, Math.round(width));
   const b = stats.buckets || [];
   const max = niceMax(Math.max(0, ...b.map((x) => x.p99Ms || 0)));
-  const { svg, iw, ih } = frame('Latency p50 and p99', max, (v) => fmtMs(v), b);
+  const { svg, iw, ih } = frame(W, 'Latency p50 and p99', max, (v) => fmtMs(v), b);
   const n = Math.max(1, b.length);
   for (const [key, cls] of [['p99Ms', 'p99'], ['p50Ms', 'p50']]) {
     let seg = [];

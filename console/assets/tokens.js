@@ -16,7 +16,7 @@ export function tokens(ctx) {
     return { input, el: h('div', { class: 'check' }, input, h('label', { for: `perm-${i}` }, p === '*' ? '* (everything)' : p)) };
   });
   const error = h('p', { class: 'error', role: 'alert' });
-  const form = h('form', { class: 'card form', novalidate: true },
+  const form = h('form', { class: 'form', novalidate: true },
     h('div', { class: 'grid2' },
       h('div', { class: 'field' }, h('label', { for: 'tok-name' }, 'Name'), name),
       h('div', { class: 'field' }, h('label', { for: 'tok-tenants' }, 'Tenants'), tenants, h('p', { class: 'hint' }, 'Comma-separated tenant UUIDs.')),

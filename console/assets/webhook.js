@@ -199,16 +199,16 @@ export function webhook(ctx) {
         refreshAttempts().catch(ctx.fail);
       });
       const tr = h('tr', { 'data-attempt': a.locator },
-        h('td', null, h('time', { datetime: a.created, title: fmtAgo(a.created) }, fmtTime(a.created))),
-        h('td', null, h('a', { href: `#/events/${a.event}` }, a.event)),
-        h('td', null, statusBadge(a.status)),
-        h('td', { class: 'num' }, a.statusCode ? String(a.statusCode) : '—'),
-        h('td', { class: 'num' }, a.status === 'PENDING' ? '—' : fmtMs(a.latencyMs)),
-        h('td', null, a.trigger || (a.status === 'PENDING' ? 'retry' : '—')),
+        h('td', { 'data-label': 'Time' }, h('time', { datetime: a.created, title: fmtAgo(a.created) }, fmtTime(a.created))),
+        h('td', { 'data-label': 'Event' }, h('a', { href: `#/events/${a.event}` }, a.event)),
+        h('td', { 'data-label': 'Status' }, statusBadge(a.status)),
+        h('td', { class: 'num', 'data-label': 'Code' }, a.statusCode ? String(a.statusCode) : '—'),
+        h('td', { class: 'num', 'data-label': 'Latency' }, a.status === 'PENDING' ? '—' : fmtMs(a.latencyMs)),
+        h('td', { 'data-label': 'Trigger' }, a.trigger || (a.status === 'PENDING' ? 'retry' : '—')),
         h('td', null, toggle));
       return open.has(a.locator) ? [tr, attemptDetail(a)] : [tr];
     });
-    replace(attemptsSlot, h('div', { class: 'table-wrap' }, h('table', { class: 'attempts' },
+    replace(attemptsSlot, h('div', { class: 'table-wrap' }, h('table', { class: 'attempts stack' },
       h('thead', null, h('tr', null, ['Time', 'Event', 'Status', 'Code', 'Latency', 'Trigger', ''].map((c, i) =>
         h('th', { scope: 'col', class: i === 3 || i === 4 ? 'num' : null }, c ? c : h('span', { class: 'sr-only' }, 'Details'))))),
       h('tbody', null, rows))));
@@ -219,7 +219,10 @@ export function webhook(ctx) {
     if (!changed(chartSlot, st.buckets)) return;
     const t = st.total;
     replace(chartTotals, `${fmtCount(t.success)} succeeded, ${fmtCount(t.failed)} failed, ${fmtCount(t.pending)} pending · success ${fmtPct(t.successRate)} · p50 ${fmtMs(t.p50Ms)} · p99 ${fmtMs(t.p99Ms)}`);
-    replace(chartSlot, attemptsChart(st), latencyChart(st));
+    // Two charts side by side when there is room (see .charts in app.css), else one above the other.
+    const full = chartSlot.clientWidth || 720;
+    const width = full > 700 ? (full - 16) / 2 : full;
+    replace(chartSlot, attemptsChart(st, width), latencyChart(st, width));
   }
 
   async function refreshDiverted() {
@@ -230,13 +233,13 @@ export function webhook(ctx) {
       replace(divertedSlot, empty('No diverted events.', h('p', null, 'With divert on, an event whose delivery finally fails waits here to be resent.')));
       return;
     }
-    replace(divertedSlot, h('div', { class: 'table-wrap' }, h('table', null,
+    replace(divertedSlot, h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
       h('thead', null, h('tr', null, ['Event', 'Failed', 'Trigger', 'Failure', ''].map((c) => h('th', { scope: 'col' }, c || h('span', { class: 'sr-only' }, 'Actions'))))),
       h('tbody', null, items.map((d) => h('tr', { 'data-diverted': d.eventLocator },
-        h('td', null, h('a', { href: `#/events/${d.eventLocator}` }, d.eventLocator)),
-        h('td', null, fmtTime(d.failureTimestamp)),
-        h('td', null, d.failureTrigger || '—'),
-        h('td', { class: 'wrap' }, d.failureMessage, d.eventExpired ? h('span', { class: 'muted' }, ' (event expired)') : null),
+        h('td', { 'data-label': 'Event' }, h('a', { href: `#/events/${d.eventLocator}` }, d.eventLocator)),
+        h('td', { 'data-label': 'Failed' }, fmtTime(d.failureTimestamp)),
+        h('td', { 'data-label': 'Trigger' }, d.failureTrigger || '—'),
+        h('td', { class: 'wrap', 'data-label': 'Failure' }, d.failureMessage, d.eventExpired ? h('span', { class: 'muted' }, ' (event expired)') : null),
         h('td', { class: 'row-actions' },
           can.resend && !d.eventExpired ? h('button', { type: 'button', class: 'secondary small', onClick: () => act(
             () => api.req('POST', `${base}/diverted/${d.eventLocator}/resend`), 'Resent.') }, 'Resend') : null,

@@ -73,16 +73,16 @@ export function webhooks(ctx) {
       const ended = s ? s.success + s.failed : 0;
       return h('tr', null,
         h('th', { scope: 'row' }, h('a', { href: `#/webhooks/${w.locator}` }, w.name)),
-        h('td', { class: 'url' }, w.endpoint.url),
-        h('td', null, w.eventTypes.length ? w.eventTypes.join(', ') : h('span', { class: 'muted' }, 'All types')),
-        h('td', null, stateBadge(w)),
-        canStats ? h('td', { class: 'num' }, s ? fmtCount(ended) : '—') : null,
-        canStats ? h('td', { class: 'num' }, s ? fmtPct(s.successRate) : '—') : null,
-        canStats ? h('td', null, s && s.lastFailure
+        h('td', { class: 'url', 'data-label': 'Endpoint' }, w.endpoint.url),
+        h('td', { 'data-label': 'Event types' }, w.eventTypes.length ? w.eventTypes.join(', ') : h('span', { class: 'muted' }, 'All types')),
+        h('td', { 'data-label': 'State' }, stateBadge(w)),
+        canStats ? h('td', { class: 'num', 'data-label': 'Attempts 24 h' }, s ? fmtCount(ended) : '—') : null,
+        canStats ? h('td', { class: 'num', 'data-label': 'Success' }, s ? fmtPct(s.successRate) : '—') : null,
+        canStats ? h('td', { 'data-label': 'Last failure' }, s && s.lastFailure
           ? h('span', { title: s.lastFailure.error || '' }, fmtAgo(s.lastFailure.created), s.lastFailure.statusCode ? ` · ${s.lastFailure.statusCode}` : '')
           : h('span', { class: 'muted' }, 'None')) : null);
     });
-    replace(body, h('div', { class: 'table-wrap' }, h('table', { class: 'webhooks' },
+    replace(body, h('div', { class: 'table-wrap' }, h('table', { class: 'webhooks stack' },
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Endpoint'), h('th', { scope: 'col' }, 'Event types'),
         h('th', { scope: 'col' }, 'State'),
