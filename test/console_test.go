@@ -2,7 +2,10 @@ package test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +156,100 @@ func waitAttempt(t *testing.T, h *harness, webhook, status string) string {
 		return true
 	})
 	return id
+}
+
+// TestConsoleShowsHostileTextAsText gives the console a webhook name, a header, a payload and a response body
+// that are HTML and script: each must show as text and nothing may run.
+func TestConsoleShowsHostileTextAsText(t *testing.T) {
+	const (
+		name    = `<img src=x onerror=alert(1)>`
+		script  = `<script>alert(2)</script>`
+		answer  = `<svg onload=alert(3)></svg>`
+		headerV = `<iframe src=javascript:alert(4)>`
+	)
+	h := startEngine(t)
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, answer)
+	}))
+	t.Cleanup(hostile.Close)
+	loc := h.createWebhook(tenantA, webhookBody(name, hostile.URL+"/hook", map[string]any{
+		"endpoint": map[string]any{"url": hostile.URL + "/hook", "headers": map[string][]string{"X-Note": {headerV}}},
+	}))
+	ev := h.publishHTTP(tenantA, "order.created", map[string]any{"note": script, "img": name})
+	waitAttempt(t, h, loc, "SUCCESS")
+
+	b := newBrowser(t, h)
+	b.signIn(adminToken, tenantA)
+	b.open("#/webhooks")
+	b.waitJS(10*time.Second, "the hostile name as a link's text", `[...document.querySelectorAll('table a')].some(a => a.textContent === `+strconv.Quote(name)+`)`)
+
+	b.open("#/webhooks/" + loc)
+	b.waitJS(10*time.Second, "the hostile name as the heading's text", `document.querySelector('h1').textContent.includes(`+strconv.Quote(name)+`)`)
+	b.waitText(10*time.Second, headerV)
+	b.waitText(10*time.Second, "SUCCESS")
+	b.click("Details")
+	b.waitText(10*time.Second, answer)
+
+	b.open("#/events/" + ev.Locator)
+	b.waitJS(10*time.Second, "the payload as text", `document.querySelector('pre.payload') && document.querySelector('pre.payload').textContent.includes(`+strconv.Quote(script)+`)`)
+	b.waitText(10*time.Second, name) // the attempts' webhook link
+
+	for what, expr := range map[string]string{
+		"an image from the name":      `document.querySelectorAll('img[src="x"]').length`,
+		"a script beyond the console": `document.querySelectorAll('script').length - 1`,
+		"an svg from the response":    `[...document.querySelectorAll('svg')].filter(s => s.getAttribute('onload')).length`,
+		"an iframe from the header":   `document.querySelectorAll('iframe').length`,
+	} {
+		if n := eval[int](b, expr); n != 0 {
+			t.Errorf("the page holds %s (%d)", what, n)
+		}
+	}
+	if n := b.dialogs.Load(); n != 0 {
+		t.Fatalf("%d JavaScript dialogs opened", n)
+	}
+}
+
+// TestConsoleReadOnlyTokenSeesNoWriteButtons signs in with a token that may only read and list, and checks
+// that no page offers an action it may not take.
+func TestConsoleReadOnlyTokenSeesNoWriteButtons(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	rc.setAnswer(func(int) int { return http.StatusServiceUnavailable })
+	loc := h.createWebhook(tenantA, webhookBody("billing", rc.url("/billing"), map[string]any{
+		"failureHandling": map[string]any{"divert": true, "suspend": true},
+	}))
+	ev := h.publishHTTP(tenantA, "invoice.created", map[string]any{"id": "i-1"})
+	eventually(t, 15*time.Second, "the diverted event", func() bool {
+		return h.do(http.MethodGet, wpath(tenantA, "/"+loc+"/diverted/"+ev.Locator), adminToken, nil).status == http.StatusOK
+	})
+	reader, _ := h.mintToken([]string{tenantA}, "webhooks.read", "webhooks.list", "events.read", "events.list",
+		"diverted-events.read", "diverted-events.list")
+
+	b := newBrowser(t, h)
+	b.signIn(reader, "")
+	if n := eval[int](b, `[...document.querySelectorAll('nav a')].filter(a => a.textContent === 'Tokens').length`); n != 0 {
+		t.Error("a tenant token is offered the Tokens page")
+	}
+	b.clickLink("Webhooks")
+	b.run(chromedp.WaitVisible(`//table//a[normalize-space()="billing"]`))
+	if b.buttons("Create webhook") != 0 {
+		t.Error("a read-only token is offered Create webhook")
+	}
+	b.clickLink("billing")
+	b.waitJS(15*time.Second, "the diverted event", `document.querySelector('tr[data-diverted="`+ev.Locator+`"]')`)
+	b.waitJS(10*time.Second, "the Suspended state", `document.querySelector('h1').innerText.includes("Suspended")`)
+	b.waitText(10*time.Second, "FAILED")
+	for _, name := range []string{"Edit", "Disable", "Enable", "Unsuspend", "Rotate secret", "Reveal secret", "Send example",
+		"Delete", "Resend", "Resend all"} {
+		if n := b.buttons(name); n != 0 {
+			t.Errorf("a read-only token is offered %q", name)
+		}
+	}
+	b.open("#/events/" + ev.Locator)
+	b.waitText(10*time.Second, "invoice.created")
+	b.waitText(10*time.Second, "billing")
+	if n := b.buttons("Resend"); n != 0 {
+		t.Error("a read-only token is offered Resend on the event page")
+	}
 }

@@ -64,7 +64,7 @@ export function webhookForm({ initial, submitLabel, onSubmit, onCancel }) {
   const suspend = check('wh-suspend', 'Suspend the webhook after a final failure', !!fh.suspend);
   const alert = h('input', { type: 'url', placeholder: 'https://example.com/alerts', value: fh.alertEndpoint ? fh.alertEndpoint.url : '' });
   const error = h('p', { class: 'error', role: 'alert' });
-  const inputs = { name, 'endpoint.url': url, endpoint: url, eventTypes: types, headers, triggers, retryStrategy: retries, alertEndpoint: alert };
+  const inputs = { name, 'endpoint.url': url, 'endpoint.headers': headers, endpoint: url, eventTypes: types, headers, triggers, retryStrategy: retries, alertEndpoint: alert };
 
   const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
   const form = h('form', { class: 'card form', novalidate: true },
