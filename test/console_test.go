@@ -253,3 +253,82 @@ func TestConsoleReadOnlyTokenSeesNoWriteButtons(t *testing.T) {
 		t.Error("a read-only token is offered Resend on the event page")
 	}
 }
+
+// TestConsoleOperatorActions edits, disables and enables a webhook, sends an example, reveals the secret and
+// deletes the webhook after confirming; searches events; and mints and revokes a token.
+func TestConsoleOperatorActions(t *testing.T) {
+	h := startEngine(t)
+	rc := newReceiver(t)
+	loc := h.createWebhook(tenantA, webhookBody("crm", rc.url("/crm"), map[string]any{"eventTypes": []string{"lead.created"}}))
+	h.publishHTTP(tenantA, "lead.created", map[string]any{"id": "l-1"})
+	h.publishHTTP(tenantA, "deal.won", map[string]any{"id": "d-1"})
+
+	b := newBrowser(t, h)
+	b.signIn(adminToken, tenantA)
+	b.open("#/webhooks/" + loc)
+	b.waitJS(10*time.Second, "the webhook page", `document.querySelector('h1') && document.querySelector('h1').innerText.includes("crm")`)
+
+	b.click("Edit")
+	b.run(chromedp.WaitVisible(buttonXPath("Save")))
+	b.run(chromedp.SetValue(fieldXPath("Name"), "crm-eu"), chromedp.SetValue(fieldXPath("Event types"), "lead.created, lead.lost"),
+		chromedp.SetValue(fieldXPath("Custom headers"), "X-Region: eu"))
+	b.click("Save")
+	b.waitJS(10*time.Second, "the new name", `document.querySelector('h1').innerText.includes("crm-eu")`)
+	var wh struct {
+		Name       string                                `json:"name"`
+		Enabled    bool                                  `json:"enabled"`
+		EventTypes []string                              `json:"eventTypes"`
+		Endpoint   struct{ Headers map[string][]string } `json:"endpoint"`
+	}
+	h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+loc), adminToken, nil).json(t, &wh)
+	if wh.Name != "crm-eu" || strings.Join(wh.EventTypes, ",") != "lead.created,lead.lost" || strings.Join(wh.Endpoint.Headers["X-Region"], ",") != "eu" {
+		t.Fatalf("after the edit: %+v", wh)
+	}
+
+	b.click("Disable")
+	b.waitJS(10*time.Second, "the Disabled state", `document.querySelector('h1').innerText.includes("Disabled")`)
+	b.click("Enable")
+	b.waitJS(10*time.Second, "the Active state", `document.querySelector('h1').innerText.includes("Active")`)
+
+	before := len(rc.requests())
+	b.click("Send example")
+	rc.waitFor(t, before+1, 10*time.Second)
+
+	b.click("Reveal secret")
+	b.waitText(10*time.Second, "Signing secret:")
+	if s := eval[string](b, `document.querySelector('.secret-value').textContent`); !strings.HasPrefix(s, "whsec_") || strings.Contains(s, "…") {
+		t.Fatalf("revealed secret %q", s)
+	}
+
+	b.click("Delete")
+	b.run(chromedp.WaitVisible(buttonXPath("Delete webhook")))
+	b.click("Delete webhook")
+	b.waitText(10*time.Second, "No webhooks yet.")
+	expect(t, h.do(http.MethodGet, wpath(tenantA, "/"+loc), adminToken, nil), http.StatusNotFound)
+
+	b.clickLink("Events")
+	b.waitText(10*time.Second, "deal.won")
+	b.run(chromedp.SetValue(fieldXPath("Event type"), "deal.won"))
+	b.click("Search")
+	b.waitJS(10*time.Second, "only deal.won listed", `(() => { const t = document.querySelector('main tbody'); return t && t.innerText.includes('deal.won') && !t.innerText.includes('lead.created'); })()`)
+	h.publishHTTP(tenantA, "deal.won", map[string]any{"id": "d-2"})
+	b.waitJS(5*time.Second, "the new event appended", `document.querySelectorAll('main tbody tr').length === 2`)
+
+	b.clickLink("Tokens")
+	b.fill("Name", "reporting")
+	b.click("Mint token")
+	b.waitText(10*time.Second, "shown only now")
+	secret := eval[string](b, `document.querySelector('.secret-value').textContent`)
+	h.must(http.StatusOK, http.MethodGet, "/whoami", secret, nil)
+	b.waitJS(10*time.Second, "the token listed", `document.querySelector('main tbody') && document.querySelector('main tbody').innerText.includes('reporting')`)
+	b.click("Revoke")
+	b.click("Revoke token")
+	b.waitText(10*time.Second, "No tokens yet.")
+	expect(t, h.do(http.MethodGet, "/whoami", secret, nil), http.StatusUnauthorized)
+
+	b.click("Sign out")
+	b.run(chromedp.WaitVisible(fieldXPath("Token")))
+	if s := eval[string](b, `JSON.stringify(sessionStorage)`); strings.Contains(s, adminToken) {
+		t.Fatal("the token stays in sessionStorage after signing out")
+	}
+}

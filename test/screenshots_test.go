@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -115,6 +117,19 @@ func TestConsoleScreenshots(t *testing.T) {
 			shot(p.name+"-"+size.name, size.w, size.h)
 		}
 		b.run(chromedp.Click(buttonXPath("Sign out")))
+	}
+	// The same pages in the dark scheme, as a system set to dark mode shows them.
+	b.run(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	b.run(chromedp.EmulateViewport(1280, 800))
+	b.signIn(adminToken, tenantA)
+	for _, p := range pages[:3] {
+		b.open(p.fragment)
+		b.waitJS(15*time.Second, p.name+" ready", p.ready)
+		shot(p.name+"-dark", 1280, 800)
 	}
 	t.Logf("screenshots in %s", dir)
 }
