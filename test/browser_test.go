@@ -172,17 +172,15 @@ func (b *browser) open(fragment string) {
 	b.run(chromedp.Navigate(b.base + "/console/" + fragment))
 }
 
-// signIn signs in with token, naming tenant when the console asks for one.
+// signIn signs in with token and, when not empty, tenant.
 func (b *browser) signIn(token, tenant string) {
 	b.t.Helper()
 	b.open("")
 	b.run(chromedp.WaitVisible(fieldXPath("Token")))
 	b.fill("Token", token)
-	b.click("Sign in")
 	if tenant != "" {
-		b.run(chromedp.WaitVisible(fieldXPath("Tenant")))
 		b.fill("Tenant", tenant)
-		b.click("Sign in")
 	}
+	b.click("Sign in")
 	b.run(chromedp.WaitVisible(`//a[normalize-space()="Overview"]`))
 }

@@ -75,15 +75,15 @@ class Console {
   signIn() {
     this.header.hidden = true;
     const tokenInput = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false' });
-    const tenantRow = h('div', { class: 'field', hidden: true });
+    const tenantInput = h('input', { id: 'tenant', name: 'tenant', type: 'text', autocomplete: 'off', spellcheck: 'false',
+      placeholder: '6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10', 'aria-describedby': 'tenant-hint' });
     const error = h('p', { class: 'error', role: 'alert' });
-    let who = null;
-    let tenantInput = null;
     const form = h('form', { class: 'card signin', novalidate: true },
       h('h1', null, 'Sign in'),
       h('p', { class: 'muted' }, 'Use a tenant token or the admin token. It stays in this browser tab and is forgotten when you close it.'),
       h('div', { class: 'field' }, h('label', { for: 'token' }, 'Token'), tokenInput),
-      tenantRow,
+      h('div', { class: 'field' }, h('label', { for: 'tenant' }, 'Tenant'), tenantInput,
+        h('p', { class: 'hint', id: 'tenant-hint' }, 'The tenant’s UUID: needed with the admin token, or a token of several tenants.')),
       error,
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Sign in')));
     form.addEventListener('submit', async (e) => {
@@ -91,39 +91,34 @@ class Console {
       error.textContent = '';
       const token = tokenInput.value.trim();
       if (!token) { error.textContent = 'Enter a token.'; tokenInput.focus(); return; }
+      let who;
       try {
-        if (!who || who.token !== token) {
-          who = await whoami(token);
-          who.token = token;
-          tenantInput = null;
-        }
+        who = await whoami(token);
       } catch (err) {
-        who = null;
         error.textContent = err instanceof ApiError && err.status === 401 ? 'That token is not valid.' : err.message;
+        tokenInput.focus();
         return;
       }
-      let tenant = '';
-      if (!who.admin && who.tenants.length === 1) {
-        tenant = who.tenants[0];
-      } else if (!tenantInput) {
-        tenantInput = who.admin
-          ? h('input', { id: 'tenant', name: 'tenant', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10' })
-          : h('select', { id: 'tenant', name: 'tenant' }, who.tenants.map((t) => h('option', { value: t }, t)));
-        replace(tenantRow, h('label', { for: 'tenant' }, 'Tenant'), tenantInput,
-          h('p', { class: 'hint' }, who.admin ? 'The admin token serves every tenant: name the one to open (a UUID).' : 'This token serves several tenants: pick one.'));
-        tenantRow.hidden = false;
+      let tenant = tenantInput.value.trim().toLowerCase();
+      if (!tenant && !who.admin && who.tenants.length === 1) tenant = who.tenants[0];
+      if (!tenant) {
+        error.textContent = who.admin
+          ? 'The admin token serves every tenant: name the one to open.'
+          : `This token serves several tenants: name one of ${who.tenants.join(', ')}.`;
         tenantInput.focus();
         return;
-      } else {
-        tenant = tenantInput.value.trim().toLowerCase();
-        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tenant)) {
-          error.textContent = 'The tenant is a UUID, such as 6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10.';
-          tenantInput.focus();
-          return;
-        }
       }
-      const { token: _, ...rest } = who;
-      saveSession({ token, tenant, who: rest });
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tenant)) {
+        error.textContent = 'The tenant is a UUID, such as 6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10.';
+        tenantInput.focus();
+        return;
+      }
+      if (!who.admin && !who.tenants.includes(tenant)) {
+        error.textContent = `This token does not serve that tenant; it serves ${who.tenants.join(', ')}.`;
+        tenantInput.focus();
+        return;
+      }
+      saveSession({ token, tenant, who });
       tokenInput.value = '';
       this.start();
     });

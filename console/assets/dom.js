@@ -125,3 +125,30 @@ export function statusBadge(status) {
 export function empty(title, ...body) {
   return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title), ...body);
 }
+
+/**
+ * throttled wraps an async fetch so that calls within ms of the last fetch reuse its result: statistics scan
+ * a window of attempts, which is worth doing less often than listing the newest ones.
+ */
+export function throttled(ms, fetch) {
+  let at = 0;
+  let last = null;
+  return async (force = false) => {
+    if (force || !last || Date.now() - at >= ms) {
+      last = await fetch();
+      at = Date.now();
+    }
+    return last;
+  };
+}
+
+/** keepFocus re-renders with render() and puts the focus back on the element matching the same key. */
+export function keepFocus(container, keyOf, render) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? keyOf(active) : null;
+  render();
+  if (key) {
+    const again = [...container.querySelectorAll('button, a, input, select')].find((el) => keyOf(el) === key);
+    if (again) again.focus();
+  }
+}

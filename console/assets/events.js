@@ -47,10 +47,15 @@ export function events(ctx) {
   async function page() {
     const q = state.token ? { pagingToken: state.token, pageSize: PAGE } : { ...state.query, pageSize: PAGE };
     const resp = await api.get(api.t('/events/list'), q);
+    const first = state.rows.length === 0 && !state.shown;
+    const wasCaughtUp = state.caughtUp;
     state.token = resp.pagingToken;
     state.rows.push(...resp.events);
     state.caughtUp = resp.events.length < PAGE;
-    render();
+    if (first || resp.events.length > 0 || wasCaughtUp !== state.caughtUp) {
+      state.shown = true;
+      render();
+    }
   }
 
   async function search() {
@@ -59,7 +64,7 @@ export function events(ctx) {
     if (type.value.trim()) q.type = type.value.trim();
     if (from.value) q.startTimestamp = new Date(from.value).toISOString();
     if (to.value) q.endTimestamp = new Date(to.value).toISOString();
-    Object.assign(state, { rows: [], token: null, caughtUp: false, query: q });
+    Object.assign(state, { rows: [], token: null, caughtUp: false, query: q, shown: false });
     try {
       await page();
     } catch (err) {

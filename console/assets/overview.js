@@ -1,5 +1,5 @@
 // Overview: the tenant's last hour at a glance, and for the admin the engine's health.
-import { h, replace, fmtCount, fmtMs, fmtPct, empty } from './dom.js';
+import { h, replace, fmtCount, fmtMs, fmtPct, empty, throttled } from './dom.js';
 
 function tile(label, value, note, tone) {
   return h('div', { class: `tile ${tone || ''}` },
@@ -24,9 +24,13 @@ export function overview(ctx) {
     tiles, next,
     api.who.admin ? h('section', { 'aria-labelledby': 'health-h' }, h('h2', { id: 'health-h' }, 'Engine health'), health) : null);
 
+  // The hour's statistics and the engine's health each cost a scan or a round of NATS requests: every 2 s.
+  const hourStats = throttled(2000, () => api.get(api.t('/stats'), { window: '1h' }));
+  const engineHealth = throttled(2000, () => api.get('/admin/health'));
+
   async function refresh() {
     if (canStats) {
-      const st = await api.get(api.t('/stats'), { window: '1h' });
+      const st = await hourStats();
       const a = st.attempts;
       const ended = a.success + a.failed;
       replace(tiles,
@@ -53,7 +57,7 @@ export function overview(ctx) {
       replace(tiles, h('p', { class: 'muted' }, 'This token may not read the tenant’s statistics.'));
     }
     if (api.who.admin) {
-      const hs = await api.get('/admin/health');
+      const hs = await engineHealth();
       const rows = (obj, fmt) => Object.keys(obj).sort().map((k) => h('tr', null, h('th', { scope: 'row' }, k), ...fmt(obj[k])));
       replace(health,
         h('p', null, h('span', { class: `badge ${hs.ready ? 'state-active' : 'state-suspended'}` }, hs.ready ? 'Ready' : 'Not ready'),

@@ -1,5 +1,5 @@
 // A webhook's page: configuration, actions, delivery charts, attempts, diverted events and history.
-import { h, replace, fmtTime, fmtAgo, fmtMs, fmtPct, fmtCount, stateBadge, statusBadge, secretBox, empty } from './dom.js';
+import { h, replace, fmtTime, fmtAgo, fmtMs, fmtPct, fmtCount, stateBadge, statusBadge, secretBox, empty, keepFocus } from './dom.js';
 import { webhookForm } from './form.js';
 import { attemptsChart, latencyChart } from './chart.js';
 
@@ -110,7 +110,7 @@ export function webhook(ctx) {
             ctx.say('Webhook deleted.');
             location.hash = '#/webhooks';
           } catch (err) { ctx.fail(err); }
-        } }, 'Delete webhook'),
+        } }, 'Yes, delete it'),
         h('button', { type: 'button', class: 'secondary', onClick: () => replace(notice) }, 'Cancel'))));
     notice.querySelector('button.danger').focus();
   }
@@ -153,7 +153,7 @@ export function webhook(ctx) {
       })),
       btn('Send example', () => act(() => api.req('POST', `/v1/simulate/event_subscriptions/${loc}/send_example`,
         { body: { event_type: current.eventTypes[0] || 'card.created' } }), 'Example event sent.')),
-      btn('Delete', confirmDelete, 'danger-outline'));
+      btn('Delete webhook', confirmDelete, 'danger-outline'));
   }
 
   function headersSent(w) {
@@ -208,13 +208,20 @@ export function webhook(ctx) {
         h('td', null, toggle));
       return open.has(a.locator) ? [tr, attemptDetail(a)] : [tr];
     });
-    replace(attemptsSlot, h('div', { class: 'table-wrap' }, h('table', { class: 'attempts stack' },
+    const keyOf = (el) => (el.closest('tr[data-attempt]') ? `${el.closest('tr[data-attempt]').dataset.attempt}/${el.textContent}` : null);
+    keepFocus(attemptsSlot, keyOf, () => replace(attemptsSlot, h('div', { class: 'table-wrap' }, h('table', { class: 'attempts stack' },
       h('thead', null, h('tr', null, ['Time', 'Event', 'Status', 'Code', 'Latency', 'Trigger', ''].map((c, i) =>
         h('th', { scope: 'col', class: i === 3 || i === 4 ? 'num' : null }, c ? c : h('span', { class: 'sr-only' }, 'Details'))))),
-      h('tbody', null, rows))));
+      h('tbody', null, rows)))));
   }
 
+  // A chart scans its window's attempts: refreshed every two seconds, not on every poll.
+  let statsAt = 0;
+  let statsWin = '';
   async function refreshStats() {
+    if (statsWin === win && Date.now() - statsAt < 2000) return;
+    statsAt = Date.now();
+    statsWin = win;
     const st = await api.get(`${base}/stats`, { window: win });
     if (!changed(chartSlot, st.buckets)) return;
     const t = st.total;

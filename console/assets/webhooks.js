@@ -1,5 +1,5 @@
 // Webhooks: the tenant's webhooks with their state and last day's deliveries, a filter, and the create form.
-import { h, replace, fmtAgo, fmtCount, fmtPct, stateBadge, secretBox, empty } from './dom.js';
+import { h, replace, fmtAgo, fmtCount, fmtPct, stateBadge, secretBox, empty, throttled, keepFocus } from './dom.js';
 import { webhookForm } from './form.js';
 
 const STATES = { '': {}, active: { active: 'true' }, disabled: { enabled: 'false' }, suspended: { suspended: 'true' } };
@@ -53,11 +53,14 @@ export function webhooks(ctx) {
       h('div', { class: 'field inline' }, h('label', { for: 'filter-state' }, 'State'), stateFilter)),
     body);
 
+  // The day's statistics cover every webhook's attempts: refreshed less often than the list.
+  const dayStats = throttled(10000, () => (canStats ? api.get(api.t('/stats'), { window: '24h' }).catch(() => null) : null));
+
   async function refresh() {
     const filtered = nameFilter.value.trim() !== '' || stateFilter.value !== '';
     const [list, stats] = await Promise.all([
       api.get(api.t('/webhooks/list'), { count: 1000, name: nameFilter.value.trim(), ...STATES[stateFilter.value] }),
-      canStats ? api.get(api.t('/stats'), { window: '24h' }).catch(() => null) : null,
+      dayStats(),
     ]);
     const per = new Map(((stats && stats.perWebhook) || []).map((s) => [s.locator, s]));
     if (list.items.length === 0) {
@@ -82,13 +85,13 @@ export function webhooks(ctx) {
           ? h('span', { title: s.lastFailure.error || '' }, fmtAgo(s.lastFailure.created), s.lastFailure.statusCode ? ` · ${s.lastFailure.statusCode}` : '')
           : h('span', { class: 'muted' }, 'None')) : null);
     });
-    replace(body, h('div', { class: 'table-wrap' }, h('table', { class: 'webhooks stack' },
+    keepFocus(body, (el) => el.getAttribute('href'), () => replace(body, h('div', { class: 'table-wrap' }, h('table', { class: 'webhooks stack' },
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Endpoint'), h('th', { scope: 'col' }, 'Event types'),
         h('th', { scope: 'col' }, 'State'),
         canStats ? [h('th', { scope: 'col', class: 'num' }, 'Attempts 24 h'), h('th', { scope: 'col', class: 'num' }, 'Success'),
           h('th', { scope: 'col' }, 'Last failure')] : null)),
-      h('tbody', null, rows))));
+      h('tbody', null, rows)))));
   }
   return { refresh };
 }
