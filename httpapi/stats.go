@@ -139,7 +139,10 @@ func (a *API) webhookStats(w http.ResponseWriter, r *request) error {
 
 // webhookSummary is one webhook's line in the tenant's statistics.
 type webhookSummary struct {
-	Locator string `json:"locator"`
+	Locator   string `json:"locator"`
+	Name      string `json:"name"`
+	Enabled   bool   `json:"enabled"`
+	Suspended bool   `json:"suspended"`
 	outcomeCounts
 	Diverted    int                 `json:"diverted"`
 	LastFailure *hookstream.Attempt `json:"lastFailure"`
@@ -182,7 +185,7 @@ func (a *API) tenantStats(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	for _, wh := range hooks {
-		s := webhookSummary{Locator: wh.Locator}
+		s := webhookSummary{Locator: wh.Locator, Name: wh.Name, Enabled: wh.Enabled, Suspended: wh.Suspended}
 		err := a.attempts.EachSince(r.tenant, wh.Locator, start, func(at *hookstream.Attempt) {
 			s.add(at)
 			resp.Attempts.add(at)

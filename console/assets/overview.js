@@ -1,5 +1,5 @@
 // Overview: the tenant's last hour at a glance, and for the admin the engine's health.
-import { h, replace, fmtCount, fmtMs, fmtPct, empty, throttled } from './dom.js';
+import { h, replace, fmtAgo, fmtCount, fmtMs, fmtPct, empty, throttled, stateBadge } from './dom.js';
 
 function tile(label, value, note, tone) {
   return h('div', { class: `tile ${tone || ''}` },
@@ -17,12 +17,13 @@ export function overview(ctx) {
   const { api } = ctx;
   const tiles = h('div', { class: 'tiles' }, h('p', { class: 'muted' }, 'Loading…'));
   const next = h('div');
+  const attention = h('div');
   const health = h('div');
   const canStats = api.can('events.list', 'events.read') && api.can('webhooks.list', 'webhooks.read');
   ctx.main.append(
     h('div', { class: 'page-head' }, h('h1', null, 'Overview'), h('p', { class: 'muted' }, 'The last hour, updated live.')),
-    tiles, next,
-    api.who.admin ? h('section', { 'aria-labelledby': 'health-h' }, h('h2', { id: 'health-h' }, 'Engine health'), health) : null);
+    tiles, next, attention,
+    api.who.admin ? h('section', { class: 'block', 'aria-labelledby': 'health-h' }, h('h2', { id: 'health-h' }, 'Engine health'), health) : null);
 
   // The hour's statistics and the engine's health each cost a scan or a round of NATS requests: every 2 s.
   const hourStats = throttled(2000, () => api.get(api.t('/stats'), { window: '1h' }));
@@ -53,6 +54,20 @@ export function overview(ctx) {
       } else {
         replace(next);
       }
+      // Webhooks that need someone: suspended, holding diverted events, or failing in the last hour.
+      const trouble = st.perWebhook.filter((w) => w.suspended || w.diverted > 0 || w.failed > 0);
+      replace(attention, trouble.length ? h('section', { class: 'block', 'aria-labelledby': 'attention-h' },
+        h('h2', { id: 'attention-h' }, 'Needs attention'),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
+          h('thead', null, h('tr', null, ['Webhook', 'State', 'Failed', 'Diverted', 'Last failure'].map((c, i) =>
+            h('th', { scope: 'col', class: i === 2 || i === 3 ? 'num' : null }, c)))),
+          h('tbody', null, trouble.map((w) => h('tr', null,
+            h('th', { scope: 'row' }, h('a', { href: `#/webhooks/${w.locator}` }, w.name || w.locator)),
+            h('td', { 'data-label': 'State' }, stateBadge(w)),
+            h('td', { class: 'num', 'data-label': 'Failed' }, fmtCount(w.failed)),
+            h('td', { class: 'num', 'data-label': 'Diverted' }, fmtCount(w.diverted)),
+            h('td', { 'data-label': 'Last failure', class: 'wrap' }, w.lastFailure
+              ? `${fmtAgo(w.lastFailure.created)}: ${w.lastFailure.error || `status ${w.lastFailure.statusCode}`}` : '—'))))))) : null);
     } else {
       replace(tiles, h('p', { class: 'muted' }, 'This token may not read the tenant’s statistics.'));
     }
