@@ -252,6 +252,13 @@ func TestConsoleReadOnlyTokenSeesNoWriteButtons(t *testing.T) {
 	if n := b.buttons("Resend"); n != 0 {
 		t.Error("a read-only token is offered Resend on the event page")
 	}
+
+	// A token that may list webhooks but not read one is told so once, on the page.
+	lister, _ := h.mintToken([]string{tenantA}, "webhooks.list")
+	b.click("Sign out")
+	b.signIn(lister, "")
+	b.open("#/webhooks/" + loc)
+	b.waitText(10*time.Second, "token lacks permission webhooks.read")
 }
 
 // TestConsoleOperatorActions edits, disables and enables a webhook, sends an example, reveals the secret and

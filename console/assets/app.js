@@ -174,7 +174,14 @@ class Console {
     try {
       await page.refresh();
     } catch (err) {
-      if (page === this.page) this.fail(err);
+      if (page !== this.page) return;
+      if (err instanceof ApiError && (err.status === 403 || err.status === 404)) {
+        // Polling again would only repeat the refusal: say it once, on the page, and stop.
+        this.stop();
+        this.main.prepend(h('div', { class: 'card confirm', role: 'alert' }, h('p', null, err.message)));
+        return;
+      }
+      this.fail(err);
     } finally {
       this.busy = false;
     }
