@@ -129,6 +129,7 @@ func New(cfg Config) *API {
 	r.Handle(ev+"/{eventLocator}", a.tenant(a.getEvent, hookstream.PermEventsRead)).Methods(http.MethodGet)
 
 	a.routeV1(r)
+	a.routeConsole(r, cfg.Registry)
 
 	a.handler = a.outer(r)
 	return a
