@@ -46,6 +46,10 @@ const (
 // errStopping hands a task back because the dispatcher is stopping.
 var errStopping = errors.New("delivery is stopping")
 
+// stoppedDelay is how long a task handed to a dispatcher that has stopped waits before it comes again: long
+// enough that a router whose dispatcher failed does not spin on its events until delivery restarts.
+const stoppedDelay = time.Second
+
 // Dispatcher is the one way into a delivery try. It applies the instance's limits to every try, whatever
 // brought it (the router's first tries, retries and resends from the streams, held events being released,
 // recover and replay jobs): at most MaxInFlight at once, and at most MaxPerEndpoint to one webhook's
@@ -65,7 +69,7 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	stopped bool            // no lane starts once Run is over
-	laneCtx context.Context // ends when Run ends: lanes hand their queued tasks back
+	laneCtx context.Context // ends when Run ends: lanes hand their queued tasks back, waiting callers give up
 	lanes   map[string]*lane
 	latency int64 // moving average of every lane's attempt time, in nanoseconds
 }
@@ -185,13 +189,15 @@ func settleMsg(m broker.Msg, retry bool, delay time.Duration) {
 
 // Run consumes queued tasks and due retries until ctx ends, then waits for the tries in flight.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	laneCtx, endLanes := context.WithCancel(ctx)
 	d.mu.Lock()
-	d.stopped, d.laneCtx = false, ctx
+	d.stopped, d.laneCtx = false, laneCtx
 	d.mu.Unlock()
 	defer func() {
 		d.mu.Lock()
 		d.stopped = true
 		d.mu.Unlock()
+		endLanes() // also when Run fails early: queued tasks go back rather than outlive the run
 		d.inFlight.Wait()
 	}()
 	ackWait := taskAckWait(d.cfg.Timeout)
@@ -246,7 +252,8 @@ func (d *Dispatcher) promote(ctx context.Context, m broker.Msg, bucket string) {
 }
 
 // Deliver carries out one try of t through the instance's limits and returns what became of it. The caller
-// waits for room in the lane: the task is never parked. The try runs to its end even if ctx ends meanwhile.
+// waits for room in the lane: the task is never parked. A try that has begun runs to its end even if ctx ends
+// meanwhile; one still waiting for room or a slot is handed back with an error.
 func (d *Dispatcher) Deliver(ctx context.Context, t *task, fromHold bool) (result, error) {
 	reply := make(chan tried, 1)
 	d.dispatch(ctx, &job{t: t, fromHold: fromHold, reply: reply})
@@ -262,8 +269,16 @@ func (d *Dispatcher) dispatch(ctx context.Context, j *job) {
 	d.mu.Lock()
 	if d.stopped {
 		d.mu.Unlock()
-		j.handBack(errStopping, 0)
+		j.handBack(errStopping, stoppedDelay)
 		return
+	}
+	// Counted while it dispatches, so Run's end waits for a caller still waiting for room, not only for the
+	// lanes: no lane starts after it.
+	d.inFlight.Add(1)
+	defer d.inFlight.Done()
+	var ended <-chan struct{}
+	if d.laneCtx != nil {
+		ended = d.laneCtx.Done()
 	}
 	l, ok := d.lanes[key]
 	if !ok {
@@ -293,13 +308,18 @@ func (d *Dispatcher) dispatch(ctx context.Context, j *job) {
 			queued = true
 		case <-limit:
 		case <-ctx.Done():
+		case <-ended:
 		}
 		d.mu.Lock()
 		l.waiting--
 	}
 	if !queued && j.reply != nil {
 		d.mu.Unlock()
-		j.handBack(fmt.Errorf("wait for a delivery slot: %w", ctx.Err()), 0)
+		err := ctx.Err()
+		if err == nil {
+			err = errStopping
+		}
+		j.handBack(fmt.Errorf("wait for a delivery slot: %w", err), 0)
 		return
 	}
 	if !queued {

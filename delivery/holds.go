@@ -93,8 +93,8 @@ func (h *Holds) scan(ctx context.Context) error {
 		if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.Suspended {
 			continue
 		}
-		if err := h.withLease(ctx, tenant, webhook, func(renew func()) error {
-			return h.release(ctx, tenant, webhook, subject, renew)
+		if err := h.withLease(ctx, tenant, webhook, func(ctx context.Context) error {
+			return h.release(ctx, tenant, webhook, subject)
 		}); err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (h *Holds) scan(ctx context.Context) error {
 		if _, held := subjects[h.broker.Subjects.Held(wh.Tenant, wh.Locator)]; held {
 			continue
 		}
-		if err := h.withLease(ctx, wh.Tenant, wh.Locator, func(func()) error {
+		if err := h.withLease(ctx, wh.Tenant, wh.Locator, func(ctx context.Context) error {
 			return h.finish(ctx, wh.Tenant, wh.Locator)
 		}); err != nil {
 			return err
@@ -116,27 +116,41 @@ func (h *Holds) scan(ctx context.Context) error {
 	return nil
 }
 
-// withLease runs f while holding the webhook's lease; when another instance holds it, f does not run.
-func (h *Holds) withLease(ctx context.Context, tenant, webhook string, f func(renew func()) error) error {
+// withLease runs f while holding the webhook's lease; when another instance holds it, f does not run. The
+// lease is renewed in the background for as long as f runs, however long one try waits for its lane; should a
+// renewal fail (another instance may take the lease), f's context ends and the release stops between events.
+func (h *Holds) withLease(ctx context.Context, tenant, webhook string, f func(ctx context.Context) error) error {
 	lease, ok, err := h.broker.TakeLease(ctx, "release."+tenant+"."+webhook, h.owner)
 	if err != nil || !ok {
 		return err // when not ok, another instance is releasing this webhook
 	}
-	renewed := time.Now()
-	renew := func() {
-		if time.Since(renewed) < broker.LeaseTTL/3 {
-			return
+	leased, lost := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		tick := time.NewTicker(broker.LeaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-leased.Done():
+				return
+			case <-tick.C:
+			}
+			if err := lease.Renew(leased, h.owner); err != nil {
+				h.log.Warn("lost the lease on a release; it stops", "webhook", webhook, "err", err)
+				lost()
+				return
+			}
 		}
-		if err := lease.Renew(ctx, h.owner); err == nil {
-			renewed = time.Now()
-		}
-	}
+	}()
 	defer func() {
+		lost()
+		<-renewed
 		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
 			h.log.Debug("drop lease", "err", err)
 		}
 	}()
-	return f(renew)
+	return f(leased)
 }
 
 // maxReleaseBatch bounds the held events read at once for one webhook.
@@ -146,9 +160,8 @@ const maxReleaseBatch = 1000
 // once done, then ends the webhook's holding. Only events the router has routed up to are released: an older
 // event the router has yet to route (redelivered after a crash, say) must be held and sent first. It stops
 // when the webhook is suspended again; what is left stays held.
-func (h *Holds) release(ctx context.Context, tenant, webhook, subject string, renew func()) error {
+func (h *Holds) release(ctx context.Context, tenant, webhook, subject string) error {
 	for ctx.Err() == nil {
-		renew()
 		floor, err := routedUpTo(ctx, h.broker)
 		if err != nil {
 			return err
@@ -166,7 +179,7 @@ func (h *Holds) release(ctx context.Context, tenant, webhook, subject string, re
 				break // sorted: everything after it is newer still
 			}
 			if ht.task != nil {
-				// The try runs to its end even if the engine is stopping; the release stops between events.
+				// A try that has begun runs to its end even if the release stops; the release stops between events.
 				res, err := h.deliver(ctx, ht.task, true)
 				if err != nil {
 					return err
@@ -179,7 +192,9 @@ func (h *Holds) release(ctx context.Context, tenant, webhook, subject string, re
 				return fmt.Errorf("delete released event: %w", err)
 			}
 			due++
-			renew()
+			if ctx.Err() != nil {
+				return nil // stopping, or the lease was lost: what is left stays held
+			}
 		}
 		if due == 0 {
 			return nil // waiting for the router: the next scan tries again

@@ -304,7 +304,8 @@ func (r *Recorder) AlertSentBefore(t *task) bool { return r.attempts.AlertSent(t
 func (r *Recorder) AlertSent(ctx context.Context, t *task) error {
 	return r.write(ctx, r.broker.Subjects.Attempts(t.tenant, t.webhook), &hookstream.DeliveryRecord{
 		Type: hookstream.RecordAlertSent, Tenant: t.tenant, Webhook: t.webhook, Event: t.event,
-		Time: r.now().UTC(), Alert: t.attempt}, "alertsent/"+t.attempt)
+		// Cancelled names it too, for engines that read only that field (a rolling upgrade, a rollback).
+		Time: r.now().UTC(), Alert: t.attempt, Cancelled: t.attempt}, "alertsent/"+t.attempt)
 }
 
 // write appends one record with a deterministic message id.
