@@ -12,7 +12,7 @@ import (
 // MaxEventDataBytes bounds an event's data.
 const MaxEventDataBytes = 1 << 20
 
-// Event is one ingested event, as delivered: the EventResponse of SPEC §3.
+// Event is one ingested event, as delivered: the EventResponse that is the body of every delivery.
 type Event struct {
 	Locator   string          `json:"locator"`
 	Type      string          `json:"type"`

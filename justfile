@@ -4,14 +4,31 @@
 serve:
     go run ./cmd/hookstream serve
 
-# Run every test (what CI runs, with -race).
+# Build the binary into ./hookstream.
+build:
+    go build -o hookstream ./cmd/hookstream
+
+# Run every test, as CI does.
 test:
-    go test ./...
+    go test -race -count=1 ./...
+
+# Static checks: go vet and staticcheck (fetched from the module proxy, nothing to install).
+lint:
+    go vet ./...
+    go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # The CI script.
 ci:
     bash .ci/run
 
-# Benchmarks of the foundation.
+# A local receiver that prints deliveries and verifies their signatures.
+listen secret="":
+    go run ./cmd/hookstream listen --secret "{{secret}}"
+
+# Throughput and latency against raw HTTP POSTs (see docs/performance.md).
 bench:
+    go run ./cmd/hookstream bench
+
+# The go test benchmarks of the foundation.
+bench-go:
     go test -run '^$' -bench . -benchmem ./test/ ./projections/ ./delivery/

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Offline is a stopped engine's data folder opened for reading: its JetStream store served by an embedded
@@ -43,7 +44,7 @@ func OpenOffline(ctx context.Context, dataDir, prefix string, log *slog.Logger) 
 	views := filepath.Join(dataDir, engine.ViewsFile)
 	if _, err := os.Stat(views); err == nil {
 		db, err := bolt.Open(views, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("data folder %s is in use by a running engine: stop it, or replay through --nats", dataDir)
 		}
 		// Any other failure (an unreadable views file) is no concern of an audit, which never reads it.

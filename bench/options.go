@@ -87,11 +87,11 @@ type Options struct {
 	PendingRetries int
 	// PendingWait is how long that phase waits after the fill: 0 waits for the engine's longest duplicate
 	// window (at most 10 minutes). The server keeps the message id of every write of the last window in
-	// memory (three per retry for the fill, ~200 MB for a million), which retries that piled up over hours
+	// memory (three per retry for the fill), which retries that piled up over hours
 	// would not carry; waiting it out measures what the pending retries cost, not what their fill left.
 	PendingWait time.Duration
 	// Rounds runs the raw baselines and the main phase that many times, alternately: on a shared machine the
-	// baseline alone can swing by half within the hour, and a single pair may catch the two in different
+	// baseline alone can swing widely within the hour, and a single pair may catch the two in different
 	// states. The result's figures are the round with the median ratio's. Zero means DefaultRounds for a
 	// burst, one with Rate.
 	Rounds int

@@ -356,8 +356,8 @@ func (r *runner) pendingRetries(ctx context.Context, main Phase) (*PendingRetrie
 	var scheduled atomic.Int64
 	stop := r.watch("filling retries", int64(o.PendingRetries), scheduled.Load)
 	start := time.Now()
-	// A million retries take about five minutes to fill on two cores: the bound grows with the fill (1 ms per
-	// retry) on top of the phase timeout, so it stops a stuck engine, not a large fill.
+	// A large fill takes minutes: the bound grows with the fill (1 ms per retry) on top of the phase timeout,
+	// so it stops a stuck engine, not a large fill.
 	fillCtx, cancel := context.WithTimeout(ctx, o.Timeout+time.Duration(o.PendingRetries)*time.Millisecond)
 	defer cancel()
 	var c counters

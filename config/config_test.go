@@ -68,7 +68,7 @@ func TestDefaultsComeFromDefault(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("Default() does not validate: %v", err)
 	}
-	if Default() == Default() {
+	if a, b := Default(), Default(); a == b {
 		t.Error("Default returns a shared Config; callers change theirs")
 	}
 }

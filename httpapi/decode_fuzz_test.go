@@ -524,7 +524,7 @@ func checkQueryError(t *testing.T, err error, field string) {
 	}
 }
 
-// TestDecodeJSONErrors pins the 400 answers for malformed bodies: each names the field at fault (SPEC §7).
+// TestDecodeJSONErrors pins the 400 answers for malformed bodies: each names the field at fault.
 func TestDecodeJSONErrors(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // CheckUnlocked returns an error when another process (a running server) holds the views file at path. A
@@ -17,7 +18,7 @@ func CheckUnlocked(path string) error {
 		return nil
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return fmt.Errorf("%s is in use: stop the server first", path)
 	}
 	if err != nil {

@@ -36,9 +36,9 @@ func scanPage[T any](b *bolt.Bucket, prefix []byte, cur Cursor, decode func(k, v
 		step = c.Next
 	default:
 		if cur.After != nil {
-			k, v = c.Seek(cur.After)
+			k, _ = c.Seek(cur.After)
 		} else {
-			k, v = c.Seek(append(bytes.Clone(prefix), 0xff))
+			k, _ = c.Seek(append(bytes.Clone(prefix), 0xff))
 		}
 		// Seek lands on the first key >= the target: the walk starts just below it.
 		if k == nil {

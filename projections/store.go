@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Msg is one stream message as a view sees it.
@@ -130,7 +131,7 @@ func Open(path string, js jetstream.JetStream, opts Options, log *slog.Logger) (
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: another hookstream process holds it: %w", path, err)
 		}
 		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
@@ -324,7 +325,7 @@ func (r *runner) start(ctx context.Context) error {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if c.applied == 0 {
 			for _, b := range append(r.view.Buckets(), retired...) {
-				if err := tx.DeleteBucket([]byte(b)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				if err := tx.DeleteBucket([]byte(b)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 					return err
 				}
 			}

@@ -59,7 +59,8 @@ func (v *Events) CountSince(tenant string, since time.Time) (int, error) {
 	err := v.store.db.View(func(tx *bolt.Tx) error {
 		prefix := key(tenant, "")
 		c := tx.Bucket(eventsBucket).Cursor()
-		k, data := c.Seek(append(bytes.Clone(prefix), 0xff))
+		var data []byte
+		k, _ := c.Seek(append(bytes.Clone(prefix), 0xff))
 		if k == nil {
 			k, data = c.Last()
 		} else {

@@ -28,6 +28,7 @@ Usage:
   hookstream publish [flags]   publish one event over NATS and print its EventResponse
   hookstream bench   [flags]   measure deliveries/s, latency, RSS and CPU against raw HTTP POSTs
   hookstream replay  [flags]   write the streams' entries as JSON lines, secrets redacted (audits)
+  hookstream listen  [flags]   receive deliveries locally, print them and verify their signatures
   hookstream version           print the version
 
 Run "hookstream <command> -h" for a command's flags.
@@ -56,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = replay(args[1:], stdout, stderr, getenv)
 	case "bench":
 		err = benchCommand(args[1:], stdout, stderr, getenv)
+	case "listen":
+		err = listen(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "hookstream", engine.Version)
 	case "help", "-h", "--help":

@@ -369,6 +369,7 @@ func TestNewHTTPClientConfig(t *testing.T) {
 			if tr.Proxy != nil {
 				t.Error("Transport.Proxy is set; a proxy would bypass the private-address check")
 			}
+			//lint:ignore SA1019 the deprecated dial hooks must stay unset, so the test reads them.
 			if tr.DialContext == nil || tr.DialTLSContext != nil || tr.Dial != nil || tr.DialTLS != nil {
 				t.Error("all connections must go through the checked DialContext")
 			}

@@ -245,7 +245,7 @@ async function main() {
   eq(unwrapped.type, 'card.created', 'unwrap: type');
   eq(unwrapped.data.step, 4, 'unwrap: data');
   client.webhooks.verifySignature(d1.body, d1.headers, secret);
-  // parse() verifies too (with headers) and returns the body as delivered: hookstream's EventResponse (SPEC §3),
+  // parse() verifies too (with headers) and returns the body as delivered: hookstream's EventResponse,
   // not Lithic's flat webhook payload, so `event_type` is absent and the Lithic fields sit under `data`.
   const parsed = client.webhooks.parse(d1.body, { headers: d1.headers, secret });
   eq([parsed.locator, parsed.type, parsed.data?.step], [e1, 'card.created', 4], 'webhooks.parse');
