@@ -120,7 +120,11 @@ func writeV1Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	}
 	msg := de.Message
 	if de.Field != "" {
-		msg = v1FieldNames.Replace(de.Field) + ": " + msg
+		field := de.Field
+		if !strings.HasPrefix(field, "filter") { // a filter's paths are the user's own words
+			field = v1FieldNames.Replace(field)
+		}
+		msg = field + ": " + msg
 	}
 	status := statusOf(de.Code)
 	if status < 500 {

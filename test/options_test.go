@@ -347,17 +347,17 @@ func TestOptionsBadValuesNameTheField(t *testing.T) {
 	var sub v1Sub
 	expect(t, h.v1(http.MethodPost, "/v1/event_subscriptions", tok, map[string]any{"url": "http://127.0.0.1:1/v"}), http.StatusCreated).json(t, &sub)
 	for _, c := range []struct {
-		method, path, body string
+		method, path, body, want string
 	}{
-		{http.MethodPost, "/v1/event_subscriptions", `{"url": "http://127.0.0.1:1/v", "filter": {"data.a": {"$gt": true}}}`},
-		{http.MethodPatch, "/v1/event_subscriptions/" + sub.Token, `{"filter": "type"}`},
+		{http.MethodPost, "/v1/event_subscriptions", `{"url": "http://127.0.0.1:1/v", "filter": {"data.name": {"$gt": true}}}`, "filter.data.name.$gt: "},
+		{http.MethodPatch, "/v1/event_subscriptions/" + sub.Token, `{"filter": "type"}`, "filter: "},
 	} {
 		var e struct {
 			Message            string `json:"message"`
 			DebuggingRequestID string `json:"debugging_request_id"`
 		}
 		expect(t, h.v1(c.method, c.path, tok, c.body), http.StatusBadRequest).json(t, &e)
-		if !strings.HasPrefix(e.Message, "filter") || e.DebuggingRequestID == "" {
+		if !strings.HasPrefix(e.Message, c.want) || e.DebuggingRequestID == "" {
 			t.Errorf("%s %s: error %+v, want a message naming filter", c.method, c.path, e)
 		}
 	}
