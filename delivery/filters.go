@@ -44,8 +44,8 @@ func (fs filters) accepts(w *hookstream.Webhook, e *filter.Event, log *slog.Logg
 	return p.f.Match(e)
 }
 
-// filterEvent is what filters see of an event; its data is decoded at most once, by the first filter that
-// reads it.
+// filterEvent is what filters see of an event; its data is read in place, indexed once by the first filter
+// that reads it.
 func filterEvent(e *hookstream.Event) *filter.Event {
 	return &filter.Event{Locator: e.Locator, Type: e.Type, TenantLocator: e.Tenant, Timestamp: e.Timestamp,
 		RequestID: e.RequestID, Data: e.Data}

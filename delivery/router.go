@@ -204,7 +204,7 @@ func (r *Router) fanOut(ctx context.Context, m broker.Msg) ([]*task, error) {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
 	tasks := make([]*task, 0, len(subs))
-	fe := filterEvent(ev) // shared by every webhook's filter: the data is decoded once, if at all
+	fe := filterEvent(ev) // shared by every webhook's filter: the data is read once, if at all
 	for _, w := range subs {
 		if !w.Enabled || !w.ReceivesIngestedAt(ev.Timestamp) {
 			continue // disabled webhooks receive nothing, even when the router is late; replay_missing can send it later

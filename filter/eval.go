@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// Event is what a filter looks at: the fields of the delivered event. Its data is decoded on the first
-// condition that reads it and then shared by every filter evaluated on the same Event, so an event routed to
-// many webhooks is decoded once. An Event is not safe for concurrent use.
+// Event is what a filter looks at: the fields of the delivered event. Its data is read in place: the first
+// condition that reads it indexes its top-level members in one pass, shared by every filter evaluated on the
+// same Event, so an event routed to many webhooks is read once; nothing is decoded that no condition reads.
+// An Event is not safe for concurrent use.
 type Event struct {
 	Locator       string
 	Type          string
@@ -18,8 +19,9 @@ type Event struct {
 	RequestID     string
 	Data          json.RawMessage
 
-	data    any
-	decoded bool
+	top     []member // the data's top-level members, indexed on first use
+	topBuf  [8]member
+	indexed bool
 }
 
 // Match reports whether the event satisfies the filter. A nil filter matches every event.
@@ -28,20 +30,22 @@ func (f *Filter) Match(e *Event) bool {
 		return true
 	}
 	if f.needsData {
-		e.decode()
+		e.index()
 	}
 	return f.root.match(e)
 }
 
-func (e *Event) decode() {
-	if e.decoded {
+// index indexes the data's top-level members, once.
+func (e *Event) index() {
+	if e.indexed {
 		return
 	}
-	e.decoded = true
-	// Data that does not decode (never the case for a stored event) is treated as an empty object.
-	if json.Unmarshal(e.Data, &e.data) != nil {
-		e.data = map[string]any{}
-	}
+	e.indexed = true
+	e.top = e.topBuf[:0] // most events have few members: no allocation for them
+	members(e.Data, func(m member) bool {
+		e.top = append(e.top, m)
+		return true
+	})
 }
 
 // lookup returns the value at path and whether it is there.
@@ -59,25 +63,38 @@ func (e *Event) lookup(path []string) (any, bool) {
 	case "requestId":
 		return e.RequestID, e.RequestID != ""
 	}
-	v := e.data
-	for _, seg := range path[1:] {
-		switch x := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = x[seg]; !ok {
+	if len(path) == 1 {
+		return composite{}, true // the data itself: always an object
+	}
+	var raw []byte
+	found := false
+	for _, m := range e.top { // the last member of a name counts, as encoding/json has it
+		if keyIs(m.key, path[1]) {
+			raw, found = m.val, true
+		}
+	}
+	if !found {
+		return nil, false
+	}
+	for _, seg := range path[2:] {
+		switch raw[0] {
+		case '{':
+			if raw, found = field(raw, seg); !found {
 				return nil, false
 			}
-		case []any:
+		case '[':
 			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(x) {
+			if err != nil || i < 0 {
 				return nil, false
 			}
-			v = x[i]
+			if raw, found = element(raw, i); !found {
+				return nil, false
+			}
 		default:
 			return nil, false
 		}
 	}
-	return v, true
+	return value(raw)
 }
 
 func (n *node) match(e *Event) bool {

@@ -1,7 +1,7 @@
 // Package filter parses and evaluates payload filters: conditions on an event that decide whether a webhook
 // receives it. A filter is a JSON object whose keys are dotted paths into the delivered event ("type",
 // "data.amount") and whose values are a literal (equality) or an operator object; "$and" and "$or" take arrays
-// of such objects. Parse validates once; Match evaluates many times without allocating.
+// of such objects. Parse validates once; Match evaluates many times, reading the event's data in place.
 package filter
 
 import (
@@ -51,7 +51,7 @@ func errorf(field, format string, args ...any) *Error {
 // Filter is a parsed filter, safe for concurrent use.
 type Filter struct {
 	root node
-	// needsData is set when some path reads into data: an event's data is decoded only then.
+	// needsData is set when some path reads into data: an event's data is read only then.
 	needsData bool
 }
 
