@@ -451,6 +451,11 @@ func (d *Dispatcher) waitOutPause(ctx context.Context, key string, j *job) bool 
 			return false
 		}
 		if j.reply == nil {
+			d.mu.Lock()
+			if l, ok := d.lanes[key]; ok {
+				l.parked++ // counted back when the task returns, as for a task parked for room
+			}
+			d.mu.Unlock()
 			d.metrics.Deliveries.WithLabelValues("paused").Inc()
 			d.park(ctx, j, time.Until(until))
 			return true
