@@ -42,6 +42,9 @@ type Attempt struct {
 	Created      time.Time     `json:"created"`
 	// Due is when a PENDING attempt will be sent.
 	Due *time.Time `json:"due,omitempty"`
+	// RetryAfter is the wait, in whole seconds rounded up, that a 429 or 503 answer asked for with its
+	// Retry-After header (absent when it asked for none).
+	RetryAfter *int `json:"retryAfter,omitempty"`
 }
 
 // Ended is when the attempt's request ended: Created plus its latency (Created for a PENDING try).

@@ -1,6 +1,7 @@
 package hookstream
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 )
@@ -36,6 +37,9 @@ type WebhookConfig struct {
 	FailureHandling FailureHandling `json:"failureHandling"`
 	// EventTypes lists the types the webhook receives; empty means every type.
 	EventTypes []string `json:"eventTypes"`
+	// Filter holds the payload filter as given (a JSON object; see package filter), empty for none: an
+	// event it rejects is not sent to the webhook.
+	Filter json.RawMessage `json:"filter,omitempty"`
 }
 
 // Endpoint is where deliveries (or failure alerts) are POSTed and how they are signed.
@@ -68,6 +72,8 @@ type RetryStrategy struct {
 	Interval int `json:"interval"`
 	// Type is "linear" or "exponential".
 	Type string `json:"type"`
+	// Jitter spreads retries: each delay is multiplied by a random factor in [1-Jitter, 1+Jitter] (0..0.5).
+	Jitter float64 `json:"jitter,omitempty"`
 }
 
 // Retry strategy types.
@@ -112,6 +118,7 @@ func (e *Endpoint) Secrets(now time.Time) []string {
 func (c WebhookConfig) clone() WebhookConfig {
 	c.Endpoint = c.Endpoint.clone()
 	c.EventTypes = slices.Clone(c.EventTypes)
+	c.Filter = slices.Clone(c.Filter)
 	c.FailureHandling.Triggers = slices.Clone(c.FailureHandling.Triggers)
 	if c.FailureHandling.AlertEndpoint != nil {
 		a := c.FailureHandling.AlertEndpoint.clone()

@@ -1,8 +1,11 @@
 package hookstream
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -13,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookstream/hookstream/filter"
 )
 
 // WebhookCreate is the request that creates a webhook (Socotra CreateWebhookRequest). Optional fields are
@@ -23,6 +28,8 @@ type WebhookCreate struct {
 	Endpoint        *EndpointCreate        `json:"endpoint"`
 	FailureHandling *FailureHandlingCreate `json:"failureHandling"`
 	EventTypes      []string               `json:"eventTypes"`
+	// Filter is the payload filter; absent or null for none.
+	Filter json.RawMessage `json:"filter,omitempty"`
 	// UseAutomationPlugin is accepted for compatibility with Socotra clients and has no effect.
 	UseAutomationPlugin *bool `json:"useAutomationPlugin,omitempty"`
 }
@@ -57,6 +64,8 @@ type WebhookUpdate struct {
 	RemoveFailureHandling bool                   `json:"removeFailureHandling,omitempty"`
 	AddEventTypes         []string               `json:"addEventTypes,omitempty"`
 	RemoveEventTypes      []string               `json:"removeEventTypes,omitempty"`
+	// Filter replaces the payload filter; JSON null removes it.
+	Filter json.RawMessage `json:"filter,omitempty"`
 }
 
 // EndpointUpdate changes an endpoint.
@@ -82,12 +91,45 @@ type FailureHandlingUpdate struct {
 	RemoveTriggers      []string             `json:"removeTriggers,omitempty"`
 }
 
-// RetryStrategyUpdate changes a retry strategy; a new strategy needs all three fields.
+// RetryStrategyUpdate changes a retry strategy; a new strategy needs attempts, interval and type.
 type RetryStrategyUpdate struct {
 	Attempts *int    `json:"attempts,omitempty"`
 	Interval *int    `json:"interval,omitempty"`
 	Type     *string `json:"type,omitempty"`
+	// Jitter changes the jitter; null sets it back to none.
+	Jitter Clearable[float64] `json:"jitter,omitzero"`
 }
+
+// Clearable is a field of a change request whose JSON null clears it, where an absent field leaves it as it
+// is: Set says the field was given, Null that it was given as null.
+type Clearable[T any] struct {
+	Value     T
+	Set, Null bool
+}
+
+// IsZero reports an absent field, which encodes to nothing.
+func (c Clearable[T]) IsZero() bool { return !c.Set }
+
+// MarshalJSON encodes the value, or null.
+func (c Clearable[T]) MarshalJSON() ([]byte, error) {
+	if c.Null {
+		return []byte("null"), nil
+	}
+	return json.Marshal(c.Value)
+}
+
+// UnmarshalJSON records that the field was given, and whether as null.
+func (c *Clearable[T]) UnmarshalJSON(data []byte) error {
+	c.Set, c.Null = true, isNull(data)
+	if c.Null {
+		var zero T
+		c.Value = zero
+		return nil
+	}
+	return json.Unmarshal(data, &c.Value)
+}
+
+func isNull(data []byte) bool { return bytes.Equal(bytes.TrimSpace(data), []byte("null")) }
 
 // Limits on webhook fields, so that one webhook cannot grow without bound.
 const (
@@ -100,6 +142,7 @@ const (
 	MaxRetryAttempts    = 10
 	MinRetryInterval    = 1
 	MaxRetryInterval    = 86400
+	MaxRetryJitter      = 0.5
 )
 
 // Policy holds the settings that commands are validated against.
@@ -157,6 +200,12 @@ func (p Policy) CreateWebhook(tenant, locator, actor string, now time.Time, req 
 	if cfg.EventTypes == nil {
 		cfg.EventTypes = []string{}
 	}
+	if len(req.Filter) > 0 && !isNull(req.Filter) {
+		if err := CheckFilter("filter", req.Filter); err != nil {
+			return nil, err
+		}
+		cfg.Filter = slices.Clone(req.Filter)
+	}
 	return &WebhookEvent{Type: WebhookCreated, Tenant: tenant, Webhook: locator, Actor: actor, Time: now, Create: &cfg}, nil
 }
 
@@ -183,6 +232,11 @@ func (p Policy) UpdateWebhook(w *Webhook, actor string, now time.Time, req *Webh
 	}
 	if err := checkEventTypeList("addEventTypes", u.AddEventTypes); err != nil {
 		return nil, err
+	}
+	if len(u.Filter) > 0 && !isNull(u.Filter) {
+		if err := CheckFilter("filter", u.Filter); err != nil {
+			return nil, err
+		}
 	}
 	if fh := u.FailureHandling; fh != nil {
 		fhu := *fh
@@ -371,6 +425,9 @@ func (p Policy) checkFailureHandlingUpdate(w *Webhook, u *WebhookUpdate) error {
 		}
 		if rs.Type != nil {
 			merged.Type = *rs.Type
+		}
+		if rs.Jitter.Set {
+			merged.Jitter = rs.Jitter.Value
 		}
 		if err := checkRetryStrategy("failureHandling.retryStrategy", &merged); err != nil {
 			return err
@@ -570,7 +627,24 @@ func checkRetryStrategy(field string, rs *RetryStrategy) error {
 	if rs.Type != RetryLinear && rs.Type != RetryExponential {
 		return Invalid(field+".type", "must be linear or exponential, got %q", truncate(rs.Type, 32))
 	}
+	if !(rs.Jitter >= 0 && rs.Jitter <= MaxRetryJitter) {
+		return Invalid(field+".jitter", "must be from 0 to %g, got %g", MaxRetryJitter, rs.Jitter)
+	}
 	return nil
+}
+
+// CheckFilter returns an Invalid error naming the part of field at fault unless raw is a valid payload
+// filter.
+func CheckFilter(field string, raw json.RawMessage) error {
+	_, err := filter.Parse(raw)
+	var fe *filter.Error
+	if errors.As(err, &fe) {
+		if fe.Field != "" {
+			field += "." + fe.Field
+		}
+		return Invalid(truncate(field, 300), "%s", fe.Message)
+	}
+	return err
 }
 
 func checkEventTypeList(field string, types []string) error {
@@ -675,6 +749,9 @@ func applyUpdate(cfg WebhookConfig, u *WebhookUpdate, at time.Time) WebhookConfi
 			if rs.Type != nil {
 				fh.RetryStrategy.Type = *rs.Type
 			}
+			if rs.Jitter.Set {
+				fh.RetryStrategy.Jitter = rs.Jitter.Value
+			}
 		}
 		if fu.Divert != nil {
 			fh.Divert = *fu.Divert
@@ -685,6 +762,12 @@ func applyUpdate(cfg WebhookConfig, u *WebhookUpdate, at time.Time) WebhookConfi
 		fh.Triggers = addUnique(fh.Triggers, fu.AddTriggers)
 	}
 	cfg.EventTypes = addUnique(removeAll(cfg.EventTypes, u.RemoveEventTypes), u.AddEventTypes)
+	switch {
+	case isNull(u.Filter):
+		cfg.Filter = nil
+	case len(u.Filter) > 0:
+		cfg.Filter = slices.Clone(u.Filter)
+	}
 	return cfg
 }
 

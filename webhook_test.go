@@ -208,7 +208,7 @@ func TestCreateWebhookExplicitValues(t *testing.T) {
 	if !reflect.DeepEqual(c.EventTypes, []string{"a.b", "c", "d.e"}) {
 		t.Errorf("eventTypes = %q, want duplicates removed in order", c.EventTypes)
 	}
-	if rs := c.FailureHandling.RetryStrategy; rs == nil || *rs != (RetryStrategy{10, 86400, RetryExponential}) {
+	if rs := c.FailureHandling.RetryStrategy; rs == nil || *rs != (RetryStrategy{Attempts: 10, Interval: 86400, Type: RetryExponential}) {
 		t.Errorf("retry strategy = %+v", rs)
 	}
 
@@ -261,7 +261,7 @@ func TestCreateWebhookAcceptsValidInputs(t *testing.T) {
 			r.FailureHandling = &FailureHandlingCreate{Triggers: &[]string{"300", "599", "3xx", "4xx", "5xx", "timeout"}}
 		}},
 		{"retry at lower bounds", func(r *WebhookCreate) {
-			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{1, 1, RetryLinear}}
+			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 1, Interval: 1, Type: RetryLinear}}
 		}},
 		{"custom header", func(r *WebhookCreate) {
 			r.Endpoint.Headers = map[string][]string{"Authorization": {"Bearer x"}, "X-Webhook": {"not reserved"}}
@@ -348,25 +348,25 @@ func TestCreateWebhookValidation(t *testing.T) {
 		{"trigger 2xx", "", func(r *WebhookCreate) { r.FailureHandling = &FailureHandlingCreate{Triggers: &[]string{"2xx"}} }, "failureHandling.triggers[0]"},
 		{"trigger Timeout", "", func(r *WebhookCreate) { r.FailureHandling = &FailureHandlingCreate{Triggers: &[]string{"Timeout"}} }, "failureHandling.triggers[0]"},
 		{"retry attempts 0", "", func(r *WebhookCreate) {
-			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{0, 5, RetryLinear}}
+			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 0, Interval: 5, Type: RetryLinear}}
 		}, "failureHandling.retryStrategy.attempts"},
 		{"retry attempts 11", "", func(r *WebhookCreate) {
-			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{11, 5, RetryLinear}}
+			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 11, Interval: 5, Type: RetryLinear}}
 		}, "failureHandling.retryStrategy.attempts"},
 		{"retry attempts negative", "", func(r *WebhookCreate) {
-			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{-1, 5, RetryLinear}}
+			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: -1, Interval: 5, Type: RetryLinear}}
 		}, "failureHandling.retryStrategy.attempts"},
 		{"retry interval 0", "", func(r *WebhookCreate) {
-			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{3, 0, RetryLinear}}
+			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 3, Interval: 0, Type: RetryLinear}}
 		}, "failureHandling.retryStrategy.interval"},
 		{"retry interval 86401", "", func(r *WebhookCreate) {
-			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{3, 86401, RetryExponential}}
+			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 3, Interval: 86401, Type: RetryExponential}}
 		}, "failureHandling.retryStrategy.interval"},
 		{"retry type cubic", "", func(r *WebhookCreate) {
-			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{3, 5, "cubic"}}
+			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 3, Interval: 5, Type: "cubic"}}
 		}, "failureHandling.retryStrategy.type"},
 		{"retry type Linear", "", func(r *WebhookCreate) {
-			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{3, 5, "Linear"}}
+			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 3, Interval: 5, Type: "Linear"}}
 		}, "failureHandling.retryStrategy.type"},
 		{"retry type missing", "", func(r *WebhookCreate) {
 			r.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 3, Interval: 5}}
@@ -673,7 +673,7 @@ func TestUpdateWebhookRemoveFailureHandling(t *testing.T) {
 	if !reflect.DeepEqual(fh.Triggers, []string{"4xx", "5xx", "404"}) || !fh.Divert || fh.Suspend || fh.AlertEndpoint != nil {
 		t.Errorf("failure handling = %+v", fh)
 	}
-	if fh.RetryStrategy == nil || *fh.RetryStrategy != (RetryStrategy{2, 30, RetryExponential}) {
+	if fh.RetryStrategy == nil || *fh.RetryStrategy != (RetryStrategy{Attempts: 2, Interval: 30, Type: RetryExponential}) {
 		t.Errorf("retry strategy = %+v", fh.RetryStrategy)
 	}
 
@@ -695,15 +695,15 @@ func TestUpdateWebhookRetryStrategy(t *testing.T) {
 	t.Run("partial update merges", func(t *testing.T) {
 		n, _ := update(t, rich, 2, t0, &WebhookUpdate{FailureHandling: &FailureHandlingUpdate{
 			RetryStrategy: &RetryStrategyUpdate{Attempts: ptr(5)}}})
-		if *n.FailureHandling.RetryStrategy != (RetryStrategy{5, 10, RetryLinear}) {
+		if *n.FailureHandling.RetryStrategy != (RetryStrategy{Attempts: 5, Interval: 10, Type: RetryLinear}) {
 			t.Errorf("retry strategy = %+v", n.FailureHandling.RetryStrategy)
 		}
 		n, _ = update(t, n, 3, t0, &WebhookUpdate{FailureHandling: &FailureHandlingUpdate{
 			RetryStrategy: &RetryStrategyUpdate{Type: ptr(RetryExponential)}}})
-		if *n.FailureHandling.RetryStrategy != (RetryStrategy{5, 10, RetryExponential}) {
+		if *n.FailureHandling.RetryStrategy != (RetryStrategy{Attempts: 5, Interval: 10, Type: RetryExponential}) {
 			t.Errorf("retry strategy = %+v", n.FailureHandling.RetryStrategy)
 		}
-		if *rich.FailureHandling.RetryStrategy != (RetryStrategy{3, 10, RetryLinear}) {
+		if *rich.FailureHandling.RetryStrategy != (RetryStrategy{Attempts: 3, Interval: 10, Type: RetryLinear}) {
 			t.Errorf("original state changed: %+v", rich.FailureHandling.RetryStrategy)
 		}
 	})
@@ -719,7 +719,7 @@ func TestUpdateWebhookRetryStrategy(t *testing.T) {
 	t.Run("new complete strategy", func(t *testing.T) {
 		n, _ := update(t, plain, 2, t0, &WebhookUpdate{FailureHandling: &FailureHandlingUpdate{
 			RetryStrategy: &RetryStrategyUpdate{Attempts: ptr(1), Interval: ptr(86400), Type: ptr(RetryLinear)}}})
-		if *n.FailureHandling.RetryStrategy != (RetryStrategy{1, 86400, RetryLinear}) {
+		if *n.FailureHandling.RetryStrategy != (RetryStrategy{Attempts: 1, Interval: 86400, Type: RetryLinear}) {
 			t.Errorf("retry strategy = %+v", n.FailureHandling.RetryStrategy)
 		}
 		// The rest of the failure handling stays the default.
@@ -1124,7 +1124,7 @@ func TestApplyNeverMutatesPreviousState(t *testing.T) {
 	// The folded state does not alias the event: mutating the state leaves the event as it was.
 	ev, err := Policy{}.CreateWebhook(testTenant, "01JPA0000000000000000000AB", "a", t0, &WebhookCreate{
 		Endpoint:        &EndpointCreate{URL: "https://example.com/", Headers: map[string][]string{"X-A": {"1"}}},
-		FailureHandling: &FailureHandlingCreate{RetryStrategy: &RetryStrategy{1, 1, RetryLinear}, AlertEndpoint: &EndpointCreate{URL: "https://a.example.com/"}},
+		FailureHandling: &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 1, Interval: 1, Type: RetryLinear}, AlertEndpoint: &EndpointCreate{URL: "https://a.example.com/"}},
 		EventTypes:      []string{"a.b"},
 	})
 	if err != nil {

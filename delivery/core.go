@@ -67,7 +67,7 @@ func New(cfg Config, b *broker.Broker, store *projections.Store, v Views, suspen
 	}
 	return &Core{
 		Router: &Router{broker: b, store: store, webhooks: v.Webhooks, recorder: recorder, scheduler: scheduler,
-			dispatcher: d, metrics: metrics, log: log, inFlight: map[broker.Msg]*routedEvent{}},
+			dispatcher: d, metrics: metrics, log: log, inFlight: map[broker.Msg]*routedEvent{}, filters: filters{}},
 		Dispatcher: d,
 		Holds:      newHolds(b, v.Webhooks, releaser, d, scheduler, log),
 		Jobs: &Jobs{broker: b, store: store, events: v.Events, attempts: v.Attempts, webhooks: v.Webhooks, deliver: d,

@@ -101,7 +101,23 @@ func (d *deliverer) begin(ctx context.Context, t *task, fromHold bool) (*conclud
 		a.Status = hookstream.AttemptFailed
 		a.Trigger, _ = decide.MatchTrigger(wh.FailureHandling.Triggers, r.StatusCode)
 	}
+	if decide.HonoursRetryAfter(r.StatusCode) {
+		if wait, ok := decide.ParseRetryAfter(r.RetryAfter, r.Ended); ok {
+			seconds := int(wait / time.Second)
+			a.RetryAfter = &seconds
+		}
+	}
 	return &concluding{t: t, wh: wh, a: a}, resultDone, nil
+}
+
+// decision is what the decision needs of a recorded attempt. The jitter's random number is derived from the
+// attempt's locator, so a try concluded again (resumed after a crash) schedules the very same retry.
+func decision(t *task, a *hookstream.Attempt) decide.Attempt {
+	da := decide.Attempt{StatusCode: a.StatusCode, Try: t.try, Ended: a.Ended(), Random: decide.Uniform(a.Locator)}
+	if a.RetryAfter != nil {
+		da.RetryAfter = time.Duration(*a.RetryAfter) * time.Second
+	}
+	return da
 }
 
 // conclude is the second phase of a try, which needs no endpoint slot: it records the attempt (unless it was
@@ -119,7 +135,7 @@ func (d *deliverer) conclude(ctx context.Context, c *concluding) (result, error)
 	if wh == nil || wh.Deleted {
 		return resultDone, nil
 	}
-	next := decide.Next(decide.Attempt{StatusCode: a.StatusCode, Try: t.try, Ended: ended}, wh.FailureHandling)
+	next := decide.Next(decision(t, a), wh.FailureHandling)
 	switch next.Action {
 	case decide.Delivered:
 		d.metrics.Deliveries.WithLabelValues("success").Inc()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/delivery/decide"
 )
 
 // taskAckWait is the ack wait of the dispatcher's consumers for an attempt timeout: a task may wait in its
@@ -72,6 +73,9 @@ type Dispatcher struct {
 	laneCtx context.Context // ends when Run ends: lanes hand their queued tasks back, waiting callers give up
 	lanes   map[string]*lane
 	latency int64 // moving average of every lane's attempt time, in nanoseconds
+	// paused holds, per lane, until when new tries wait because the endpoint answered 429 or 503 with
+	// Retry-After. It is this instance's alone: another instance learns it from its own tries.
+	paused map[string]time.Time
 }
 
 // trier carries out tries in two phases: begin runs in an endpoint's slot (the checks and the request),
@@ -388,6 +392,9 @@ func (d *Dispatcher) runLane(ctx context.Context, key string, l *lane) {
 			j.handBack(errStopping, 0)
 			continue
 		}
+		if d.waitOutPause(ctx, key, j) {
+			continue
+		}
 		select {
 		case d.global <- struct{}{}:
 		case <-ctx.Done():
@@ -413,6 +420,11 @@ func (d *Dispatcher) handle(j *job) {
 		d.finish(j, res, err)
 		return
 	}
+	if c.a != nil {
+		if until, ok := decide.PauseUntil(decision(c.t, c.a)); ok {
+			d.pause(j.t.tenant+"/"+j.t.webhook, until)
+		}
+	}
 	d.inFlight.Add(1)
 	go func() {
 		defer d.inFlight.Done()
@@ -420,6 +432,63 @@ func (d *Dispatcher) handle(j *job) {
 		res, err := d.tries.conclude(ctx, c)
 		d.finish(j, res, err)
 	}()
+}
+
+// pause makes new tries in the lane wait until the given time (a later pause wins).
+func (d *Dispatcher) pause(key string, until time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if until.After(d.paused[key]) && until.After(time.Now()) {
+		if d.paused == nil {
+			d.paused = map[string]time.Time{}
+		}
+		d.paused[key] = until
+	}
+}
+
+// pausedUntil returns until when the lane's tries wait, zero when they do not.
+func (d *Dispatcher) pausedUntil(key string) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	until, ok := d.paused[key]
+	if ok && !until.After(time.Now()) {
+		delete(d.paused, key)
+		return time.Time{}
+	}
+	return until
+}
+
+// waitOutPause keeps a job of a paused lane from its try: a job nobody waits for is parked until the pause
+// ends (true: the job is settled), a job its caller waits for waits here. Alerts go to another endpoint and
+// never wait.
+func (d *Dispatcher) waitOutPause(ctx context.Context, key string, j *job) bool {
+	if j.t.kind != kindEvent {
+		return false
+	}
+	for {
+		until := d.pausedUntil(key)
+		if until.IsZero() {
+			return false
+		}
+		if j.reply == nil {
+			d.mu.Lock()
+			if l, ok := d.lanes[key]; ok {
+				l.parked++ // counted back when the task returns, as for a task parked for room
+			}
+			d.mu.Unlock()
+			d.metrics.Deliveries.WithLabelValues("paused").Inc()
+			d.park(ctx, j, time.Until(until))
+			return true
+		}
+		timer := time.NewTimer(time.Until(until))
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			j.handBack(errStopping, 0)
+			return true
+		}
+	}
 }
 
 // finish settles a job, or hands it back for another try when recording its outcome failed.

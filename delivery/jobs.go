@@ -188,6 +188,7 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 		}
 	}
 	filter := projections.EventFilter{Start: job.Begin, End: job.End}
+	accepted := filters{}
 	var after uint64
 	for ctx.Err() == nil {
 		if err := j.catchUp(ctx); err != nil {
@@ -208,6 +209,9 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 			wh := j.webhooks.Current(job.Tenant, job.Webhook)
 			if wh == nil {
 				return nil // the webhook is gone: nothing left to send
+			}
+			if !accepted.accepts(wh, filterEvent(e), j.log) {
+				continue // the webhook's filter rejects it: the live path never sent it either
 			}
 			due, err := j.eligible(ctx, job, wh, e)
 			if err != nil {

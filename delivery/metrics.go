@@ -21,7 +21,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hookstream_events_rejected_total", Help: "Messages on event subjects that are not valid events.",
 		}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hookstream_deliveries_total", Help: "Delivery attempts by outcome (success, failed, retry_scheduled, diverted, held, skipped).",
+			Name: "hookstream_deliveries_total", Help: "Delivery attempts by outcome (success, failed, retry_scheduled, diverted, held, skipped, filtered, paused).",
 		}, []string{"outcome"}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "hookstream_attempt_latency_seconds", Help: "Latency of delivery attempts (request to response or timeout).",

@@ -43,6 +43,9 @@ type Router struct {
 
 	mu       sync.Mutex
 	inFlight map[broker.Msg]*routedEvent // events whose tasks are not all done yet
+
+	// filters is used by the routing loop alone.
+	filters filters
 }
 
 // routedEvent is what an event's tasks have come to so far.
@@ -201,9 +204,14 @@ func (r *Router) fanOut(ctx context.Context, m broker.Msg) ([]*task, error) {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
 	tasks := make([]*task, 0, len(subs))
+	fe := filterEvent(ev) // shared by every webhook's filter: the data is read once, if at all
 	for _, w := range subs {
 		if !w.Enabled || !w.ReceivesIngestedAt(ev.Timestamp) {
 			continue // disabled webhooks receive nothing, even when the router is late; replay_missing can send it later
+		}
+		if !r.filters.accepts(w, fe, r.log) {
+			r.metrics.Deliveries.WithLabelValues("filtered").Inc()
+			continue // the webhook's filter rejects the event: no attempt, not held
 		}
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}

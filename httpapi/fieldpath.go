@@ -23,7 +23,7 @@ func fieldProblem(data []byte, t reflect.Type, path string, allowUnknown bool) (
 		return "", ""
 	}
 	switch {
-	case t.Kind() == reflect.Struct && t.PkgPath() != "time":
+	case t.Kind() == reflect.Struct && t.PkgPath() != "time" && !reflect.PointerTo(t).Implements(unmarshalerType):
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(data, &obj) != nil {
 			return orBody(path), "must be an object"
@@ -73,6 +73,9 @@ func fieldProblem(data []byte, t reflect.Type, path string, allowUnknown bool) (
 		return "", ""
 	}
 }
+
+// unmarshalerType is the interface of types that decode themselves: their value is checked by decoding it.
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 // nearMiss reports whether name differs from a known field only in case: encoding/json would fill that
 // field from it, so even a lenient decoder must refuse it.

@@ -30,10 +30,13 @@ type v1Subscription struct {
 	Disabled    bool     `json:"disabled"`
 	URL         string   `json:"url"`
 	EventTypes  []string `json:"event_types"`
+	// Filter, an extension to Lithic's shape, is the payload filter as given (null when there is none).
+	Filter json.RawMessage `json:"filter"`
 }
 
 func newV1Subscription(w *hookstream.Webhook) v1Subscription {
-	s := v1Subscription{Token: w.Locator, Description: w.Name, Disabled: !w.Enabled, URL: w.Endpoint.URL, EventTypes: w.EventTypes}
+	s := v1Subscription{Token: w.Locator, Description: w.Name, Disabled: !w.Enabled, URL: w.Endpoint.URL, EventTypes: w.EventTypes,
+		Filter: w.Filter}
 	if len(s.EventTypes) == 0 {
 		s.EventTypes = nil
 	}
@@ -66,6 +69,8 @@ type v1Attempt struct {
 	URL                    string    `json:"url"`
 	// Due, an extension to Lithic's shape, is when a PENDING attempt will be sent (absent otherwise).
 	Due *time.Time `json:"due,omitempty"`
+	// RetryAfter, an extension, is the wait in seconds a 429 or 503 answer asked for (absent otherwise).
+	RetryAfter *int `json:"retry_after,omitempty"`
 }
 
 func newV1Attempt(a *hookstream.Attempt) v1Attempt {
@@ -74,7 +79,7 @@ func newV1Attempt(a *hookstream.Attempt) v1Attempt {
 		response = a.Error
 	}
 	v := v1Attempt{Token: a.Locator, Created: a.Created, EventSubscriptionToken: a.Webhook, EventToken: a.Event,
-		Response: response, ResponseStatusCode: a.StatusCode, Status: string(a.Status), URL: a.URL}
+		Response: response, ResponseStatusCode: a.StatusCode, Status: string(a.Status), URL: a.URL, RetryAfter: a.RetryAfter}
 	if a.Status == hookstream.AttemptPending && a.Due != nil {
 		due := a.Due.UTC()
 		v.Due = &due
@@ -115,7 +120,11 @@ func writeV1Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	}
 	msg := de.Message
 	if de.Field != "" {
-		msg = v1FieldNames.Replace(de.Field) + ": " + msg
+		field := de.Field
+		if !strings.HasPrefix(field, "filter") { // a filter's paths are the user's own words
+			field = v1FieldNames.Replace(field)
+		}
+		msg = field + ": " + msg
 	}
 	status := statusOf(de.Code)
 	if status < 500 {
@@ -216,6 +225,8 @@ type v1SubscriptionRequest struct {
 	Description *string   `json:"description"`
 	Disabled    *bool     `json:"disabled"`
 	EventTypes  *[]string `json:"event_types"`
+	// Filter, an extension, sets the payload filter; null removes it.
+	Filter json.RawMessage `json:"filter"`
 }
 
 func (a *API) v1CreateSubscription(w http.ResponseWriter, r *request) error {
@@ -237,6 +248,7 @@ func (a *API) v1CreateSubscription(w http.ResponseWriter, r *request) error {
 	if req.EventTypes != nil {
 		create.EventTypes = *req.EventTypes
 	}
+	create.Filter = req.Filter
 	rs := v1Retry
 	create.FailureHandling = &hookstream.FailureHandlingCreate{RetryStrategy: &rs}
 	wh, err := a.cmd.CreateWebhook(r.Context(), r.principal.Locator, r.tenant, create)
@@ -283,7 +295,7 @@ func (a *API) v1UpdateSubscription(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	wh, err := a.cmd.UpdateWebhookWith(r.Context(), r.principal.Locator, r.tenant, tok, func(cur *hookstream.Webhook) *hookstream.WebhookUpdate {
-		u := &hookstream.WebhookUpdate{Name: req.Description}
+		u := &hookstream.WebhookUpdate{Name: req.Description, Filter: req.Filter}
 		if req.URL != nil {
 			u.Endpoint = &hookstream.EndpointUpdate{URL: req.URL}
 		}

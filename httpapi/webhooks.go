@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -19,6 +20,8 @@ type webhookResponse struct {
 	Suspended       bool                    `json:"suspended"`
 	SuspendedAt     *time.Time              `json:"suspendedAt"`
 	EventTypes      []string                `json:"eventTypes"`
+	// Filter is the payload filter as given, null when there is none.
+	Filter json.RawMessage `json:"filter"`
 }
 
 type endpointResponse struct {
@@ -72,6 +75,7 @@ func newWebhookResponse(w *hookstream.Webhook, showSecrets bool) webhookResponse
 		Suspended:   w.Suspended,
 		SuspendedAt: w.SuspendedAt,
 		EventTypes:  w.EventTypes,
+		Filter:      w.Filter,
 		FailureHandling: failureHandlingResponse{
 			Divert:        fh.Divert,
 			RetryStrategy: fh.RetryStrategy,

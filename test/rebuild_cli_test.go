@@ -83,7 +83,13 @@ func TestRebuildAndVerifyAfterACrash(t *testing.T) {
 	cmd, c, done := serveBinary(t, data)
 	var locs []string
 	for i := range 5 {
-		status, body := c.do(http.MethodPost, wpath(tenantA, ""), webhookBody(fmt.Sprint("w", i), rc.url(fmt.Sprint("/", i)), nil))
+		// One webhook carries every delivery option, so their views must rebuild identically too.
+		var options map[string]any
+		if i == 0 {
+			options = map[string]any{"filter": map[string]any{"data.i": map[string]any{"$lt": 10}},
+				"failureHandling": map[string]any{"retryStrategy": map[string]any{"type": "exponential", "interval": 1, "attempts": 2, "jitter": 0.3}}}
+		}
+		status, body := c.do(http.MethodPost, wpath(tenantA, ""), webhookBody(fmt.Sprint("w", i), rc.url(fmt.Sprint("/", i)), options))
 		if status != http.StatusOK {
 			t.Fatalf("create: %d %s", status, body)
 		}

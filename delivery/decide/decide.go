@@ -46,6 +46,12 @@ type Attempt struct {
 	Try int
 	// Ended is when the attempt's request ended: retries are counted from there.
 	Ended time.Time
+	// RetryAfter is the wait the answer asked for with Retry-After, 0 for none. It counts only on a 429 or
+	// 503 answer.
+	RetryAfter time.Duration
+	// Random is a number in [0, 1) that picks the jitter factor; it is given, not drawn here, so that the
+	// decision is reproducible.
+	Random float64
 }
 
 // Decision is what follows an attempt.
@@ -70,6 +76,10 @@ func Next(a Attempt, fh hookstream.FailureHandling) Decision {
 	}
 	if rs := fh.RetryStrategy; rs != nil {
 		if due, ok := NextRetry(rs.Type, time.Duration(rs.Interval)*time.Second, rs.Attempts, a.Try, a.Ended); ok {
+			due = a.Ended.Add(Jittered(due.Sub(a.Ended), rs.Jitter, a.Random))
+			if until, ok := PauseUntil(a); ok && until.After(due) {
+				due = until
+			}
 			return Decision{Action: Retry, Trigger: trigger, RetryAt: due}
 		}
 	}

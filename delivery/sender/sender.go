@@ -59,6 +59,8 @@ type Result struct {
 	Err error
 	// Started and Ended bound the request.
 	Started, Ended time.Time
+	// RetryAfter is the answer's Retry-After header, as sent ("" when none).
+	RetryAfter string
 }
 
 // Latency is how long the request took.
@@ -67,11 +69,13 @@ func (r Result) Latency() time.Duration { return r.Ended.Sub(r.Started) }
 // Send POSTs body to the endpoint with msgID as webhook-id, signed with the endpoint's secrets in force.
 func (s *Sender) Send(ctx context.Context, ep *hookstream.Endpoint, msgID string, body []byte) Result {
 	started := s.now()
-	code, head, err := s.send(ctx, ep, msgID, body, started)
-	return Result{StatusCode: code, Body: head, Err: err, Started: started, Ended: s.now()}
+	var retryAfter string
+	code, head, err := s.send(ctx, ep, msgID, body, started, &retryAfter)
+	return Result{StatusCode: code, Body: head, Err: err, Started: started, Ended: s.now(), RetryAfter: retryAfter}
 }
 
-func (s *Sender) send(ctx context.Context, ep *hookstream.Endpoint, msgID string, body []byte, now time.Time) (int, string, error) {
+// send makes the request; retryAfter receives the answer's Retry-After header.
+func (s *Sender) send(ctx context.Context, ep *hookstream.Endpoint, msgID string, body []byte, now time.Time, retryAfter *string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
@@ -107,6 +111,7 @@ func (s *Sender) send(ctx context.Context, ep *hookstream.Endpoint, msgID string
 		return 0, "", describe(err, s.cfg.Timeout)
 	}
 	defer resp.Body.Close()
+	*retryAfter = resp.Header.Get("Retry-After")
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, hookstream.MaxResponseBodyBytes))
 	// Read a little more so the connection can be reused; give up on endpoints that answer with a flood.
 	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)

@@ -1,0 +1,78 @@
+package hookstream
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestWebhookFilterLifecycle(t *testing.T) {
+	req := baseCreate()
+	req.Filter = json.RawMessage(`{"data.amount": {"$gt": 100}}`)
+	w := createWebhook(t, req)
+	if string(w.Filter) != `{"data.amount": {"$gt": 100}}` {
+		t.Fatalf("filter = %s, want it as given", w.Filter)
+	}
+	w, ev := update(t, w, 2, t0, &WebhookUpdate{Filter: json.RawMessage(`{"type": "a.b"}`)})
+	if ev == nil || string(w.Filter) != `{"type": "a.b"}` {
+		t.Fatalf("filter = %s after a replacement", w.Filter)
+	}
+	w, _ = update(t, w, 3, t0, &WebhookUpdate{Name: new("renamed")})
+	if string(w.Filter) != `{"type": "a.b"}` {
+		t.Fatalf("an absent filter changed it: %s", w.Filter)
+	}
+	w, ev = update(t, w, 4, t0, &WebhookUpdate{Filter: json.RawMessage(`null`)})
+	if ev == nil || w.Filter != nil {
+		t.Fatalf("null did not clear the filter: %s", w.Filter)
+	}
+	// Creating with a null filter is creating without one.
+	req.Filter = json.RawMessage(`null`)
+	if w := createWebhook(t, req); w.Filter != nil {
+		t.Errorf("filter = %s, want none", w.Filter)
+	}
+}
+
+func TestWebhookFilterInvalid(t *testing.T) {
+	req := baseCreate()
+	req.Filter = json.RawMessage(`{"data.amount": {"$regex": "x"}}`)
+	_, err := Policy{}.CreateWebhook(testTenant, "01JPA0000000000000000000AB", "actor-1", t0, req)
+	wantError(t, err, CodeInvalid, "filter.data.amount.$regex")
+	w := createWebhook(t, baseCreate())
+	_, err = Policy{}.UpdateWebhook(w, "actor-2", t0, &WebhookUpdate{Filter: json.RawMessage(`[1]`)})
+	wantError(t, err, CodeInvalid, "filter")
+}
+
+func TestRetryJitter(t *testing.T) {
+	req := baseCreate()
+	req.FailureHandling = &FailureHandlingCreate{RetryStrategy: &RetryStrategy{Attempts: 3, Interval: 5, Type: RetryExponential, Jitter: 0.2}}
+	w := createWebhook(t, req)
+	if w.FailureHandling.RetryStrategy.Jitter != 0.2 {
+		t.Fatalf("jitter = %v", w.FailureHandling.RetryStrategy.Jitter)
+	}
+	var u WebhookUpdate
+	if err := json.Unmarshal([]byte(`{"failureHandling": {"retryStrategy": {"jitter": 0.5}}}`), &u); err != nil {
+		t.Fatal(err)
+	}
+	w, _ = update(t, w, 2, t0, &u)
+	if w.FailureHandling.RetryStrategy.Jitter != 0.5 || w.FailureHandling.RetryStrategy.Attempts != 3 {
+		t.Fatalf("strategy = %+v", *w.FailureHandling.RetryStrategy)
+	}
+	u = WebhookUpdate{}
+	if err := json.Unmarshal([]byte(`{"failureHandling": {"retryStrategy": {"jitter": null}}}`), &u); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustJSON(t, u); got != `{"failureHandling":{"retryStrategy":{"jitter":null}}}` {
+		t.Errorf("the change is recorded as %s", got)
+	}
+	w, _ = update(t, w, 3, t0, &u)
+	if w.FailureHandling.RetryStrategy.Jitter != 0 {
+		t.Fatalf("null did not clear the jitter: %+v", *w.FailureHandling.RetryStrategy)
+	}
+	for _, bad := range []float64{-0.1, 0.51, 2} {
+		req.FailureHandling.RetryStrategy.Jitter = bad
+		_, err := Policy{}.CreateWebhook(testTenant, "01JPA0000000000000000000AB", "actor-1", t0, req)
+		wantError(t, err, CodeInvalid, "failureHandling.retryStrategy.jitter")
+		_, err = Policy{}.UpdateWebhook(w, "actor-2", t0, &WebhookUpdate{FailureHandling: &FailureHandlingUpdate{
+			RetryStrategy: &RetryStrategyUpdate{Jitter: Clearable[float64]{Value: bad, Set: true}}}})
+		wantError(t, err, CodeInvalid, "failureHandling.retryStrategy.jitter")
+	}
+}
