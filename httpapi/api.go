@@ -13,6 +13,7 @@ import (
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/commands"
 	"github.com/hookstream/hookstream/projections"
+	"github.com/hookstream/hookstream/tracing"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -39,7 +40,9 @@ type Config struct {
 	Serving func() (views, broker bool)
 	// Registry receives the HTTP metrics and is served at /metrics.
 	Registry *prometheus.Registry
-	Log      *slog.Logger
+	// Tracer exports a span per ingested event; nil: none.
+	Tracer *tracing.Tracer
+	Log    *slog.Logger
 	Now      func() time.Time
 }
 
@@ -59,6 +62,7 @@ type API struct {
 	log        *slog.Logger
 	metrics    *httpMetrics
 	limiter    *rateLimiter // nil: unlimited
+	tracer     *tracing.Tracer
 	handler    http.Handler
 }
 
@@ -82,6 +86,7 @@ func New(cfg Config) *API {
 		serving:    cfg.Serving,
 		log:        cfg.Log,
 		metrics:    newHTTPMetrics(cfg.Registry),
+		tracer:     cfg.Tracer,
 	}
 	if cfg.RateLimit > 0 {
 		a.limiter = newRateLimiter(cfg.RateLimit, now, maxRateBuckets)
