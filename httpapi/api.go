@@ -43,7 +43,7 @@ type Config struct {
 	// Tracer exports a span per ingested event; nil: none.
 	Tracer *tracing.Tracer
 	Log    *slog.Logger
-	Now      func() time.Time
+	Now    func() time.Time
 }
 
 // API is the HTTP handler.
