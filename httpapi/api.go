@@ -40,10 +40,11 @@ type Config struct {
 	Serving func() (views, broker bool)
 	// Registry receives the HTTP metrics and is served at /metrics.
 	Registry *prometheus.Registry
+	Log      *slog.Logger
+	Now      func() time.Time
+
 	// Tracer exports a span per ingested event; nil: none.
 	Tracer *tracing.Tracer
-	Log    *slog.Logger
-	Now    func() time.Time
 }
 
 // API is the HTTP handler.
