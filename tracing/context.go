@@ -155,7 +155,9 @@ func NewTrace() Context {
 // Derive returns the sampled trace of something that came without one, computed from its key (an event's
 // locator): every instance, every retry and every rebuild derives the same.
 func Derive(key string) Context {
-	sum := sha256.Sum256([]byte("hookstream trace\x00" + key))
+	// Built on the stack: every routed event without a trace of its own comes here.
+	var buf [64]byte
+	sum := sha256.Sum256(append(append(buf[:0], "hookstream trace\x00"...), key...))
 	var c Context
 	copy(c.TraceID[:], sum[:16])
 	copy(c.SpanID[:], sum[16:24])

@@ -120,3 +120,34 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAttemptWhenOff is what tracing adds to an attempt while no spans are exported: a no-op span and
+// the traceparent value the request carries.
+func BenchmarkAttemptWhenOff(b *testing.B) {
+	var tr *Tracer
+	parent, _ := Parse(sample, "rojo=1")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		s := tr.Start(ctx, "hookstream.attempt", KindClient, parent)
+		_ = s.Context(parent).Traceparent()
+		s.End()
+	}
+}
+
+// BenchmarkDecodeTrace is what reading an event's trace context adds to decoding it: parsing a given one,
+// or deriving one from the locator.
+func BenchmarkDecodeTrace(b *testing.B) {
+	b.Run("given", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = Parse(sample, "rojo=1")
+		}
+	})
+	b.Run("derived", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = Derive("01JD3Q4V5W6X7Y8Z9A0B1C2D3E")
+		}
+	})
+}
