@@ -131,7 +131,7 @@ func StartWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opts O
 		return nil, err
 	}
 	e.views = newViews(e.store, e.broker.Subjects)
-	if e.tracer, err = newTracer(ctx, cfg); err != nil {
+	if e.tracer, err = newTracer(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	policy := hookstream.Policy{AllowPrivateDestinations: cfg.AllowPrivateDestinations}
@@ -455,12 +455,17 @@ func (e *Engine) stop(ctx context.Context) error {
 const tracerFlushTimeout = 2 * time.Second
 
 // newTracer returns the tracer exporting to the configured collector, or nil when none is.
-func newTracer(ctx context.Context, cfg *config.Config) (*tracing.Tracer, error) {
+func newTracer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*tracing.Tracer, error) {
 	u, err := tracing.TracesURL(cfg.OTLPEndpoint)
+	if err != nil || u == "" {
+		return nil, err
+	}
+	t, err := tracing.New(ctx, tracing.Config{URL: u, Service: "hookstream", Version: Version})
 	if err != nil {
 		return nil, err
 	}
-	return tracing.New(ctx, tracing.Config{URL: u, Service: "hookstream", Version: Version})
+	log.Info("exporting trace spans over OTLP/HTTP", "url", broker.RedactURLs(u))
+	return t, nil
 }
 
 // awaitGroup waits for the group's components to return, until ctx ends. While NATS is away, nothing they
