@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/hookstream/hookstream/tracing"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -20,6 +21,9 @@ type Event struct {
 	Timestamp time.Time       `json:"timestamp"`
 	RequestID string          `json:"requestId,omitempty"`
 	Data      json.RawMessage `json:"data"`
+	// Trace is the W3C trace context kept with the event, which every attempt carries on. It travels in the
+	// stored message's headers, not in the JSON: what endpoints receive and the API answers are unchanged.
+	Trace tracing.Context `json:"-"`
 }
 
 // CheckEvent validates what a producer gives: the tenant, the type and the data (a JSON object of at most

@@ -190,6 +190,10 @@ type Line struct {
 	// Actor is who made the change, for webhook and token changes and diverted deletions: a token locator,
 	// "admin" or "system".
 	Actor string `json:"actor,omitempty"`
+	// Traceparent and Tracestate are an event's W3C trace context, which its attempts carry on: as its
+	// producer gave it, or the one derived for an event that came without one.
+	Traceparent string `json:"traceparent,omitempty"`
+	Tracestate  string `json:"tracestate,omitempty"`
 	// Invalid says why the stored message is not a valid entry; Entry then shows what is known of it.
 	Invalid string `json:"invalid,omitempty"`
 	// Entry is the decoded entry, secrets redacted: an EventResponse for events, the change event or record

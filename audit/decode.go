@@ -190,6 +190,7 @@ func (rd *reader) decodeEvent(line *Line, header nats.Header, data []byte) (any,
 	if (f.Event != "" && ev.Locator != f.Event) || (f.Tenant != "" && ev.Tenant != f.Tenant) || (f.Type != "" && ev.Type != f.Type) {
 		return nil, nil
 	}
+	line.Traceparent, line.Tracestate = ev.Trace.Traceparent(), ev.Trace.State
 	return ev, nil
 }
 

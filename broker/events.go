@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -22,7 +24,8 @@ const HeaderIngestedAt = "Hookstream-Ingested-At"
 // DecodeEvent turns a stored event message into the Event that every view, delivery and replay uses, or an
 // error saying why the message is not a valid event. The locator comes from the event's time (its
 // HeaderIngestedAt, else the stored timestamp) and its sequence: both are in the stored message, so everyone
-// computes the same one.
+// computes the same one. So does the trace context: the message's traceparent and tracestate headers, or,
+// when absent or invalid, a trace derived from the locator.
 func (s Subjects) DecodeEvent(subject string, seq uint64, stored time.Time, header nats.Header, data []byte) (*hookstream.Event, error) {
 	tenant, eventType, ok := s.ParseEvent(subject)
 	if !ok {
@@ -42,19 +45,39 @@ func (s Subjects) DecodeEvent(subject string, seq uint64, stored time.Time, head
 			at = t
 		}
 	}
+	locator := hookstream.EventLocator(at, seq)
+	trace, ok := traceHeader(header)
+	if !ok {
+		trace = tracing.Derive(locator)
+	}
 	return &hookstream.Event{
-		Locator:   hookstream.EventLocator(at, seq),
+		Locator:   locator,
 		Type:      eventType,
 		Tenant:    tenant,
 		Timestamp: at.UTC(),
 		RequestID: requestID,
 		Data:      bytes.TrimSpace(data),
+		Trace:     trace,
 	}, nil
 }
 
+// traceHeader reads the W3C trace context of a message. NATS headers are case-sensitive: the lowercase
+// names W3C recommends are read first, then the canonical HTTP spelling a producer may have copied.
+func traceHeader(h nats.Header) (tracing.Context, bool) {
+	get := func(name string) string {
+		if v := h.Get(name); v != "" {
+			return v
+		}
+		return h.Get(http.CanonicalHeaderKey(name))
+	}
+	return tracing.Parse(get(tracing.HeaderTraceparent), get(tracing.HeaderTracestate))
+}
+
 // PublishEvent validates and appends an event, and returns it as stored. idempotencyKey, when given, dedupes
-// within the stream's duplicate window: a repeat returns the first event.
-func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, data []byte, requestID, idempotencyKey string) (*hookstream.Event, error) {
+// within the stream's duplicate window: a repeat returns the first event. trace, when valid, is kept with the
+// event in its headers; without it the event's trace is derived from its locator.
+func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, data []byte, requestID, idempotencyKey string,
+	trace tracing.Context) (*hookstream.Event, error) {
 	if err := hookstream.CheckEvent(tenant, eventType, data); err != nil {
 		return nil, err
 	}
@@ -66,6 +89,12 @@ func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, dat
 	msg.Header.Set(HeaderIngestedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	if requestID != "" {
 		msg.Header.Set(HeaderRequestID, requestID)
+	}
+	if trace.Valid() {
+		msg.Header.Set(tracing.HeaderTraceparent, trace.Traceparent())
+		if trace.State != "" {
+			msg.Header.Set(tracing.HeaderTracestate, trace.State)
+		}
 	}
 	var opts []jetstream.PublishOpt
 	if idempotencyKey != "" {

@@ -8,6 +8,7 @@ import (
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/delivery"
 	"github.com/hookstream/hookstream/projections"
+	"github.com/hookstream/hookstream/tracing"
 )
 
 // Enqueuer starts a new delivery of an event to a webhook (a resend), under the webhook's current failure
@@ -41,10 +42,12 @@ func NewDeliveryCommands(b *broker.Broker, store *projections.Store, webhooks *p
 		enqueuer: enqueuer, jobs: jobs, now: now}
 }
 
-// PublishEvent ingests an event and answers once the events view has it, so the caller can read it back.
-func (c *DeliveryCommands) PublishEvent(ctx context.Context, tenant, eventType string, data []byte, requestID, idempotencyKey string) (*hookstream.Event, error) {
+// PublishEvent ingests an event, with the trace context it is to keep, and answers once the events view has
+// it, so the caller can read it back.
+func (c *DeliveryCommands) PublishEvent(ctx context.Context, tenant, eventType string, data []byte, requestID, idempotencyKey string,
+	trace tracing.Context) (*hookstream.Event, error) {
 	// No wait for the events view: Event reads an event the view has not applied yet from the stream.
-	return c.broker.PublishEvent(ctx, tenant, eventType, data, requestID, idempotencyKey)
+	return c.broker.PublishEvent(ctx, tenant, eventType, data, requestID, idempotencyKey, trace)
 }
 
 // CatchUpEvents waits until the events view has applied every event published so far, so a listing includes

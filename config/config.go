@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type Config struct {
 	RetainAttempts           time.Duration
 	RetainEventsBytes        int64
 	RetainAttemptsBytes      int64
+	// OTLPEndpoint is the OTLP/HTTP collector spans are exported to: a base URL (spans go to its /v1/traces)
+	// or the full URL of its traces path. Empty: no spans are exported; deliveries carry trace context anyway.
+	OTLPEndpoint string
 	// GCPercent is the Go GC's target for the serve process; 0 leaves Go's own. GOGC, when set in the
 	// environment, wins. The engine does not read it: the target is the process's, set by the command.
 	GCPercent int
@@ -76,6 +80,8 @@ func Default() *Config {
 		// often costs little marking, and the heap's peak follows the target (docs/performance.md, "The GC
 		// target").
 		GCPercent: 50,
+		// Tracing exports nothing unless told where to: spans cost nothing then.
+		OTLPEndpoint: "",
 		// Retries due over 10 minutes ahead wait in 1-minute buckets, each promoted 3 minutes before it begins.
 		RetryBuckets: RetryBuckets{After: 10 * time.Minute, Span: time.Minute, Lead: 3 * time.Minute},
 	}
@@ -112,6 +118,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.Int64Var(&c.RetainEventsBytes, "retain-events-bytes", d.RetainEventsBytes, "size cap of the events stream in bytes (0: none); the oldest go first")
 	fs.Int64Var(&c.RetainAttemptsBytes, "retain-attempts-bytes", d.RetainAttemptsBytes, "size cap of the attempts stream in bytes (0: none); the oldest go first")
 	fs.StringVar(&c.Sync, "sync", d.Sync, "JetStream fsync policy of the embedded server: always or interval")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", d.OTLPEndpoint, "OTLP/HTTP collector to export trace spans to, e.g. http://127.0.0.1:4318 (empty: none; else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "Go GC target: how far (%) the heap may grow over the live heap between collections (0: Go's own, 100); GOGC, when set, wins")
 }
 
@@ -167,10 +174,33 @@ func Parse(fs *flag.FlagSet, c *Config, args []string, getenv func(string) strin
 		}
 	}
 	c.AdminToken = getenv(EnvPrefix + "ADMIN_TOKEN")
+	c.otlpFromOTel(fs, getenv)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	return nil
+}
+
+// The OpenTelemetry variables that name a collector: the traces URL as is, or a base URL.
+const (
+	envOTelTraces   = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	envOTelEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT"
+)
+
+// otlpFromOTel takes the collector from the standard OpenTelemetry variables when hookstream's own setting
+// is not given: they are what collectors and platforms set for every process they trace.
+func (c *Config) otlpFromOTel(fs *flag.FlagSet, getenv func(string) string) {
+	if fs.Lookup("otlp-endpoint") == nil || c.OTLPEndpoint != "" {
+		return
+	}
+	if v := getenv(envOTelTraces); v != "" {
+		c.OTLPEndpoint = v
+		c.setSource("otlp-endpoint", envOTelTraces)
+	} else if v := getenv(envOTelEndpoint); v != "" {
+		// The base URL's signal path is appended whatever its path, as the OpenTelemetry specification says.
+		c.OTLPEndpoint = strings.TrimSuffix(v, "/") + "/v1/traces"
+		c.setSource("otlp-endpoint", envOTelEndpoint)
+	}
 }
 
 func (c *Config) setSource(name, source string) {
@@ -264,6 +294,11 @@ func (c *Config) Validate() error {
 	}
 	if c.RetainEventsBytes < 0 || c.RetainAttemptsBytes < 0 {
 		errs = append(errs, errors.New("--retain-events-bytes and --retain-attempts-bytes must not be negative"))
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("--otlp-endpoint must be an http or https URL"))
+		}
 	}
 	if err := CheckGCPercent(c.GCPercent); err != nil {
 		errs = append(errs, err)

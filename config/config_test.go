@@ -167,3 +167,40 @@ func TestGCPercent(t *testing.T) {
 		t.Error("GCTarget sets a target for --gc-percent 0")
 	}
 }
+
+func TestOTLPEndpointSources(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		want   string
+		source string
+	}{
+		{"off by default", nil, nil, "", ""},
+		{"flag", []string{"--otlp-endpoint", "http://127.0.0.1:4318"}, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://other:4318"},
+			"http://127.0.0.1:4318", "flag"},
+		{"own variable", nil, map[string]string{"HOOKSTREAM_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://b:4318"},
+			"http://a:4318", "HOOKSTREAM_OTLP_ENDPOINT"},
+		{"traces variable as is", nil, map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/custom",
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://b:4318"}, "http://c:4318/custom", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{"base variable gets the signal path", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://b:4318/otlp/"},
+			"http://b:4318/otlp/v1/traces", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := parse(t, c.args, c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.OTLPEndpoint != c.want || cfg.Sources["otlp-endpoint"] != c.source {
+				t.Fatalf("endpoint %q from %q, want %q from %q", cfg.OTLPEndpoint, cfg.Sources["otlp-endpoint"], c.want, c.source)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	cfg, _ := parse(t, []string{"--otlp-endpoint", "collector:4318"}, nil)
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--otlp-endpoint") {
+		t.Fatalf("a URL without scheme: %v", err)
+	}
+}

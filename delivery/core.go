@@ -9,6 +9,7 @@ import (
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/delivery/sender"
 	"github.com/hookstream/hookstream/projections"
+	"github.com/hookstream/hookstream/tracing"
 )
 
 // Config bounds the delivery work.
@@ -26,6 +27,8 @@ type Config struct {
 	UserAgent string
 	// Buckets says which retries wait in buckets rather than in a schedule of their own (zero: the defaults).
 	Buckets RetryBuckets
+	// Tracer exports spans of routing and of each attempt; nil: none.
+	Tracer *tracing.Tracer
 }
 
 // Views are the read models delivery consults.
@@ -60,14 +63,15 @@ func New(cfg Config, b *broker.Broker, store *projections.Store, v Views, suspen
 		tries: &deliverer{
 			sender: sender.New(sender.Config{Timeout: cfg.Timeout, AllowPrivate: cfg.AllowPrivate,
 				MaxConnsPerHost: cfg.MaxPerEndpoint, UserAgent: cfg.UserAgent}),
-			webhooks: v.Webhooks, recorder: recorder, scheduler: scheduler, suspender: suspender, metrics: metrics, log: log,
+			webhooks: v.Webhooks, recorder: recorder, scheduler: scheduler, suspender: suspender, metrics: metrics,
+			tracer: cfg.Tracer, log: log,
 		},
 		global: make(chan struct{}, cfg.MaxInFlight),
 		lanes:  map[string]*lane{},
 	}
 	return &Core{
 		Router: &Router{broker: b, store: store, webhooks: v.Webhooks, recorder: recorder, scheduler: scheduler,
-			dispatcher: d, metrics: metrics, log: log, inFlight: map[broker.Msg]*routedEvent{}, filters: filters{}},
+			dispatcher: d, metrics: metrics, tracer: cfg.Tracer, log: log, inFlight: map[broker.Msg]*routedEvent{}, filters: filters{}},
 		Dispatcher: d,
 		Holds:      newHolds(b, v.Webhooks, releaser, d, scheduler, log),
 		Jobs: &Jobs{broker: b, store: store, events: v.Events, attempts: v.Attempts, webhooks: v.Webhooks, deliver: d,

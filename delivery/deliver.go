@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/hookstream/hookstream/delivery/decide"
 	"github.com/hookstream/hookstream/delivery/sender"
 	"github.com/hookstream/hookstream/projections"
+	"github.com/hookstream/hookstream/tracing"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Suspender suspends a webhook on the engine's behalf after a final failure.
@@ -37,6 +40,7 @@ type deliverer struct {
 	scheduler *Scheduler
 	suspender Suspender
 	metrics   *Metrics
+	tracer    *tracing.Tracer // nil: no spans; attempts carry the event's trace context regardless
 	log       *slog.Logger
 }
 
@@ -87,7 +91,9 @@ func (d *deliverer) begin(ctx context.Context, t *task, fromHold bool) (*conclud
 			return nil, resultDone, d.recorder.Cancelled(ctx, t)
 		}
 	}
-	r := d.sender.Send(ctx, &wh.Endpoint, t.event, t.body)
+	span := d.tracer.Start(ctx, "hookstream.attempt", tracing.KindClient, t.trace)
+	r := d.sender.Send(ctx, &wh.Endpoint, t.event, t.body, span.Context(t.trace))
+	endSpan(span, t, r)
 	d.metrics.Latency.Observe(r.Latency().Seconds())
 	a := &hookstream.Attempt{
 		Locator: t.attempt, Tenant: t.tenant, Webhook: t.webhook, Event: t.event, EventSeq: t.eventSeq, Try: t.try,
@@ -195,12 +201,29 @@ func (d *deliverer) finalFailure(ctx context.Context, t *task, a *hookstream.Att
 			return fmt.Errorf("encode alert: %w", err)
 		}
 		alert := &task{kind: kindAlert, tenant: t.tenant, webhook: t.webhook, event: t.event, eventSeq: t.eventSeq,
-			attempt: hookstream.DerivedLocator(at, a.Locator, "alert"), body: notice}
+			attempt: hookstream.DerivedLocator(at, a.Locator, "alert"), body: notice, trace: t.trace}
 		if err := d.scheduler.enqueue(ctx, alert, "alert/"+a.Locator); err != nil {
 			return fmt.Errorf("queue alert: %w", err)
 		}
 	}
 	return nil
+}
+
+// endSpan describes a request on its span and ends it. Nothing is built for a span that does not record, and
+// nothing secret goes in: no URL (its query may hold a token), no header, no body.
+func endSpan(span tracing.Span, t *task, r sender.Result) {
+	if span.Recording() {
+		span.SetAttributes(attribute.String("hookstream.tenant", t.tenant), attribute.String("hookstream.webhook", t.webhook),
+			attribute.String("hookstream.event", t.event), attribute.String("hookstream.attempt", t.attempt),
+			attribute.Int("hookstream.try", t.try), attribute.Int("http.response.status_code", r.StatusCode))
+		switch {
+		case r.Err != nil:
+			span.Fail(r.Err.Error())
+		case !decide.Succeeded(r.StatusCode):
+			span.Fail("endpoint answered " + strconv.Itoa(r.StatusCode))
+		}
+	}
+	span.End()
 }
 
 func failureMessage(a *hookstream.Attempt) string {
@@ -225,7 +248,9 @@ func (d *deliverer) sendAlert(ctx context.Context, t *task) {
 		d.metrics.Alerts.WithLabelValues("skipped").Inc()
 		return
 	}
-	r := d.sender.Send(ctx, wh.FailureHandling.AlertEndpoint, t.attempt, t.body)
+	span := d.tracer.Start(ctx, "hookstream.alert", tracing.KindClient, t.trace)
+	r := d.sender.Send(ctx, wh.FailureHandling.AlertEndpoint, t.attempt, t.body, span.Context(t.trace))
+	endSpan(span, t, r)
 	if r.Err != nil || !decide.Succeeded(r.StatusCode) {
 		d.metrics.Alerts.WithLabelValues("failed").Inc()
 		d.log.Warn("failure alert not accepted", "webhook", t.webhook, "status", r.StatusCode, "err", r.Err)

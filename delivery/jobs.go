@@ -225,7 +225,7 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 				return fmt.Errorf("encode event: %w", err)
 			}
 			t := &task{kind: kindEvent, tenant: job.Tenant, webhook: job.Webhook, event: e.Locator, eventSeq: seq,
-				attempt: hookstream.DerivedLocator(time.Now(), job.ID, e.Locator), body: body}
+				attempt: hookstream.DerivedLocator(time.Now(), job.ID, e.Locator), body: body, trace: e.Trace}
 			// The try runs to its end even if the engine is stopping; the job stops between events.
 			if _, err := j.deliver.Deliver(ctx, t, false); err != nil {
 				return err

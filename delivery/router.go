@@ -12,6 +12,8 @@ import (
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/projections"
+	"github.com/hookstream/hookstream/tracing"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // RouterConsumer names the durable consumer every instance's router shares.
@@ -39,6 +41,7 @@ type Router struct {
 	scheduler  *Scheduler
 	dispatcher *Dispatcher
 	metrics    *Metrics
+	tracer     *tracing.Tracer
 	log        *slog.Logger
 
 	mu       sync.Mutex
@@ -195,6 +198,12 @@ func (r *Router) fanOut(ctx context.Context, m broker.Msg) ([]*task, error) {
 	if err != nil {
 		return nil, err
 	}
+	span := r.tracer.Start(ctx, "hookstream.route", tracing.KindConsumer, ev.Trace)
+	defer span.End()
+	if span.Recording() {
+		span.SetAttributes(attribute.String("hookstream.tenant", ev.Tenant), attribute.String("hookstream.event", ev.Locator),
+			attribute.String("hookstream.event_type", ev.Type))
+	}
 	subs := r.webhooks.Subscribers(ev.Tenant, ev.Type)
 	if len(subs) == 0 {
 		return nil, nil
@@ -214,7 +223,7 @@ func (r *Router) fanOut(ctx context.Context, m broker.Msg) ([]*task, error) {
 			continue // the webhook's filter rejects the event: no attempt, not held
 		}
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
-			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body}
+			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body, trace: ev.Trace}
 		if w.Suspended || w.Holding {
 			if prior := r.recorder.Outcome(t); prior != nil {
 				// Routed before and tried, then the instance died before the event was acked: not held, but
@@ -231,6 +240,9 @@ func (r *Router) fanOut(ctx context.Context, m broker.Msg) ([]*task, error) {
 			continue
 		}
 		tasks = append(tasks, t)
+	}
+	if span.Recording() {
+		span.SetAttributes(attribute.Int("hookstream.tasks", len(tasks)))
 	}
 	return tasks, nil
 }

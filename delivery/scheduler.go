@@ -168,5 +168,5 @@ func (s *Scheduler) Enqueue(ctx context.Context, e *hookstream.Event, eventSeq u
 		return fmt.Errorf("encode event: %w", err)
 	}
 	return s.enqueue(ctx, &task{kind: kindEvent, tenant: e.Tenant, webhook: webhook, event: e.Locator, eventSeq: eventSeq,
-		attempt: attempt, body: body}, msgID)
+		attempt: attempt, body: body, trace: e.Trace}, msgID)
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/tracing"
 	"github.com/nats-io/nats.go"
 )
 
@@ -40,6 +41,8 @@ type task struct {
 	// parked marks a task a lane that could not keep up set aside; the lane counts it back when it returns.
 	parked bool
 	body   []byte
+	// trace is the event's trace context, which every try carries on with a span id of its own.
+	trace tracing.Context
 	// outcomeRead marks a task whose recorded outcome the router has looked up already: prior, nil when the
 	// try has none. Neither travels with a task's message: a task that comes back as one is looked up again.
 	outcomeRead bool
@@ -58,6 +61,12 @@ func (t *task) header() nats.Header {
 	}
 	if t.parked {
 		h.Set(headerParked, "1")
+	}
+	if t.trace.Valid() {
+		h.Set(tracing.HeaderTraceparent, t.trace.Traceparent())
+		if t.trace.State != "" {
+			h.Set(tracing.HeaderTracestate, t.trace.State)
+		}
 	}
 	return h
 }
@@ -83,6 +92,10 @@ func parseTask(h nats.Header, body []byte) (*task, error) {
 	}
 	if t.tenant == "" || t.webhook == "" || t.event == "" || t.attempt == "" {
 		return nil, fmt.Errorf("task lacks tenant, webhook, event or attempt")
+	}
+	var ok bool
+	if t.trace, ok = tracing.Parse(h.Get(tracing.HeaderTraceparent), h.Get(tracing.HeaderTracestate)); !ok {
+		t.trace = tracing.Derive(t.event) // as the event's own, had it come without one
 	}
 	return t, nil
 }

@@ -24,6 +24,7 @@ func (e *Engine) newDelivery(cmd *commands.Service, metrics *delivery.Metrics) f
 			MaxPerEndpoint: cfg.MaxInFlightPerEndpoint,
 			UserAgent:      "hookstream/" + Version,
 			Buckets:        delivery.RetryBuckets(cfg.RetryBuckets),
+			Tracer:         e.tracer,
 		}, e.broker, e.store, delivery.Views{Webhooks: v.webhooks, Events: v.events, Attempts: v.attempts, Diverted: v.diverted},
 			cmd, cmd, metrics, log)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/hookstream/hookstream/httpapi"
 	"github.com/hookstream/hookstream/projections"
 	"github.com/hookstream/hookstream/supervise"
+	"github.com/hookstream/hookstream/tracing"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -48,6 +49,7 @@ type Engine struct {
 	listener net.Listener
 	server   *http.Server
 	pprof    *http.Server
+	tracer   *tracing.Tracer // nil: no spans exported
 
 	// group supervises every long-lived part; stopGroup ends it and groupDone is closed once it has.
 	group     *supervise.Group
@@ -129,6 +131,9 @@ func StartWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opts O
 		return nil, err
 	}
 	e.views = newViews(e.store, e.broker.Subjects)
+	if e.tracer, err = newTracer(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	policy := hookstream.Policy{AllowPrivateDestinations: cfg.AllowPrivateDestinations}
 	cmd := commands.New(e.broker, e.store, e.views.webhooks, e.views.tokens, policy, time.Now)
 	reg := prometheus.NewRegistry()
@@ -153,6 +158,7 @@ func StartWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opts O
 		Failing:        e.Failing,
 		Serving:        func() (bool, bool) { return e.viewsUp.done(), e.broker.Connected() },
 		Registry:       reg,
+		Tracer:         e.tracer,
 		Log:            log.With("component", "http"),
 	})
 	e.server = &http.Server{
@@ -435,7 +441,31 @@ func (e *Engine) stop(ctx context.Context) error {
 	if e.broker != nil {
 		e.broker.Stop(ctx)
 	}
+	// Last, so the spans of the final attempts go too; bounded, so a collector out of reach cannot hold the
+	// stop up.
+	flush, cancel := context.WithTimeout(ctx, tracerFlushTimeout)
+	defer cancel()
+	if err := e.tracer.Shutdown(flush); err != nil {
+		e.log.Warn("spans not exported at stop", "err", err)
+	}
 	return errors.Join(errs...)
+}
+
+// tracerFlushTimeout bounds the export of the spans still buffered at stop.
+const tracerFlushTimeout = 2 * time.Second
+
+// newTracer returns the tracer exporting to the configured collector, or nil when none is.
+func newTracer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*tracing.Tracer, error) {
+	u, err := tracing.TracesURL(cfg.OTLPEndpoint)
+	if err != nil || u == "" {
+		return nil, err
+	}
+	t, err := tracing.New(ctx, tracing.Config{URL: u, Service: "hookstream", Version: Version})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("exporting trace spans over OTLP/HTTP", "url", broker.RedactURLs(u))
+	return t, nil
 }
 
 // awaitGroup waits for the group's components to return, until ctx ends. While NATS is away, nothing they

@@ -13,6 +13,7 @@ import (
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/commands"
 	"github.com/hookstream/hookstream/projections"
+	"github.com/hookstream/hookstream/tracing"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	// Tracer exports a span per ingested event; nil: none.
+	Tracer *tracing.Tracer
 }
 
 // API is the HTTP handler.
@@ -59,6 +63,7 @@ type API struct {
 	log        *slog.Logger
 	metrics    *httpMetrics
 	limiter    *rateLimiter // nil: unlimited
+	tracer     *tracing.Tracer
 	handler    http.Handler
 }
 
@@ -82,6 +87,7 @@ func New(cfg Config) *API {
 		serving:    cfg.Serving,
 		log:        cfg.Log,
 		metrics:    newHTTPMetrics(cfg.Registry),
+		tracer:     cfg.Tracer,
 	}
 	if cfg.RateLimit > 0 {
 		a.limiter = newRateLimiter(cfg.RateLimit, now, maxRateBuckets)

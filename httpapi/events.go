@@ -10,6 +10,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/projections"
+	"github.com/hookstream/hookstream/tracing"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // eventRequest is the body of POST /event/{tenantLocator}/events.
@@ -37,9 +39,19 @@ func (a *API) publishEvent(w http.ResponseWriter, r *request) error {
 	if len(key) > MaxIdempotencyKeyLength {
 		return hookstream.Invalid("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLength)
 	}
-	e, err := a.deliveries.PublishEvent(r.Context(), r.tenant, req.Type, req.Data, req.RequestID, key)
+	// The producer's trace context, when valid, is the ingest span's parent; without one the event starts a
+	// trace of its own here. Either way the event keeps the context of this span for its attempts.
+	given, _ := tracing.Parse(r.Header.Get("Traceparent"), r.Header.Get("Tracestate"))
+	span := a.tracer.Start(r.Context(), "hookstream.ingest", tracing.KindServer, given)
+	defer span.End()
+	e, err := a.deliveries.PublishEvent(r.Context(), r.tenant, req.Type, req.Data, req.RequestID, key, span.Context(given))
 	if err != nil {
+		span.Fail("not ingested")
 		return err
+	}
+	if span.Recording() {
+		span.SetAttributes(attribute.String("hookstream.tenant", e.Tenant), attribute.String("hookstream.event", e.Locator),
+			attribute.String("hookstream.event_type", e.Type))
 	}
 	writeJSON(w, http.StatusAccepted, e)
 	return nil

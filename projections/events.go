@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/tracing"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -49,7 +50,7 @@ func (v *Events) Apply(tx *bolt.Tx, m *Msg) error {
 	if err != nil {
 		return Skip(err)
 	}
-	data, err := json.Marshal(e)
+	data, err := json.Marshal(storedEvent{Event: e, Traceparent: e.Trace.Traceparent(), Tracestate: e.Trace.State})
 	if err != nil {
 		return Skip(fmt.Errorf("encode event: %w", err))
 	}
@@ -80,6 +81,28 @@ func (v *Events) TrimBelow(first uint64) (int, error) {
 	return n, err
 }
 
+// storedEvent is an event as the view keeps it: its JSON, and the trace context its JSON leaves out, which
+// resends and jobs carry on.
+type storedEvent struct {
+	*hookstream.Event
+	Traceparent string `json:"traceparent,omitempty"`
+	Tracestate  string `json:"tracestate,omitempty"`
+}
+
+// decodeStored reads an event the view keeps. One kept without a trace context gets the one its stored
+// message without headers would have.
+func decodeStored(data []byte) (*hookstream.Event, error) {
+	s := storedEvent{Event: &hookstream.Event{}}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, err
+	}
+	var ok bool
+	if s.Event.Trace, ok = tracing.Parse(s.Traceparent, s.Tracestate); !ok {
+		s.Event.Trace = tracing.Derive(s.Event.Locator)
+	}
+	return s.Event, nil
+}
+
 // DecodeEvent decodes a stored event message (see broker.Subjects.DecodeEvent).
 func DecodeEvent(subjects broker.Subjects, m *Msg) (*hookstream.Event, error) {
 	return subjects.DecodeEvent(m.Subject, m.Seq, m.Time, m.Header, m.Data)
@@ -100,8 +123,9 @@ func (v *Events) Get(tenant, locator string) (*hookstream.Event, error) {
 		if data == nil {
 			return nil
 		}
-		e = &hookstream.Event{}
-		return json.Unmarshal(data, e)
+		var err error
+		e, err = decodeStored(data)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read event: %w", err)
@@ -150,16 +174,16 @@ func (v *Events) List(tenant string, f EventFilter, after uint64, limit int) ([]
 		prefix := key(tenant, "")
 		c := tx.Bucket(eventsBucket).Cursor()
 		for k, data := c.Seek(seqKey(prefix, after+1)); k != nil && bytes.HasPrefix(k, prefix); k, data = c.Next() {
-			var e hookstream.Event
-			if err := json.Unmarshal(data, &e); err != nil {
+			e, err := decodeStored(data)
+			if err != nil {
 				return fmt.Errorf("decode event: %w", err)
 			}
 			if !f.End.IsZero() && !e.Timestamp.Before(f.End.Add(timeOrderSlack)) {
 				return nil // ingestion order is time order, within the slack: nothing later can match
 			}
 			last = seqOf(k)
-			if f.match(&e) {
-				out = append(out, &e)
+			if f.match(e) {
+				out = append(out, e)
 				if len(out) == limit {
 					return nil
 				}

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -131,11 +130,11 @@ func (v *Events) PageEvents(tenant string, f EventFilter, after, before string, 
 			return err
 		}
 		out, more, err = scanPage(tx.Bucket(eventsBucket), prefix, cur, func(_, data []byte) (*hookstream.Event, bool, error) {
-			var e hookstream.Event
-			if err := json.Unmarshal(data, &e); err != nil {
+			e, err := decodeStored(data)
+			if err != nil {
 				return nil, false, fmt.Errorf("decode event: %w", err)
 			}
-			return &e, f.match(&e), nil
+			return e, f.match(e), nil
 		})
 		return err
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/config"
+	"github.com/hookstream/hookstream/tracing"
 )
 
 // publish ingests one event over NATS and prints its EventResponse.
@@ -25,6 +26,8 @@ func publish(args []string, stdout, stderr io.Writer, getenv func(string) string
 	data := fs.String("data", "", "event data: a JSON object, or @file to read it from a file (required)")
 	requestID := fs.String("request-id", "", "optional request id, delivered as requestId")
 	key := fs.String("idempotency-key", "", "optional key: a repeat within the duplicate window returns the first event")
+	traceparent := fs.String("traceparent", "", "optional W3C traceparent the event's deliveries carry on (else a trace of its own)")
+	tracestate := fs.String("tracestate", "", "optional W3C tracestate, kept with --traceparent")
 	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS URL(s) of the server hookstream uses")
 	creds := fs.String("nats-creds", "", "NATS credentials file")
 	prefix := fs.String("subject-prefix", config.Default().SubjectPrefix, "subject prefix the engine uses")
@@ -41,6 +44,10 @@ func publish(args []string, stdout, stderr io.Writer, getenv func(string) string
 		return errors.New("--type is required")
 	case *data == "":
 		return errors.New("--data is required")
+	}
+	trace, ok := tracing.Parse(*traceparent, *tracestate)
+	if !ok && *traceparent != "" {
+		return errors.New("--traceparent is not a valid W3C traceparent")
 	}
 	body := []byte(*data)
 	if path, ok := strings.CutPrefix(*data, "@"); ok {
@@ -62,7 +69,7 @@ func publish(args []string, stdout, stderr io.Writer, getenv func(string) string
 		return fmt.Errorf("NATS at %s: %w", broker.RedactURLs(*natsURL), err)
 	}
 	defer b.Close()
-	e, err := b.PublishEvent(ctx, *tenant, *eventType, body, *requestID, *key)
+	e, err := b.PublishEvent(ctx, *tenant, *eventType, body, *requestID, *key, trace)
 	if err != nil {
 		return err
 	}

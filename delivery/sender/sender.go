@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/tracing"
 )
 
 // Config shapes a Sender.
@@ -66,16 +67,17 @@ type Result struct {
 // Latency is how long the request took.
 func (r Result) Latency() time.Duration { return r.Ended.Sub(r.Started) }
 
-// Send POSTs body to the endpoint with msgID as webhook-id, signed with the endpoint's secrets in force.
-func (s *Sender) Send(ctx context.Context, ep *hookstream.Endpoint, msgID string, body []byte) Result {
+// Send POSTs body to the endpoint with msgID as webhook-id, signed with the endpoint's secrets in force, and
+// trace, when valid, as its traceparent and tracestate.
+func (s *Sender) Send(ctx context.Context, ep *hookstream.Endpoint, msgID string, body []byte, trace tracing.Context) Result {
 	started := s.now()
 	var retryAfter string
-	code, head, err := s.send(ctx, ep, msgID, body, started, &retryAfter)
+	code, head, err := s.send(ctx, ep, msgID, body, trace, started, &retryAfter)
 	return Result{StatusCode: code, Body: head, Err: err, Started: started, Ended: s.now(), RetryAfter: retryAfter}
 }
 
 // send makes the request; retryAfter receives the answer's Retry-After header.
-func (s *Sender) send(ctx context.Context, ep *hookstream.Endpoint, msgID string, body []byte, now time.Time, retryAfter *string) (int, string, error) {
+func (s *Sender) send(ctx context.Context, ep *hookstream.Endpoint, msgID string, body []byte, trace tracing.Context, now time.Time, retryAfter *string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
@@ -91,6 +93,15 @@ func (s *Sender) send(ctx context.Context, ep *hookstream.Endpoint, msgID string
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	req.Header.Set("Webhook-Id", msgID)
 	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(now.Unix(), 10))
+	// Set after the endpoint's own headers: the event's trace wins over a fixed one configured on the webhook.
+	if trace.Valid() {
+		req.Header.Set("Traceparent", trace.Traceparent())
+		if trace.State != "" {
+			req.Header.Set("Tracestate", trace.State)
+		} else {
+			req.Header.Del("Tracestate")
+		}
+	}
 	if ep.HMACEnabled {
 		sigs := make([]string, 0, 2)
 		for _, secret := range ep.Secrets(now) {
