@@ -74,7 +74,7 @@ func New(cfg Config, b *broker.Broker, store *projections.Store, v Views, suspen
 			dispatcher: d, metrics: metrics, tracer: cfg.Tracer, log: log, inFlight: map[broker.Msg]*routedEvent{}, filters: filters{}},
 		Dispatcher: d,
 		Holds:      newHolds(b, v.Webhooks, releaser, d, scheduler, log),
-		Jobs: &Jobs{broker: b, store: store, events: v.Events, attempts: v.Attempts, webhooks: v.Webhooks, deliver: d,
+		Jobs: &Jobs{broker: b, store: store, events: v.Events, attempts: v.Attempts, webhooks: v.Webhooks, deliver: d.Deliver,
 			scheduler: scheduler, recorder: recorder, log: log, locks: map[string]*sync.Mutex{}},
 		Scheduler: scheduler,
 		Recorder:  recorder,

@@ -208,8 +208,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var consumptions []*broker.Consumption
 	defer func() { broker.Drain(consumptions...) }() // tasks already pulled reach dispatch, which hands them back at once
 	for _, cc := range []broker.ConsumerConfig{
-		{Kind: broker.KindDeliveries, Durable: "deliveries"},
-		{Kind: broker.KindRetries, Durable: "retries", Filters: []string{d.broker.Subjects.RetryDueAll(), d.broker.Subjects.RetryPromoteAll()}},
+		{Kind: broker.KindDeliveries, Durable: DeliveriesConsumer},
+		{Kind: broker.KindRetries, Durable: RetriesConsumer, Filters: []string{d.broker.Subjects.RetryDueAll(), d.broker.Subjects.RetryPromoteAll()}},
 	} {
 		cc.Description, cc.AckWait, cc.MaxAckPending = "hookstream dispatcher: "+cc.Durable, ackWait, 4*d.cfg.MaxInFlight
 		cons, err := d.broker.Consumer(ctx, cc)

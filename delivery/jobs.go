@@ -52,7 +52,7 @@ type Jobs struct {
 	events    *projections.Events
 	attempts  *projections.Attempts
 	webhooks  *projections.Webhooks
-	deliver   *Dispatcher
+	deliver   deliverFunc
 	scheduler *Scheduler
 	recorder  *Recorder
 	log       *slog.Logger
@@ -109,7 +109,7 @@ func (j *Jobs) Submit(ctx context.Context, job *Job) error {
 func (j *Jobs) Run(ctx context.Context) error {
 	cons, err := j.broker.Consumer(ctx, broker.ConsumerConfig{
 		Kind:          broker.KindJobs,
-		Durable:       "jobs",
+		Durable:       JobsConsumer,
 		Description:   "hookstream delivery jobs",
 		AckWait:       jobAckWait,
 		MaxAckPending: jobConcurrency,
@@ -226,8 +226,8 @@ func (j *Jobs) runJob(ctx context.Context, job *Job) error {
 			}
 			t := &task{kind: kindEvent, tenant: job.Tenant, webhook: job.Webhook, event: e.Locator, eventSeq: seq,
 				attempt: hookstream.DerivedLocator(time.Now(), job.ID, e.Locator), body: body, trace: e.Trace}
-			// The try runs to its end even if the engine is stopping; the job stops between events.
-			if _, err := j.deliver.Deliver(ctx, t, false); err != nil {
+			// A try that has begun runs to its end even if the engine stops; the job stops between events.
+			if _, err := j.deliver(ctx, t, false); err != nil {
 				return err
 			}
 		}

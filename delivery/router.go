@@ -16,8 +16,14 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// RouterConsumer names the durable consumer every instance's router shares.
-const RouterConsumer = "router"
+// The durable consumers every instance shares: the router's on the events stream, the dispatcher's on queued
+// tasks and due retries, and the jobs'.
+const (
+	RouterConsumer     = "router"
+	DeliveriesConsumer = "deliveries"
+	RetriesConsumer    = "retries"
+	JobsConsumer       = "jobs"
+)
 
 // routerBatch bounds the events routed between two checks that the webhooks view is current.
 const routerBatch = 512

@@ -78,9 +78,9 @@ func (e *Engine) runDelivery(first *delivery.Core, next func() *delivery.Core) f
 func deliveryConsumers() []struct{ part, kind, name string } {
 	return []struct{ part, kind, name string }{
 		{"router", broker.KindEvents, delivery.RouterConsumer},
-		{"dispatcher", broker.KindDeliveries, "deliveries"},
-		{"dispatcher", broker.KindRetries, "retries"},
-		{"jobs", broker.KindJobs, "jobs"},
+		{"dispatcher", broker.KindDeliveries, delivery.DeliveriesConsumer},
+		{"dispatcher", broker.KindRetries, delivery.RetriesConsumer},
+		{"jobs", broker.KindJobs, delivery.JobsConsumer},
 	}
 }
 

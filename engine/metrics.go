@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hookstream/hookstream/broker"
+	"github.com/hookstream/hookstream/delivery"
 	"github.com/hookstream/hookstream/projections"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -57,7 +58,7 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(s.CachedInfo().State.LastSeq), kind)
 	}
-	for kind, name := range map[string]string{broker.KindEvents: "router", broker.KindDeliveries: "deliveries", broker.KindRetries: "retries"} {
+	for kind, name := range map[string]string{broker.KindEvents: delivery.RouterConsumer, broker.KindDeliveries: delivery.DeliveriesConsumer, broker.KindRetries: delivery.RetriesConsumer} {
 		cons, err := c.broker.JS.Consumer(ctx, c.broker.Subjects.StreamName(kind), name) // one CONSUMER.INFO request
 		if err != nil {
 			continue

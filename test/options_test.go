@@ -185,7 +185,8 @@ func TestRetryJitterStaysWithinItsRange(t *testing.T) {
 	}))
 	h.publishHTTP(tenantA, "jitter.test", map[string]any{})
 	got := rc.waitFor(t, 3, 15*time.Second)
-	// Exponential from 1 s: 1 s then 2 s, each times [0.5, 1.5], never early and at most ~1 s late.
+	// Each retry waits its exponential delay scaled by the jitter factor: never early, and late by at most the
+	// scheduling slack.
 	for k, base := range []time.Duration{time.Second, 2 * time.Second} {
 		gap := got[k+1].at.Sub(got[k].at)
 		if gap < base/2 || gap > base*3/2+time.Second {
