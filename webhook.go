@@ -40,6 +40,26 @@ type WebhookConfig struct {
 	// Filter holds the payload filter as given (a JSON object; see package filter), empty for none: an
 	// event it rejects is not sent to the webhook.
 	Filter json.RawMessage `json:"filter,omitempty"`
+	// Ordering is OrderingFIFO for a webhook that receives its events one at a time, in ingestion order;
+	// empty (or OrderingNone) otherwise.
+	Ordering string `json:"ordering,omitempty"`
+}
+
+// Delivery orderings.
+const (
+	OrderingNone = "none"
+	OrderingFIFO = "fifo"
+)
+
+// FIFO reports whether the webhook receives its events one at a time, in ingestion order.
+func (c *WebhookConfig) FIFO() bool { return c.Ordering == OrderingFIFO }
+
+// OrderingName is the webhook's ordering as the API shows it: "none" when none was set.
+func (c *WebhookConfig) OrderingName() string {
+	if c.Ordering == "" {
+		return OrderingNone
+	}
+	return c.Ordering
 }
 
 // Endpoint is where deliveries (or failure alerts) are POSTed and how they are signed.
@@ -53,6 +73,9 @@ type Endpoint struct {
 	// PreviousSecret stays valid until PreviousSecretUntil after a rotation, so receivers can switch over.
 	PreviousSecret      string     `json:"previousSecret,omitempty"`
 	PreviousSecretUntil *time.Time `json:"previousSecretUntil,omitempty"`
+	// RateLimit bounds the request starts to this endpoint to so many per second, across every instance;
+	// 0 for no bound. Only a webhook's own endpoint has one, not its alert endpoint.
+	RateLimit int `json:"rateLimit,omitempty"`
 }
 
 // FailureHandling says what happens when a delivery fails.

@@ -30,6 +30,8 @@ type WebhookCreate struct {
 	EventTypes      []string               `json:"eventTypes"`
 	// Filter is the payload filter; absent or null for none.
 	Filter json.RawMessage `json:"filter,omitempty"`
+	// Ordering is "none" (the default) or "fifo"; null is "none".
+	Ordering *string `json:"ordering,omitempty"`
 	// UseAutomationPlugin is accepted for compatibility with Socotra clients and has no effect.
 	UseAutomationPlugin *bool `json:"useAutomationPlugin,omitempty"`
 }
@@ -42,6 +44,8 @@ type EndpointCreate struct {
 	SecureSSL   *bool               `json:"secureSsl"`
 	Tag         string              `json:"tag"`
 	Headers     map[string][]string `json:"headers"`
+	// RateLimit bounds deliveries to so many per second; absent or null for no bound.
+	RateLimit *int `json:"rateLimit"`
 }
 
 // FailureHandlingCreate describes failure handling in a create request. Absent triggers mean the default ones;
@@ -66,6 +70,8 @@ type WebhookUpdate struct {
 	RemoveEventTypes      []string               `json:"removeEventTypes,omitempty"`
 	// Filter replaces the payload filter; JSON null removes it.
 	Filter json.RawMessage `json:"filter,omitempty"`
+	// Ordering changes the ordering; null sets it back to "none".
+	Ordering Clearable[string] `json:"ordering,omitzero"`
 }
 
 // EndpointUpdate changes an endpoint.
@@ -77,6 +83,8 @@ type EndpointUpdate struct {
 	Secret        *string             `json:"secret,omitempty"`
 	SecureSSL     *bool               `json:"secureSsl,omitempty"`
 	Tag           *string             `json:"tag,omitempty"`
+	// RateLimit changes the rate limit; null removes it.
+	RateLimit Clearable[int] `json:"rateLimit,omitzero"`
 }
 
 // FailureHandlingUpdate changes failure handling.
@@ -143,6 +151,8 @@ const (
 	MinRetryInterval    = 1
 	MaxRetryInterval    = 86400
 	MaxRetryJitter      = 0.5
+	MinRateLimit        = 1
+	MaxRateLimit        = 10000
 )
 
 // Policy holds the settings that commands are validated against.
@@ -171,7 +181,19 @@ func (p Policy) CreateWebhook(tenant, locator, actor string, now time.Time, req 
 	if err != nil {
 		return nil, err
 	}
+	if req.Endpoint.RateLimit != nil {
+		if err := checkRateLimit("endpoint.rateLimit", *req.Endpoint.RateLimit); err != nil {
+			return nil, err
+		}
+		ep.RateLimit = *req.Endpoint.RateLimit
+	}
 	cfg.Endpoint = ep
+	if req.Ordering != nil {
+		if err := checkOrdering("ordering", *req.Ordering); err != nil {
+			return nil, err
+		}
+		cfg.Ordering = normalOrdering(*req.Ordering)
+	}
 	if fh := req.FailureHandling; fh != nil {
 		if fh.Triggers != nil {
 			if cfg.FailureHandling.Triggers, err = checkTriggers("failureHandling.triggers", *fh.Triggers); err != nil {
@@ -187,6 +209,9 @@ func (p Policy) CreateWebhook(tenant, locator, actor string, now time.Time, req 
 			cfg.FailureHandling.RetryStrategy = &rs
 		}
 		if fh.AlertEndpoint != nil {
+			if fh.AlertEndpoint.RateLimit != nil {
+				return nil, Invalid("failureHandling.alertEndpoint.rateLimit", "is not supported on an alert endpoint")
+			}
 			alert, err := p.newEndpoint("failureHandling.alertEndpoint", fh.AlertEndpoint)
 			if err != nil {
 				return nil, err
@@ -224,6 +249,16 @@ func (p Policy) UpdateWebhook(w *Webhook, actor string, now time.Time, req *Webh
 	}
 	if u.Endpoint != nil {
 		if err := p.checkEndpointUpdate("endpoint", u.Endpoint); err != nil {
+			return nil, err
+		}
+		if rl := u.Endpoint.RateLimit; rl.Set && !rl.Null {
+			if err := checkRateLimit("endpoint.rateLimit", rl.Value); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if o := u.Ordering; o.Set && !o.Null {
+		if err := checkOrdering("ordering", o.Value); err != nil {
 			return nil, err
 		}
 	}
@@ -438,6 +473,9 @@ func (p Policy) checkFailureHandlingUpdate(w *Webhook, u *WebhookUpdate) error {
 		if err := p.checkEndpointUpdate(field, a); err != nil {
 			return err
 		}
+		if a.RateLimit.Set {
+			return Invalid(field+".rateLimit", "is not supported on an alert endpoint")
+		}
 		if base.AlertEndpoint == nil || fh.RemoveAlertEndpoint {
 			if a.URL == nil {
 				return Invalid(field+".url", "is required for a new alert endpoint")
@@ -647,6 +685,29 @@ func CheckFilter(field string, raw json.RawMessage) error {
 	return err
 }
 
+func checkRateLimit(field string, n int) error {
+	if n < MinRateLimit || n > MaxRateLimit {
+		return Invalid(field, "must be from %d to %d deliveries per second, got %d", MinRateLimit, MaxRateLimit, n)
+	}
+	return nil
+}
+
+func checkOrdering(field, s string) error {
+	if s != OrderingNone && s != OrderingFIFO {
+		return Invalid(field, "must be none or fifo, got %q", truncate(s, 32))
+	}
+	return nil
+}
+
+// normalOrdering stores "none" as nothing, so a webhook that never had an ordering and one set back to none
+// are the same state.
+func normalOrdering(s string) string {
+	if s == OrderingNone {
+		return ""
+	}
+	return s
+}
+
 func checkEventTypeList(field string, types []string) error {
 	if len(types) > MaxEventTypes {
 		return Invalid(field, "at most %d event types", MaxEventTypes)
@@ -768,6 +829,9 @@ func applyUpdate(cfg WebhookConfig, u *WebhookUpdate, at time.Time) WebhookConfi
 	case len(u.Filter) > 0:
 		cfg.Filter = slices.Clone(u.Filter)
 	}
+	if u.Ordering.Set {
+		cfg.Ordering = normalOrdering(u.Ordering.Value) // null leaves Value empty: none
+	}
 	return cfg
 }
 
@@ -786,6 +850,9 @@ func applyEndpointUpdate(e *Endpoint, u *EndpointUpdate, at time.Time) {
 	}
 	if u.Tag != nil {
 		e.Tag = *u.Tag
+	}
+	if u.RateLimit.Set {
+		e.RateLimit = u.RateLimit.Value // null leaves Value zero: no limit
 	}
 	e.Headers = addHeaders(removeHeaders(e.Headers, u.RemoveHeaders), u.AddHeaders)
 }

@@ -76,3 +76,60 @@ func TestRetryJitter(t *testing.T) {
 		wantError(t, err, CodeInvalid, "failureHandling.retryStrategy.jitter")
 	}
 }
+
+func TestOrderingAndRateLimit(t *testing.T) {
+	req := baseCreate()
+	req.Ordering = new(OrderingFIFO)
+	req.Endpoint.RateLimit = new(20)
+	w := createWebhook(t, req)
+	if !w.FIFO() || w.OrderingName() != "fifo" || w.Endpoint.RateLimit != 20 {
+		t.Fatalf("ordering %q, rate limit %d", w.Ordering, w.Endpoint.RateLimit)
+	}
+	var u WebhookUpdate
+	if err := json.Unmarshal([]byte(`{"ordering": null, "endpoint": {"rateLimit": 500}}`), &u); err != nil {
+		t.Fatal(err)
+	}
+	w, _ = update(t, w, 2, t0, &u)
+	if w.FIFO() || w.OrderingName() != "none" || w.Endpoint.RateLimit != 500 {
+		t.Fatalf("after the change: ordering %q, rate limit %d", w.Ordering, w.Endpoint.RateLimit)
+	}
+	u = WebhookUpdate{}
+	if err := json.Unmarshal([]byte(`{"ordering": "fifo", "endpoint": {"rateLimit": null}}`), &u); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustJSON(t, u); got != `{"endpoint":{"rateLimit":null},"ordering":"fifo"}` {
+		t.Errorf("the change is recorded as %s", got)
+	}
+	w, _ = update(t, w, 3, t0, &u)
+	if !w.FIFO() || w.Endpoint.RateLimit != 0 {
+		t.Fatalf("after clearing: ordering %q, rate limit %d", w.Ordering, w.Endpoint.RateLimit)
+	}
+	// "none" and never set are the same state: setting it changes nothing.
+	if _, ev := update(t, createWebhook(t, baseCreate()), 2, t0, &WebhookUpdate{Ordering: Clearable[string]{Value: "none", Set: true}}); ev != nil {
+		t.Errorf("ordering none on a webhook without one appended %+v", ev)
+	}
+}
+
+func TestOrderingAndRateLimitInvalid(t *testing.T) {
+	w := createWebhook(t, baseCreate())
+	for _, bad := range []int{0, -1, 10001} {
+		req := baseCreate()
+		req.Endpoint.RateLimit = &bad
+		_, err := Policy{}.CreateWebhook(testTenant, "01JPA0000000000000000000AB", "actor-1", t0, req)
+		wantError(t, err, CodeInvalid, "endpoint.rateLimit")
+		_, err = Policy{}.UpdateWebhook(w, "actor-2", t0, &WebhookUpdate{Endpoint: &EndpointUpdate{RateLimit: Clearable[int]{Value: bad, Set: true}}})
+		wantError(t, err, CodeInvalid, "endpoint.rateLimit")
+	}
+	for _, bad := range []string{"", "FIFO", "ordered"} {
+		req := baseCreate()
+		req.Ordering = &bad
+		_, err := Policy{}.CreateWebhook(testTenant, "01JPA0000000000000000000AB", "actor-1", t0, req)
+		wantError(t, err, CodeInvalid, "ordering")
+		_, err = Policy{}.UpdateWebhook(w, "actor-2", t0, &WebhookUpdate{Ordering: Clearable[string]{Value: bad, Set: true}})
+		wantError(t, err, CodeInvalid, "ordering")
+	}
+	req := baseCreate()
+	req.FailureHandling = &FailureHandlingCreate{AlertEndpoint: &EndpointCreate{URL: "https://alerts.example.com", RateLimit: new(5)}}
+	_, err := Policy{}.CreateWebhook(testTenant, "01JPA0000000000000000000AB", "actor-1", t0, req)
+	wantError(t, err, CodeInvalid, "failureHandling.alertEndpoint.rateLimit")
+}

@@ -43,7 +43,8 @@ type Broker struct {
 
 	mu     sync.Mutex
 	events jetstream.Stream // kept for reads: looking a stream up costs a request with its full state
-	// handles are stream handles for message reads, deletes and purges by kind, looked up once each.
+	// handles are stream handles for message reads, deletes and purges by kind, and the leases bucket, looked
+	// up once each.
 	handles sync.Map
 }
 

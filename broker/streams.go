@@ -140,6 +140,18 @@ type StreamOptions struct {
 	RetainAttempts time.Duration
 	// RetainEventsBytes and RetainAttemptsBytes cap those streams' sizes (0: no cap); the oldest go first.
 	RetainEventsBytes, RetainAttemptsBytes int64
+	// LeaseTTL is how long a lease outlives its holder's last renewal: how long the work of an instance that
+	// died (a release of held events, a FIFO webhook's deliveries) waits before another instance takes it
+	// (0: DefaultLeaseTTL).
+	LeaseTTL time.Duration
+}
+
+// leaseTTL is o.LeaseTTL, or the default.
+func (o StreamOptions) leaseTTL() time.Duration {
+	if o.LeaseTTL <= 0 {
+		return DefaultLeaseTTL
+	}
+	return o.LeaseTTL
 }
 
 // streamConfigs are the definitions of every stream. The webhooks and tokens streams are never trimmed:
@@ -210,7 +222,7 @@ func (s Subjects) streamConfigs(o StreamOptions) []jetstream.StreamConfig {
 		},
 		{
 			Name:        s.StreamName(KindHeld),
-			Description: "hookstream events held for suspended webhooks, released in order on unsuspend",
+			Description: "hookstream events held for suspended webhooks (released in order on unsuspend) and queued for FIFO webhooks",
 			Subjects:    []string{s.Prefix + ".held.*.*"},
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
@@ -257,8 +269,8 @@ func bytesLimit(n int64) int64 {
 	return n
 }
 
-// LeaseTTL is how long a lease outlives its holder's last renewal.
-const LeaseTTL = 30 * time.Second
+// DefaultLeaseTTL is how long a lease outlives its holder's last renewal, unless configured.
+const DefaultLeaseTTL = 30 * time.Second
 
 // LeasesBucket names the key-value bucket of leases: short-lived exclusive claims (releasing one webhook's
 // held events) that let several instances share work without a coordinator.
@@ -283,8 +295,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, subjects Subject
 	defer cancel()
 	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      subjects.LeasesBucket(),
-		Description: "hookstream leases: which instance releases which webhook's held events",
-		TTL:         LeaseTTL,
+		Description: "hookstream leases: which instance releases which webhook's held events; rate limits' next free slots",
+		TTL:         o.leaseTTL(),
 		Storage:     jetstream.FileStorage,
 		Replicas:    max(o.Replicas, 1),
 	})

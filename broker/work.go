@@ -219,11 +219,30 @@ type Lease struct {
 	rev uint64
 }
 
-// TakeLease takes key in the leases bucket for owner. ok is false when another owner holds it.
-func (b *Broker) TakeLease(ctx context.Context, key, owner string) (_ *Lease, ok bool, _ error) {
+// LeaseTTL is how long a lease outlives its holder's last renewal.
+func (b *Broker) LeaseTTL() time.Duration { return b.streams.leaseTTL() }
+
+// leases returns the leases bucket, looked up once.
+func (b *Broker) leases(ctx context.Context) (jetstream.KeyValue, error) {
+	if kv, ok := b.handles.Load(leasesHandle); ok {
+		return kv.(jetstream.KeyValue), nil
+	}
 	kv, err := b.JS.KeyValue(ctx, b.Subjects.LeasesBucket())
 	if err != nil {
-		return nil, false, fmt.Errorf("leases bucket: %w", err)
+		return nil, fmt.Errorf("leases bucket: %w", err)
+	}
+	b.handles.Store(leasesHandle, kv)
+	return kv, nil
+}
+
+// leasesHandle is the key of the leases bucket among the broker's handles (the others are stream kinds).
+const leasesHandle = "leases bucket"
+
+// TakeLease takes key in the leases bucket for owner. ok is false when another owner holds it.
+func (b *Broker) TakeLease(ctx context.Context, key, owner string) (_ *Lease, ok bool, _ error) {
+	kv, err := b.leases(ctx)
+	if err != nil {
+		return nil, false, err
 	}
 	rev, err := kv.Create(ctx, key, []byte(owner))
 	if errors.Is(err, jetstream.ErrKeyExists) {

@@ -33,6 +33,7 @@ type Config struct {
 	LogLevel                 string
 	SubjectPrefix            string
 	DuplicateWindow          time.Duration
+	LeaseTTL                 time.Duration
 	Sync                     string
 	MaxInFlight              int
 	MaxInFlightPerEndpoint   int
@@ -72,6 +73,7 @@ func Default() *Config {
 		LogLevel:               "info",
 		SubjectPrefix:          "hookstream",
 		DuplicateWindow:        2 * time.Minute,
+		LeaseTTL:               30 * time.Second,
 		Sync:                   "interval",
 		MaxInFlight:            256,
 		MaxInFlightPerEndpoint: 16,
@@ -109,6 +111,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.SubjectPrefix, "subject-prefix", d.SubjectPrefix, "prefix of every NATS subject and stream name")
 	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", d.DuplicateWindow, "how long Nats-Msg-Id and Idempotency-Key dedupe an event")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", d.LeaseTTL, "how long a dead instance's FIFO deliveries and releases wait before another instance takes them")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", d.MaxInFlight, "delivery attempts in flight at once on this instance")
 	fs.IntVar(&c.MaxInFlightPerEndpoint, "max-in-flight-per-endpoint", d.MaxInFlightPerEndpoint, "delivery attempts in flight at once to one endpoint URL")
 	fs.StringVar(&c.Pprof, "pprof", d.Pprof, "address to serve net/http/pprof on (e.g. 127.0.0.1:6060); empty: off")
@@ -302,6 +305,9 @@ func (c *Config) Validate() error {
 	}
 	if err := CheckGCPercent(c.GCPercent); err != nil {
 		errs = append(errs, err)
+	}
+	if c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("--lease-ttl must be at least 1s, got %s", c.LeaseTTL))
 	}
 	if c.DuplicateWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))

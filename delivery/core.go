@@ -68,6 +68,13 @@ func New(cfg Config, b *broker.Broker, store *projections.Store, v Views, suspen
 		},
 		global: make(chan struct{}, cfg.MaxInFlight),
 		lanes:  map[string]*lane{},
+		limits: newRateLimits(b),
+		rateOf: func(tenant, webhook string) int {
+			if wh := v.Webhooks.Current(tenant, webhook); wh != nil {
+				return wh.Endpoint.RateLimit
+			}
+			return 0
+		},
 	}
 	return &Core{
 		Router: &Router{broker: b, store: store, webhooks: v.Webhooks, recorder: recorder, scheduler: scheduler,

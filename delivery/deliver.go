@@ -61,7 +61,7 @@ func (d *deliverer) begin(ctx context.Context, t *task, fromHold bool) (*conclud
 	}
 	wh := d.webhooks.Current(t.tenant, t.webhook)
 	if prior := d.recorder.Outcome(t); prior != nil {
-		if fromHold {
+		if fromHold && !t.ordered {
 			// Held by a router that routed the event again after its try had run: that try's conclusion
 			// stands (its task resumed it if need be); releasing it would conclude it twice.
 			return nil, resultDone, nil
@@ -134,7 +134,7 @@ func (d *deliverer) conclude(ctx context.Context, c *concluding) (result, error)
 	t, wh, a := c.t, c.wh, c.a
 	ended := a.Ended()
 	if !c.recorded {
-		if err := d.recorder.Attempt(ctx, a); err != nil {
+		if err := d.recorder.Attempt(ctx, a, t.ordered); err != nil {
 			return resultDone, err
 		}
 	}
@@ -151,6 +151,9 @@ func (d *deliverer) conclude(ctx context.Context, c *concluding) (result, error)
 		return resultFailed, nil
 	case decide.Retry:
 		d.metrics.Deliveries.WithLabelValues("failed").Inc()
+		if t.ordered {
+			return resultFailed, d.retryInOrder(ctx, t, wh, next.RetryAt, ended)
+		}
 		return resultFailed, d.scheduleRetry(ctx, t, wh, next.RetryAt, ended)
 	default:
 		d.metrics.Deliveries.WithLabelValues("failed").Inc()
@@ -160,20 +163,43 @@ func (d *deliverer) conclude(ctx context.Context, c *concluding) (result, error)
 
 // scheduleRetry records the next try as PENDING and schedules it, durably, in the retries stream.
 func (d *deliverer) scheduleRetry(ctx context.Context, t *task, wh *hookstream.Webhook, due, failedAt time.Time) error {
-	next := *t
-	next.try = t.try + 1
-	next.attempt = hookstream.DerivedLocator(due, t.event, t.webhook, t.attempt)
-	next.outcomeRead, next.prior = false, nil
-	pending := &hookstream.Attempt{Locator: next.attempt, Tenant: t.tenant, Webhook: t.webhook, Event: t.event, EventSeq: t.eventSeq,
-		Try: next.try, Status: hookstream.AttemptPending, Created: failedAt.UTC(), Due: &due, URL: wh.Endpoint.URL}
-	if err := d.recorder.Pending(ctx, pending); err != nil {
+	next, err := d.pendingRetry(ctx, t, wh, due, failedAt)
+	if err != nil {
 		return err
 	}
-	if err := d.scheduler.Schedule(ctx, &next, due, "sched/"+next.attempt); err != nil {
+	if err := d.scheduler.Schedule(ctx, next, due, "sched/"+next.attempt); err != nil {
 		return fmt.Errorf("schedule retry: %w", err)
 	}
 	d.metrics.Deliveries.WithLabelValues("retry_scheduled").Inc()
 	return nil
+}
+
+// retryInOrder records the next try of an ordered task as PENDING and hands it to the task's caller (t.next),
+// which carries it out when due, before any later event of the webhook. Nothing is scheduled: the event waits
+// where it is held, and a release resumed elsewhere finds this try's outcome and decides it again.
+func (d *deliverer) retryInOrder(ctx context.Context, t *task, wh *hookstream.Webhook, due, failedAt time.Time) error {
+	next, err := d.pendingRetry(ctx, t, wh, due, failedAt)
+	if err != nil {
+		return err
+	}
+	next.due = due
+	t.next = next
+	d.metrics.Deliveries.WithLabelValues("retry_scheduled").Inc()
+	return nil
+}
+
+// pendingRetry records the try after t, due at due, as PENDING and returns it.
+func (d *deliverer) pendingRetry(ctx context.Context, t *task, wh *hookstream.Webhook, due, failedAt time.Time) (*task, error) {
+	next := *t
+	next.try = t.try + 1
+	next.attempt = hookstream.DerivedLocator(due, t.event, t.webhook, t.attempt)
+	next.outcomeRead, next.prior, next.next = false, nil, nil
+	pending := &hookstream.Attempt{Locator: next.attempt, Tenant: t.tenant, Webhook: t.webhook, Event: t.event, EventSeq: t.eventSeq,
+		Try: next.try, Status: hookstream.AttemptPending, Created: failedAt.UTC(), Due: &due, URL: wh.Endpoint.URL}
+	if err := d.recorder.Pending(ctx, pending); err != nil {
+		return nil, err
+	}
+	return &next, nil
 }
 
 // finalFailure diverts, suspends and alerts as the decision says. Each step is written with a message id

@@ -67,6 +67,9 @@ type Dispatcher struct {
 
 	global   chan struct{}
 	inFlight sync.WaitGroup
+	// rateOf returns a webhook's rate limit, 0 for none; limits spaces the starts of rate-limited webhooks.
+	rateOf func(tenant, webhook string) int
+	limits *rateLimits
 
 	mu      sync.Mutex
 	stopped bool            // no lane starts once Run is over
@@ -99,6 +102,8 @@ type lane struct {
 	// latency is a moving average of the time an attempt holds a slot, in nanoseconds.
 	latency int64
 	created time.Time
+	// limited marks a lane whose webhook has had a rate limit: its gate goes with it.
+	limited bool
 }
 
 // attemptTime is the lane's average attempt time. Until an attempt has completed, the lane's age stands in:
@@ -119,6 +124,21 @@ func (l *lane) slow(average int64) bool {
 // drainTime estimates how long the lane takes to run what is ahead of a task queued behind extra others.
 func (l *lane) drainTime(perEndpoint, extra int) time.Duration {
 	return time.Duration(int64(len(l.queue)+l.running+extra) * int64(l.attemptTime()) / int64(perEndpoint))
+}
+
+// rateDrainTime estimates how long a lane limited to rate starts per second takes to start what is ahead of
+// a task queued behind extra others; zero without a limit.
+func (l *lane) rateDrainTime(rate, extra int) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(len(l.queue)+l.running+extra) * rateInterval(rate)
+}
+
+// rateBound reports whether the lane's rate limit keeps it from starting its queue within laneWaitLimit: a
+// task that finds it full is parked at once rather than waiting for room.
+func (l *lane) rateBound(rate int) bool {
+	return l.rateDrainTime(rate, 0) > laneWaitLimit
 }
 
 // movingAverage folds sample into an exponential moving average (weight 1/8); zero means no sample yet.
@@ -298,7 +318,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, j *job) {
 		queued = true
 	default:
 	}
-	if !queued && (j.reply != nil || !l.slow(d.latency)) {
+	rate := 0
+	if j.t.kind == kindEvent && d.rateOf != nil {
+		rate = d.rateOf(j.t.tenant, j.t.webhook)
+	}
+	if !queued && (j.reply != nil || !l.slow(d.latency) && !l.rateBound(rate)) {
 		l.waiting++
 		d.mu.Unlock()
 		var limit <-chan time.Time
@@ -328,7 +352,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, j *job) {
 	}
 	if !queued {
 		l.parked++
-		delay := min(max(l.drainTime(d.cfg.MaxPerEndpoint, l.parked), laneWaitLimit), maxParkDelay)
+		delay := max(l.drainTime(d.cfg.MaxPerEndpoint, l.parked), l.rateDrainTime(rate, l.parked))
+		delay = min(max(delay, laneWaitLimit), maxParkDelay)
 		d.mu.Unlock()
 		d.park(ctx, j, delay)
 		return
@@ -383,10 +408,14 @@ func (d *Dispatcher) runLane(ctx context.Context, key string, l *lane) {
 			l.running--
 			if l.running == 0 && len(l.queue) == 0 && l.waiting == 0 {
 				delete(d.lanes, key)
+				if l.limited {
+					d.limits.forget(key)
+				}
 			}
 			d.mu.Unlock()
 			return
 		}
+		backlog := len(l.queue) + 1
 		d.mu.Unlock()
 		if ctx.Err() != nil {
 			j.handBack(errStopping, 0)
@@ -395,16 +424,58 @@ func (d *Dispatcher) runLane(ctx context.Context, key string, l *lane) {
 		if d.waitOutPause(ctx, key, j) {
 			continue
 		}
-		select {
-		case d.global <- struct{}{}:
-		case <-ctx.Done():
-			j.handBack(errStopping, 0)
+		if err := d.acquire(ctx, key, l, j, backlog); err != nil {
+			j.handBack(err, 0)
 			continue
 		}
 		started := time.Now()
 		d.handle(j)
 		<-d.global
 		took = int64(time.Since(started))
+	}
+}
+
+// acquire waits for a global slot and, for a rate-limited webhook, for the task's start under the limit.
+// A start the task missed by more than rateSlack (a slot it waited for, a slow reservation) is given up for
+// the next: late starts would bunch up.
+func (d *Dispatcher) acquire(ctx context.Context, key string, l *lane, j *job, backlog int) error {
+	rate := 0
+	if j.t.kind == kindEvent && d.rateOf != nil {
+		rate = d.rateOf(j.t.tenant, j.t.webhook)
+	}
+	waited := false
+	for {
+		var start time.Time
+		if rate > 0 {
+			d.mu.Lock()
+			l.limited = true
+			d.mu.Unlock()
+			var err error
+			if start, err = d.limits.next(ctx, key, rate, backlog); err != nil {
+				return err
+			}
+			if wait := time.Until(start); wait > 0 {
+				if !waited {
+					waited = true
+					d.metrics.RateLimited.Inc()
+				}
+				d.metrics.RateWaiting.Inc()
+				ok := pause(ctx, wait)
+				d.metrics.RateWaiting.Dec()
+				if !ok {
+					return errStopping
+				}
+			}
+		}
+		select {
+		case d.global <- struct{}{}:
+		case <-ctx.Done():
+			return errStopping
+		}
+		if rate == 0 || time.Since(start) <= rateSlack {
+			return nil
+		}
+		<-d.global
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookstream/hookstream/broker"
@@ -35,10 +36,17 @@ type Holds struct {
 	held     <-chan struct{} // a task was held: scan now
 	owner    string
 	log      *slog.Logger
+	// releases counts the releases running, each in a goroutine of its own: a FIFO webhook waiting for its
+	// retry's due time holds up no other webhook.
+	releases sync.WaitGroup
+
+	mu sync.Mutex
+	// releasing names the webhooks this instance is releasing now.
+	releasing map[string]bool
 	// finishAt is, per webhook whose holding is ending, the events stream's last sequence when the end was
 	// first tried: holding ends once the router has routed up to there. A fixed point, because under steady
 	// traffic the router's ack floor (events are acked once their deliveries are done) trails the stream's
-	// moving end. Only the scan loop touches it.
+	// moving end.
 	finishAt map[string]uint64
 }
 
@@ -48,13 +56,15 @@ type deliverFunc func(ctx context.Context, t *task, fromHold bool) (result, erro
 func newHolds(b *broker.Broker, webhooks *projections.Webhooks, releaser Releaser, d *Dispatcher, s *Scheduler, log *slog.Logger) *Holds {
 	host, _ := os.Hostname()
 	return &Holds{broker: b, webhooks: webhooks, releaser: releaser, deliver: d.Deliver, held: s.Held(), log: log,
-		owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), finishAt: map[string]uint64{}}
+		owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), releasing: map[string]bool{},
+		finishAt: map[string]uint64{}}
 }
 
-// Run releases held events until ctx ends.
+// Run releases held events until ctx ends, then waits for the releases running.
 func (h *Holds) Run(ctx context.Context) error {
 	tick := time.NewTicker(holdScanInterval)
 	defer tick.Stop()
+	defer h.releases.Wait()
 	for {
 		if err := h.scan(ctx); err != nil && ctx.Err() == nil {
 			h.log.Warn("release held events", "err", err)
@@ -93,19 +103,24 @@ func (h *Holds) scan(ctx context.Context) error {
 		if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.Suspended {
 			continue
 		}
-		if err := h.withLease(ctx, tenant, webhook, func(ctx context.Context) error {
-			return h.release(ctx, tenant, webhook, subject)
-		}); err != nil {
-			return err
-		}
+		h.startRelease(ctx, tenant, webhook, subject)
 	}
 	for _, wh := range h.webhooks.HoldingWebhooks() {
+		key := wh.Tenant + "/" + wh.Locator
 		if wh.Suspended {
-			delete(h.finishAt, wh.Tenant+"/"+wh.Locator) // suspended again: its end is tried afresh later
+			h.mu.Lock()
+			delete(h.finishAt, key) // suspended again: its end is tried afresh later
+			h.mu.Unlock()
 			continue
 		}
 		if _, held := subjects[h.broker.Subjects.Held(wh.Tenant, wh.Locator)]; held {
 			continue
+		}
+		h.mu.Lock()
+		releasing := h.releasing[key]
+		h.mu.Unlock()
+		if releasing {
+			continue // the release ends the holding itself
 		}
 		if err := h.withLease(ctx, wh.Tenant, wh.Locator, func(ctx context.Context) error {
 			return h.finish(ctx, wh.Tenant, wh.Locator)
@@ -114,6 +129,33 @@ func (h *Holds) scan(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startRelease starts releasing a webhook's held events in a goroutine of its own, unless this instance
+// releases them already.
+func (h *Holds) startRelease(ctx context.Context, tenant, webhook, subject string) {
+	key := tenant + "/" + webhook
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.releasing[key] {
+		return
+	}
+	h.releasing[key] = true
+	h.releases.Add(1)
+	go func() {
+		defer h.releases.Done()
+		defer func() {
+			h.mu.Lock()
+			delete(h.releasing, key)
+			h.mu.Unlock()
+		}()
+		err := h.withLease(ctx, tenant, webhook, func(ctx context.Context) error {
+			return h.release(ctx, tenant, webhook, subject)
+		})
+		if err != nil && ctx.Err() == nil {
+			h.log.Warn("release held events", "webhook", webhook, "err", err)
+		}
+	}()
 }
 
 // withLease runs f while holding the webhook's lease; when another instance holds it, f does not run. The
@@ -128,7 +170,7 @@ func (h *Holds) withLease(ctx context.Context, tenant, webhook string, f func(ct
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		tick := time.NewTicker(broker.LeaseTTL / 3)
+		tick := time.NewTicker(h.broker.LeaseTTL() / 3)
 		defer tick.Stop()
 		for {
 			select {
@@ -156,11 +198,20 @@ func (h *Holds) withLease(ctx context.Context, tenant, webhook string, f func(ct
 // maxReleaseBatch bounds the held events read at once for one webhook.
 const maxReleaseBatch = 1000
 
-// release delivers a webhook's held events in event order, each to completion before the next, deleting each
-// once done, then ends the webhook's holding. Only events the router has routed up to are released: an older
-// event the router has yet to route (redelivered after a crash, say) must be held and sent first. It stops
-// when the webhook is suspended again; what is left stays held.
+// Bounds of a release's wait for the router, when every event it holds is newer than what the router has
+// routed up to: it polls with a growing pause, then leaves the rest to the next scan.
+const (
+	routedPollFirst = 2 * time.Millisecond
+	routedPollLast  = 100 * time.Millisecond
+)
+
+// release delivers a webhook's held events in event order, deleting each once done, then ends the webhook's
+// holding. For a FIFO webhook, each event's delivery runs to its end (retries included) before the next
+// begins; otherwise each event's first try does, and retries follow on their own. Only events the router has
+// routed up to are released: an older event the router has yet to route (redelivered after a crash, say)
+// must be held and sent first. It stops when the webhook is suspended again; what is left stays held.
 func (h *Holds) release(ctx context.Context, tenant, webhook, subject string) error {
+	poll := routedPollFirst
 	for ctx.Err() == nil {
 		floor, err := routedUpTo(ctx, h.broker)
 		if err != nil {
@@ -179,9 +230,19 @@ func (h *Holds) release(ctx context.Context, tenant, webhook, subject string) er
 				break // sorted: everything after it is newer still
 			}
 			if ht.task != nil {
-				// A try that has begun runs to its end even if the release stops; the release stops between events.
-				res, err := h.deliver(ctx, ht.task, true)
+				// A try that has begun runs to its end even if the release stops; the release stops between
+				// events (or, for a FIFO webhook, between tries).
+				var res result
+				var err error
+				if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.FIFO() {
+					res, err = h.deliverInOrder(ctx, ht.task)
+				} else {
+					res, err = h.deliver(ctx, ht.task, true)
+				}
 				if err != nil {
+					if ctx.Err() != nil {
+						return nil // stopping, or the lease was lost: the event stays held
+					}
 					return err
 				}
 				if res == resultHeld {
@@ -196,11 +257,51 @@ func (h *Holds) release(ctx context.Context, tenant, webhook, subject string) er
 				return nil // stopping, or the lease was lost: what is left stays held
 			}
 		}
-		if due == 0 {
-			return nil // waiting for the router: the next scan tries again
+		if due > 0 {
+			poll = routedPollFirst
+			continue
 		}
+		if poll > routedPollLast {
+			return nil // the router is behind: the next scan tries again
+		}
+		if !pause(ctx, poll) {
+			return nil
+		}
+		poll *= 2
 	}
 	return nil
+}
+
+// deliverInOrder delivers a FIFO webhook's event to its end: its tries, each when due, until it is delivered
+// or finally fails. A try recorded before (a release resumed after an instance died) is carried on from, not
+// sent again. It returns what became of the last try; resultHeld when the webhook was suspended meanwhile.
+func (h *Holds) deliverInOrder(ctx context.Context, t *task) (result, error) {
+	for {
+		t.ordered = true
+		res, err := h.deliver(ctx, t, true)
+		if err != nil || t.next == nil {
+			return res, err
+		}
+		t = t.next
+		if !pause(ctx, time.Until(t.due)) {
+			return res, fmt.Errorf("wait for the retry of event %s: %w", t.event, ctx.Err())
+		}
+	}
+}
+
+// pause waits for d, or until ctx ends (false).
+func pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // heldTask is a held message: its task (nil when malformed, to be dropped) and its sequence in the held
@@ -244,6 +345,8 @@ func eventSeqOf(h heldTask) uint64 {
 // scan releases it.
 func (h *Holds) finish(ctx context.Context, tenant, webhook string) error {
 	key := tenant + "/" + webhook
+	h.mu.Lock()
+	defer h.mu.Unlock() // one finish at a time: it is cheap, and mostly nothing to do
 	if wh := h.webhooks.Current(tenant, webhook); wh == nil || !wh.Holding {
 		delete(h.finishAt, key)
 		return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,6 +64,8 @@ type subjectQueue struct {
 type queuedAttempt struct {
 	a    *hookstream.Attempt
 	done chan error
+	// urgent records are written without lingering: a FIFO webhook's next event waits for this one's record.
+	urgent bool
 }
 
 // size is roughly what the record adds to a batch: its variable fields, and a fixed allowance for the rest.
@@ -77,7 +80,16 @@ func newAttemptRecorder(out appender, timeout, linger time.Duration) *attemptRec
 // record writes a to subject (its webhook's attempts subject) and returns once it is stored, or with the
 // write's error. A record whose caller gave up may still be written.
 func (r *attemptRecorder) record(ctx context.Context, subject string, a *hookstream.Attempt) error {
-	q := &queuedAttempt{a: a, done: make(chan error, 1)}
+	return r.enqueue(ctx, subject, &queuedAttempt{a: a, done: make(chan error, 1)})
+}
+
+// recordNow is record without the linger: its batch goes out with what is queued already.
+func (r *attemptRecorder) recordNow(ctx context.Context, subject string, a *hookstream.Attempt) error {
+	return r.enqueue(ctx, subject, &queuedAttempt{a: a, done: make(chan error, 1), urgent: true})
+}
+
+func (r *attemptRecorder) enqueue(ctx context.Context, subject string, q *queuedAttempt) error {
+	a := q.a
 	r.mu.Lock()
 	queue, writing := r.queues[subject]
 	if !writing {
@@ -85,7 +97,7 @@ func (r *attemptRecorder) record(ctx context.Context, subject string, a *hookstr
 		r.queues[subject] = queue
 	}
 	queue.items = append(queue.items, q)
-	if queue.full != nil && fullBatch(queue.items) {
+	if queue.full != nil && (q.urgent || fullBatch(queue.items)) {
 		close(queue.full)
 		queue.full = nil
 	}
@@ -124,7 +136,7 @@ func (r *attemptRecorder) lingerFor(subject string) {
 	}
 	r.mu.Lock()
 	queue := r.queues[subject]
-	if len(queue.items) == 0 || fullBatch(queue.items) {
+	if len(queue.items) == 0 || fullBatch(queue.items) || slices.ContainsFunc(queue.items, func(q *queuedAttempt) bool { return q.urgent }) {
 		r.mu.Unlock()
 		return
 	}
@@ -255,9 +267,14 @@ func (r *Recorder) Delivered(t *task) (bool, error) {
 	return r.attempts.Delivered(t.tenant, t.webhook, t.event)
 }
 
-// Attempt records an attempt's outcome; it returns once the outcome is stored.
-func (r *Recorder) Attempt(ctx context.Context, a *hookstream.Attempt) error {
-	return r.batches.record(ctx, r.broker.Subjects.Attempts(a.Tenant, a.Webhook), a)
+// Attempt records an attempt's outcome; it returns once the outcome is stored. An urgent outcome (one the
+// next delivery to a FIFO webhook waits for) goes out without waiting for others to share its write.
+func (r *Recorder) Attempt(ctx context.Context, a *hookstream.Attempt, urgent bool) error {
+	subject := r.broker.Subjects.Attempts(a.Tenant, a.Webhook)
+	if urgent {
+		return r.batches.recordNow(ctx, subject, a)
+	}
+	return r.batches.record(ctx, subject, a)
 }
 
 // Pending records the next try as PENDING, alone and with a message id: a task resumed from its recorded

@@ -230,6 +230,15 @@ func (r *Router) fanOut(ctx context.Context, m broker.Msg) ([]*task, error) {
 		}
 		t := &task{kind: kindEvent, tenant: ev.Tenant, webhook: w.Locator, event: ev.Locator, eventSeq: md.Sequence.Stream,
 			attempt: hookstream.DerivedLocator(ev.Timestamp, ev.Locator, w.Locator, "0"), body: body, trace: ev.Trace}
+		if w.FIFO() {
+			// A FIFO webhook's events all wait in its held events, in order, for the one release that sends
+			// them one at a time; a prior try (routed again after a crash) is carried on from by that release.
+			if err := r.scheduler.Hold(ctx, t); err != nil {
+				return nil, err
+			}
+			r.metrics.Deliveries.WithLabelValues("queued_in_order").Inc()
+			continue
+		}
 		if w.Suspended || w.Holding {
 			if prior := r.recorder.Outcome(t); prior != nil {
 				// Routed before and tried, then the instance died before the event was acked: not held, but

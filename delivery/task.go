@@ -3,6 +3,7 @@ package delivery
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/tracing"
@@ -47,6 +48,13 @@ type task struct {
 	// try has none. Neither travels with a task's message: a task that comes back as one is looked up again.
 	outcomeRead bool
 	prior       *hookstream.Attempt
+	// ordered marks a try of a FIFO webhook's event, made by the release of its held events: a recorded
+	// outcome is carried on from, and a retry is not scheduled but set in next, for the release to make in
+	// turn. Neither travels with a message.
+	ordered bool
+	next    *task
+	// due is when an ordered retry is due.
+	due time.Time
 }
 
 func (t *task) header() nats.Header {

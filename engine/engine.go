@@ -381,7 +381,7 @@ func brokerConfig(cfg *config.Config, noListen bool) broker.Config {
 			SyncAlways: cfg.Sync == "always",
 		},
 		Streams: broker.StreamOptions{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow,
-			TaskWindow:   delivery.TaskWindow(cfg.DeliveryTimeout),
+			TaskWindow: delivery.TaskWindow(cfg.DeliveryTimeout), LeaseTTL: cfg.LeaseTTL,
 			RetainEvents: cfg.RetainEvents, RetainAttempts: cfg.RetainAttempts,
 			RetainEventsBytes: cfg.RetainEventsBytes, RetainAttemptsBytes: cfg.RetainAttemptsBytes},
 	}

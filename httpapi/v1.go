@@ -32,11 +32,15 @@ type v1Subscription struct {
 	EventTypes  []string `json:"event_types"`
 	// Filter, an extension to Lithic's shape, is the payload filter as given (null when there is none).
 	Filter json.RawMessage `json:"filter"`
+	// Ordering, an extension, is "none" or "fifo".
+	Ordering string `json:"ordering"`
+	// RateLimit, an extension, is in deliveries per second, null when there is none.
+	RateLimit *int `json:"rate_limit"`
 }
 
 func newV1Subscription(w *hookstream.Webhook) v1Subscription {
 	s := v1Subscription{Token: w.Locator, Description: w.Name, Disabled: !w.Enabled, URL: w.Endpoint.URL, EventTypes: w.EventTypes,
-		Filter: w.Filter}
+		Filter: w.Filter, Ordering: w.OrderingName(), RateLimit: rateLimitOf(&w.Endpoint)}
 	if len(s.EventTypes) == 0 {
 		s.EventTypes = nil
 	}
@@ -108,7 +112,8 @@ type v1ErrorBody struct {
 
 // v1FieldNames maps the domain's (Socotra) field names to the /v1 ones in error messages.
 var v1FieldNames = strings.NewReplacer("endpoint.url", "url", "eventTypes", "event_types", "addEventTypes", "event_types",
-	"removeEventTypes", "event_types", "name", "description")
+	"removeEventTypes", "event_types", "name", "description",
+	"endpoint.rateLimit", "rate_limit")
 
 // writeV1Error answers err in Lithic's shape. Every error is logged with its request id, so a client quoting
 // debugging_request_id can be traced.
@@ -227,6 +232,10 @@ type v1SubscriptionRequest struct {
 	EventTypes  *[]string `json:"event_types"`
 	// Filter, an extension, sets the payload filter; null removes it.
 	Filter json.RawMessage `json:"filter"`
+	// Ordering, an extension, sets the ordering; null sets it back to "none".
+	Ordering hookstream.Clearable[string] `json:"ordering"`
+	// RateLimit, an extension, sets the rate limit; null removes it.
+	RateLimit hookstream.Clearable[int] `json:"rate_limit"`
 }
 
 func (a *API) v1CreateSubscription(w http.ResponseWriter, r *request) error {
@@ -249,6 +258,12 @@ func (a *API) v1CreateSubscription(w http.ResponseWriter, r *request) error {
 		create.EventTypes = *req.EventTypes
 	}
 	create.Filter = req.Filter
+	if req.Ordering.Set && !req.Ordering.Null {
+		create.Ordering = &req.Ordering.Value
+	}
+	if req.RateLimit.Set && !req.RateLimit.Null {
+		create.Endpoint.RateLimit = &req.RateLimit.Value
+	}
 	rs := v1Retry
 	create.FailureHandling = &hookstream.FailureHandlingCreate{RetryStrategy: &rs}
 	wh, err := a.cmd.CreateWebhook(r.Context(), r.principal.Locator, r.tenant, create)
@@ -295,9 +310,9 @@ func (a *API) v1UpdateSubscription(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	wh, err := a.cmd.UpdateWebhookWith(r.Context(), r.principal.Locator, r.tenant, tok, func(cur *hookstream.Webhook) *hookstream.WebhookUpdate {
-		u := &hookstream.WebhookUpdate{Name: req.Description, Filter: req.Filter}
-		if req.URL != nil {
-			u.Endpoint = &hookstream.EndpointUpdate{URL: req.URL}
+		u := &hookstream.WebhookUpdate{Name: req.Description, Filter: req.Filter, Ordering: req.Ordering}
+		if req.URL != nil || req.RateLimit.Set {
+			u.Endpoint = &hookstream.EndpointUpdate{URL: req.URL, RateLimit: req.RateLimit}
 		}
 		if req.Disabled != nil {
 			enabled := !*req.Disabled

@@ -15,13 +15,22 @@ type webhookResponse struct {
 	Locator         string                  `json:"locator"`
 	Name            string                  `json:"name"`
 	Enabled         bool                    `json:"enabled"`
-	Endpoint        endpointResponse        `json:"endpoint"`
+	Endpoint        webhookEndpointResponse `json:"endpoint"`
 	FailureHandling failureHandlingResponse `json:"failureHandling"`
 	Suspended       bool                    `json:"suspended"`
 	SuspendedAt     *time.Time              `json:"suspendedAt"`
 	EventTypes      []string                `json:"eventTypes"`
 	// Filter is the payload filter as given, null when there is none.
 	Filter json.RawMessage `json:"filter"`
+	// Ordering is "none" or "fifo".
+	Ordering string `json:"ordering"`
+}
+
+// webhookEndpointResponse is a webhook's own endpoint, which (unlike an alert endpoint) may be rate limited.
+type webhookEndpointResponse struct {
+	endpointResponse
+	// RateLimit is in deliveries per second, null when there is none.
+	RateLimit *int `json:"rateLimit"`
 }
 
 type endpointResponse struct {
@@ -71,11 +80,12 @@ func newWebhookResponse(w *hookstream.Webhook, showSecrets bool) webhookResponse
 		Locator:     w.Locator,
 		Name:        w.Name,
 		Enabled:     w.Enabled,
-		Endpoint:    newEndpointResponse(&w.Endpoint, showSecrets),
+		Endpoint:    webhookEndpointResponse{endpointResponse: newEndpointResponse(&w.Endpoint, showSecrets), RateLimit: rateLimitOf(&w.Endpoint)},
 		Suspended:   w.Suspended,
 		SuspendedAt: w.SuspendedAt,
 		EventTypes:  w.EventTypes,
 		Filter:      w.Filter,
+		Ordering:    w.OrderingName(),
 		FailureHandling: failureHandlingResponse{
 			Divert:        fh.Divert,
 			RetryStrategy: fh.RetryStrategy,
@@ -94,6 +104,15 @@ func newWebhookResponse(w *hookstream.Webhook, showSecrets bool) webhookResponse
 		r.FailureHandling.Triggers = []string{}
 	}
 	return r
+}
+
+// rateLimitOf is the endpoint's rate limit as the API shows it: nil when there is none.
+func rateLimitOf(e *hookstream.Endpoint) *int {
+	if e.RateLimit == 0 {
+		return nil
+	}
+	n := e.RateLimit
+	return &n
 }
 
 func webhookLocator(r *request) (string, error) {

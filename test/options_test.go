@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,7 +211,8 @@ func TestFilterDecidesWhatIsSent(t *testing.T) {
 	missing := h.publishHTTP(tenantA, "card.created", map[string]any{"currency": "EUR"})
 	marker := h.publishHTTP(tenantA, "card.created", map[string]any{"amount": 101, "currency": "USD"})
 	got := rc.waitFor(t, 2, 10*time.Second)
-	if ids := webhookIDs(got); len(ids) != 2 || ids[0] != big.Locator || ids[1] != marker.Locator {
+	// Without ordering, the two may arrive in either order.
+	if ids := webhookIDs(got); len(ids) != 2 || !slices.Contains(ids, big.Locator) || !slices.Contains(ids, marker.Locator) {
 		t.Fatalf("sent %v, want only %s and %s", ids, big.Locator, marker.Locator)
 	}
 	rejected := []string{small.Locator, other.Locator, missing.Locator}
@@ -319,6 +321,12 @@ func TestOptionsBadValuesNameTheField(t *testing.T) {
 		{"jitter too big", false, `{"endpoint": {"url": "http://127.0.0.1:1/x"}, "failureHandling": {"retryStrategy": {"type": "linear", "interval": 1, "attempts": 1, "jitter": 0.6}}}`, "failureHandling.retryStrategy.jitter"},
 		{"jitter negative", true, `{"failureHandling": {"retryStrategy": {"jitter": -0.1}}}`, "failureHandling.retryStrategy.jitter"},
 		{"jitter not a number", true, `{"failureHandling": {"retryStrategy": {"jitter": "x"}}}`, "failureHandling.retryStrategy.jitter"},
+		{"ordering unknown", false, `{"endpoint": {"url": "http://127.0.0.1:1/x"}, "ordering": "lifo"}`, "ordering"},
+		{"ordering not a string", true, `{"ordering": 1}`, "ordering"},
+		{"rate limit zero", false, `{"endpoint": {"url": "http://127.0.0.1:1/x", "rateLimit": 0}}`, "endpoint.rateLimit"},
+		{"rate limit too high", true, `{"endpoint": {"rateLimit": 10001}}`, "endpoint.rateLimit"},
+		{"rate limit not an integer", true, `{"endpoint": {"rateLimit": 2.5}}`, "endpoint.rateLimit"},
+		{"rate limit on the alert endpoint", false, `{"endpoint": {"url": "http://127.0.0.1:1/x"}, "failureHandling": {"alertEndpoint": {"url": "http://127.0.0.1:1/a", "rateLimit": 5}}}`, "failureHandling.alertEndpoint.rateLimit"},
 	}
 	for _, c := range socotra {
 		t.Run(c.name, func(t *testing.T) {
@@ -352,6 +360,9 @@ func TestOptionsBadValuesNameTheField(t *testing.T) {
 	}{
 		{http.MethodPost, "/v1/event_subscriptions", `{"url": "http://127.0.0.1:1/v", "filter": {"data.name": {"$gt": true}}}`, "filter.data.name.$gt: "},
 		{http.MethodPatch, "/v1/event_subscriptions/" + sub.Token, `{"filter": "type"}`, "filter: "},
+		{http.MethodPost, "/v1/event_subscriptions", `{"url": "http://127.0.0.1:1/v", "ordering": "random"}`, "ordering: "},
+		{http.MethodPatch, "/v1/event_subscriptions/" + sub.Token, `{"rate_limit": 0}`, "rate_limit: "},
+		{http.MethodPatch, "/v1/event_subscriptions/" + sub.Token, `{"rate_limit": "fast"}`, "rate_limit"},
 	} {
 		var e struct {
 			Message            string `json:"message"`
@@ -361,5 +372,57 @@ func TestOptionsBadValuesNameTheField(t *testing.T) {
 		if !strings.HasPrefix(e.Message, c.want) || e.DebuggingRequestID == "" {
 			t.Errorf("%s %s: error %+v, want a message naming filter", c.method, c.path, e)
 		}
+	}
+}
+
+// TestOrderingAndRateLimitInBothFaces sets, reads, changes and clears both options through each face, and
+// finds each change in the webhook's history.
+func TestOrderingAndRateLimitInBothFaces(t *testing.T) {
+	h := startEngine(t)
+	tok := h.v1Token()
+	var sub map[string]any
+	expect(t, h.v1(http.MethodPost, "/v1/event_subscriptions", tok, map[string]any{"url": "http://127.0.0.1:1/v", "ordering": "fifo", "rate_limit": 50}), http.StatusCreated).json(t, &sub)
+	if sub["ordering"] != "fifo" || sub["rate_limit"] != float64(50) {
+		t.Fatalf("/v1 created %v", sub)
+	}
+	token := sub["token"].(string)
+	r := h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+token), adminToken, nil).object(t)
+	if r["ordering"] != "fifo" || r["endpoint"].(map[string]any)["rateLimit"] != float64(50) {
+		t.Fatalf("Socotra face reads %v", r)
+	}
+	r = h.must(http.StatusOK, http.MethodPatch, wpath(tenantA, "/"+token), adminToken, map[string]any{"ordering": nil, "endpoint": map[string]any{"rateLimit": 7}}).object(t)
+	if r["ordering"] != "none" || r["endpoint"].(map[string]any)["rateLimit"] != float64(7) {
+		t.Fatalf("after a Socotra PATCH: %v", r)
+	}
+	expect(t, h.v1(http.MethodPatch, "/v1/event_subscriptions/"+token, tok, map[string]any{"rate_limit": nil}), http.StatusOK).json(t, &sub)
+	if sub["ordering"] != "none" || sub["rate_limit"] != nil {
+		t.Fatalf("after a /v1 PATCH: %v", sub)
+	}
+	if _, has := sub["rate_limit"]; !has {
+		t.Errorf("rate_limit missing, want null: %v", sub)
+	}
+	// A webhook created with neither shows the defaults.
+	plain := h.createWebhook(tenantA, webhookBody("plain", "http://127.0.0.1:1/p", nil))
+	r = h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+plain), adminToken, nil).object(t)
+	if ep := r["endpoint"].(map[string]any); r["ordering"] != "none" || ep["rateLimit"] != nil {
+		t.Errorf("defaults read %v, %v", r["ordering"], ep)
+	}
+	var hist struct{ Items []map[string]any }
+	h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+token+"/history"), adminToken, nil).json(t, &hist)
+	if len(hist.Items) != 3 {
+		t.Fatalf("history %v", hist.Items)
+	}
+	changes := make([]string, len(hist.Items))
+	for i, it := range hist.Items {
+		b, _ := json.Marshal(it["change"])
+		changes[i] = string(b)
+	}
+	for i, want := range []string{`"ordering":"fifo"`, `"ordering":null`, `"rateLimit":null`} {
+		if !strings.Contains(changes[i], want) {
+			t.Errorf("history item %d %s, want it to hold %s", i, changes[i], want)
+		}
+	}
+	if !strings.Contains(changes[0], `"rateLimit":50`) || !strings.Contains(changes[1], `"rateLimit":7`) {
+		t.Errorf("history %v lacks the rate limits", changes)
 	}
 }

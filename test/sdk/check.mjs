@@ -166,7 +166,8 @@ async function main() {
   });
   created.add(sub.token);
   assert(typeof sub.token === 'string' && sub.token.length > 0, `create: no token in ${JSON.stringify(sub)}`);
-  eq(Object.keys(sub).sort(), ['description', 'disabled', 'event_types', 'token', 'url'], 'create: fields');
+  // Lithic's five fields, and hookstream's extensions (filter, ordering, rate_limit), which the SDK passes through.
+  eq(Object.keys(sub).sort(), ['description', 'disabled', 'event_types', 'filter', 'ordering', 'rate_limit', 'token', 'url'], 'create: fields');
   eq(sub.description, 'sdk check main', 'create: description');
   eq(sub.disabled, false, 'create: disabled');
   eq(sub.url, RECV + MAIN, 'create: url');
@@ -229,7 +230,8 @@ async function main() {
   u = await client.events.subscriptions.update(sub.token, { url: RECV + MAIN, event_types: ['card.created'] });
   eq(u.event_types, ['card.created'], 'update event_types back');
   const r = await client.events.subscriptions.retrieve(sub.token);
-  eq(r, { token: sub.token, description: 'sdk check main (renamed)', disabled: false, url: RECV + MAIN, event_types: ['card.created'] }, 'retrieve');
+  eq(r, { token: sub.token, description: 'sdk check main (renamed)', disabled: false, url: RECV + MAIN, event_types: ['card.created'],
+    filter: null, ordering: 'none', rate_limit: null }, 'retrieve');
   pass('3 update + retrieve');
 
   // -------------------------------------------------------------------------------------------------------
@@ -468,6 +470,24 @@ async function main() {
   for await (const s of client.events.subscriptions.list({ page_size: 100 })) left.push(s.token);
   for (const t of mine) assert(!left.includes(t), `deleted subscription ${t} still listed`);
   pass('12 delete', 'retrieve gives 404, list no longer shows it');
+
+  // -------------------------------------------------------------------------------------------------------
+  // 12b Extension fields (ordering, rate_limit, filter) pass through the SDK unchanged, both ways.
+  const ext = await client.events.subscriptions.create({
+    url: `${RECV}/ext`, ordering: 'fifo', rate_limit: 25, filter: { 'data.amount': { $gt: 10 } },
+  });
+  created.add(ext.token);
+  eq(ext.ordering, 'fifo', 'create with extensions: ordering');
+  eq(ext.rate_limit, 25, 'create with extensions: rate_limit');
+  eq(JSON.stringify(ext.filter), '{"data.amount":{"$gt":10}}', 'create with extensions: filter');
+  const extUpdated = await client.events.subscriptions.update(ext.token, { ordering: null, rate_limit: 5 });
+  eq(extUpdated.ordering, 'none', 'update with extensions: ordering null is none');
+  eq(extUpdated.rate_limit, 5, 'update with extensions: rate_limit');
+  const extRead = await client.events.subscriptions.retrieve(ext.token);
+  eq(extRead.rate_limit, 5, 'retrieve: rate_limit');
+  await client.events.subscriptions.delete(ext.token);
+  created.delete(ext.token);
+  pass('12b extension fields', 'ordering, rate_limit and filter through create, update and retrieve');
 
   // -------------------------------------------------------------------------------------------------------
   // 13 (only with HOOKSTREAM_ADMIN_TOKEN): a token of several tenants names one with the SDK's defaultHeaders.
