@@ -3,6 +3,7 @@ package delivery
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -224,38 +225,11 @@ func (h *Holds) release(ctx context.Context, tenant, webhook, subject string) er
 		if len(held) == 0 {
 			return h.finish(ctx, tenant, webhook)
 		}
-		due := 0
-		for _, ht := range held {
-			if ht.task != nil && ht.task.eventSeq > floor {
-				break // sorted: everything after it is newer still
-			}
-			if ht.task != nil {
-				// A try that has begun runs to its end even if the release stops; the release stops between
-				// events (or, for a FIFO webhook, between tries).
-				var res result
-				var err error
-				if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.FIFO() {
-					res, err = h.deliverInOrder(ctx, ht.task)
-				} else {
-					res, err = h.deliver(ctx, ht.task, true)
-				}
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil // stopping, or the lease was lost: the event stays held
-					}
-					return err
-				}
-				if res == resultHeld {
-					return nil
-				}
-			}
-			if err := h.broker.DeleteMsg(ctx, broker.KindHeld, ht.seq); err != nil {
-				return fmt.Errorf("delete released event: %w", err)
-			}
-			due++
-			if ctx.Err() != nil {
-				return nil // stopping, or the lease was lost: what is left stays held
-			}
+		removed := h.startRemovals(ctx)
+		due, stop, err := h.releaseBatch(ctx, tenant, webhook, held, floor, removed)
+		// The batch's removals end before the next read, which would find them again otherwise.
+		if err := errors.Join(err, removed.wait()); err != nil || stop {
+			return err
 		}
 		if due > 0 {
 			poll = routedPollFirst
@@ -270,6 +244,84 @@ func (h *Holds) release(ctx context.Context, tenant, webhook, subject string) er
 		poll *= 2
 	}
 	return nil
+}
+
+// releaseBatch delivers the held events of one read that the router has routed up to, in order, and hands
+// each to removed once done. It returns how many it released, and whether the release must stop (the
+// webhook suspended again, the engine stopping, the lease lost).
+func (h *Holds) releaseBatch(ctx context.Context, tenant, webhook string, held []heldTask, floor uint64, removed *removals) (int, bool, error) {
+	due := 0
+	for _, ht := range held {
+		if ht.task != nil && ht.task.eventSeq > floor {
+			break // sorted: everything after it is newer still
+		}
+		if ht.task != nil {
+			// A try that has begun runs to its end even if the release stops; the release stops between
+			// events (or, for a FIFO webhook, between tries).
+			var res result
+			var err error
+			if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.FIFO() {
+				res, err = h.deliverInOrder(ctx, ht.task)
+			} else {
+				res, err = h.deliver(ctx, ht.task, true)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return due, true, nil // stopping, or the lease was lost: the event stays held
+				}
+				return due, true, err
+			}
+			if res == resultHeld {
+				return due, true, nil
+			}
+		}
+		removed.add(ht.seq)
+		due++
+		if ctx.Err() != nil {
+			return due, true, nil // stopping, or the lease was lost: what is left stays held
+		}
+	}
+	return due, false, nil
+}
+
+// removeTimeout bounds the removal of one released event, which outlives a release that stops: the event's
+// delivery is done.
+const removeTimeout = 10 * time.Second
+
+// removals deletes released events from the held stream in the background, in order, while the next event is
+// sent: the next request need not wait for a delete's round trip. An event whose removal fails stays held,
+// and is found done (its outcome recorded) when it comes again.
+type removals struct {
+	seqs chan uint64
+	done chan error
+}
+
+func (h *Holds) startRemovals(ctx context.Context) *removals {
+	r := &removals{seqs: make(chan uint64, maxReleaseBatch), done: make(chan error, 1)}
+	go func() {
+		var failed error
+		for seq := range r.seqs {
+			if failed != nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+			if err := h.broker.DeleteMsg(ctx, broker.KindHeld, seq); err != nil {
+				failed = fmt.Errorf("delete released event: %w", err)
+			}
+			cancel()
+		}
+		r.done <- failed
+	}()
+	return r
+}
+
+// add removes the held event at seq; never more than maxReleaseBatch per removals.
+func (r *removals) add(seq uint64) { r.seqs <- seq }
+
+// wait returns once every removal is done, with the first failure.
+func (r *removals) wait() error {
+	close(r.seqs)
+	return <-r.done
 }
 
 // deliverInOrder delivers a FIFO webhook's event to its end: its tries, each when due, until it is delivered
