@@ -34,6 +34,9 @@ func populate(h *harness) []string {
 	h.must(http.StatusOK, http.MethodPatch, wpath(tenantA, "/"+locs[1]), adminToken, map[string]any{
 		"addEventTypes": []string{"policy.cancel"}, "endpoint": map[string]any{"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 	})
+	h.must(http.StatusOK, http.MethodPatch, wpath(tenantA, "/"+locs[3]), adminToken, map[string]any{
+		"ordering": "fifo", "endpoint": map[string]any{"rateLimit": 50},
+	})
 	h.must(http.StatusNoContent, http.MethodDelete, wpath(tenantA, "/"+locs[2]), adminToken, nil)
 	h.mintToken([]string{tenantA}, "webhooks.read")
 	return locs

@@ -86,7 +86,7 @@ func TestRebuildAndVerifyAfterACrash(t *testing.T) {
 		// One webhook carries every delivery option, so their views must rebuild identically too.
 		var options map[string]any
 		if i == 0 {
-			options = map[string]any{"filter": map[string]any{"data.i": map[string]any{"$lt": 10}},
+			options = map[string]any{"filter": map[string]any{"data.i": map[string]any{"$lt": 10}}, "ordering": "fifo",
 				"failureHandling": map[string]any{"retryStrategy": map[string]any{"type": "exponential", "interval": 1, "attempts": 2, "jitter": 0.3}}}
 		}
 		status, body := c.do(http.MethodPost, wpath(tenantA, ""), webhookBody(fmt.Sprint("w", i), rc.url(fmt.Sprint("/", i)), options))
