@@ -425,7 +425,11 @@ func (d *Dispatcher) runLane(ctx context.Context, key string, l *lane) {
 			continue
 		}
 		if err := d.acquire(ctx, key, l, j, backlog); err != nil {
-			j.handBack(err, 0)
+			delay := stoppedDelay // the shared rate key could not be read: the broker is away
+			if errors.Is(err, errStopping) {
+				delay = 0
+			}
+			j.handBack(err, delay)
 			continue
 		}
 		started := time.Now()
