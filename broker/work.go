@@ -142,11 +142,16 @@ func (b *Broker) AckFloor(ctx context.Context, kind, durable string) (uint64, er
 // until f returns false. They are read one at a time by direct get: a work-queue stream admits no second
 // consumer.
 func (b *Broker) EachOnSubject(ctx context.Context, kind, subject string, f func(RawMsg) bool) error {
+	return b.EachOnSubjectFrom(ctx, kind, subject, 1, f)
+}
+
+// EachOnSubjectFrom is EachOnSubject from the stream sequence from on.
+func (b *Broker) EachOnSubjectFrom(ctx context.Context, kind, subject string, from uint64, f func(RawMsg) bool) error {
 	stream, err := b.handle(ctx, kind)
 	if err != nil {
 		return err
 	}
-	for next := uint64(1); ; {
+	for next := max(from, 1); ; {
 		raw, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
@@ -159,6 +164,19 @@ func (b *Broker) EachOnSubject(ctx context.Context, kind, subject string, f func
 		}
 		next = raw.Sequence + 1
 	}
+}
+
+// GetMsg returns the message at seq of the stream of kind.
+func (b *Broker) GetMsg(ctx context.Context, kind string, seq uint64) (RawMsg, error) {
+	stream, err := b.handle(ctx, kind)
+	if err != nil {
+		return RawMsg{}, err
+	}
+	raw, err := stream.GetMsg(ctx, seq)
+	if err != nil {
+		return RawMsg{}, fmt.Errorf("read %s message %d: %w", kind, seq, err)
+	}
+	return RawMsg{Seq: raw.Sequence, Header: raw.Header, Data: raw.Data}, nil
 }
 
 // handle returns a stream handle for reads, deletes and purges, looked up once per kind: its cached state
@@ -219,8 +237,19 @@ type Lease struct {
 	rev uint64
 }
 
-// LeaseTTL is how long a lease outlives its holder's last renewal.
-func (b *Broker) LeaseTTL() time.Duration { return b.streams.leaseTTL() }
+// LeaseTTL is how long a lease outlives its holder's last renewal: the leases bucket's, which the last
+// instance to start set, whatever this one was configured with.
+func (b *Broker) LeaseTTL(ctx context.Context) (time.Duration, error) {
+	kv, err := b.leases(ctx)
+	if err != nil {
+		return 0, err
+	}
+	status, err := kv.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("leases bucket status: %w", err)
+	}
+	return status.TTL(), nil
+}
 
 // leases returns the leases bucket, looked up once.
 func (b *Broker) leases(ctx context.Context) (jetstream.KeyValue, error) {

@@ -80,7 +80,7 @@ func New(cfg Config, b *broker.Broker, store *projections.Store, v Views, suspen
 		Router: &Router{broker: b, store: store, webhooks: v.Webhooks, recorder: recorder, scheduler: scheduler,
 			dispatcher: d, metrics: metrics, tracer: cfg.Tracer, log: log, inFlight: map[broker.Msg]*routedEvent{}, filters: filters{}},
 		Dispatcher: d,
-		Holds:      newHolds(b, v.Webhooks, releaser, d, scheduler, log),
+		Holds:      newHolds(b, store, v, releaser, d, scheduler, log),
 		Jobs: &Jobs{broker: b, store: store, events: v.Events, attempts: v.Attempts, webhooks: v.Webhooks, deliver: d.Deliver,
 			scheduler: scheduler, recorder: recorder, log: log, locks: map[string]*sync.Mutex{}},
 		Scheduler: scheduler,

@@ -312,17 +312,22 @@ func (d *Dispatcher) dispatch(ctx context.Context, j *job) {
 	if j.t.parked && l.parked > 0 {
 		l.parked--
 	}
-	queued := false
-	select {
-	case l.queue <- j:
-		queued = true
-	default:
-	}
 	rate := 0
 	if j.t.kind == kindEvent && d.rateOf != nil {
 		rate = d.rateOf(j.t.tenant, j.t.webhook)
 	}
-	if !queued && (j.reply != nil || !l.slow(d.latency) && !l.rateBound(rate)) {
+	// A rate-limited lane takes no more than it starts within laneWaitLimit: what it queued would keep its
+	// event (and the router's ack floor, which held releases follow) waiting on the limit.
+	bound := l.rateBound(rate)
+	queued := false
+	if j.reply != nil || !bound {
+		select {
+		case l.queue <- j:
+			queued = true
+		default:
+		}
+	}
+	if !queued && (j.reply != nil || !l.slow(d.latency) && !bound) {
 		l.waiting++
 		d.mu.Unlock()
 		var limit <-chan time.Time

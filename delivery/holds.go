@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/projections"
 )
@@ -31,6 +33,8 @@ type Releaser interface {
 // the webhook's lease in the leases bucket first.
 type Holds struct {
 	broker   *broker.Broker
+	store    *projections.Store
+	attempts *projections.Attempts
 	webhooks *projections.Webhooks
 	releaser Releaser
 	deliver  deliverFunc
@@ -54,9 +58,9 @@ type Holds struct {
 // deliverFunc carries out one try through the dispatcher and returns what became of it.
 type deliverFunc func(ctx context.Context, t *task, fromHold bool) (result, error)
 
-func newHolds(b *broker.Broker, webhooks *projections.Webhooks, releaser Releaser, d *Dispatcher, s *Scheduler, log *slog.Logger) *Holds {
+func newHolds(b *broker.Broker, store *projections.Store, v Views, releaser Releaser, d *Dispatcher, s *Scheduler, log *slog.Logger) *Holds {
 	host, _ := os.Hostname()
-	return &Holds{broker: b, webhooks: webhooks, releaser: releaser, deliver: d.Deliver, held: s.Held(), log: log,
+	return &Holds{broker: b, store: store, webhooks: v.Webhooks, attempts: v.Attempts, releaser: releaser, deliver: d.Deliver, held: s.Held(), log: log,
 		owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), releasing: map[string]bool{},
 		finishAt: map[string]uint64{}}
 }
@@ -167,11 +171,17 @@ func (h *Holds) withLease(ctx context.Context, tenant, webhook string, f func(ct
 	if err != nil || !ok {
 		return err // when not ok, another instance is releasing this webhook
 	}
+	// Renewed at a third of the bucket's own TTL: instances started with different --lease-ttl share it.
+	ttl, err := h.broker.LeaseTTL(ctx)
+	if err != nil {
+		_ = lease.Release(context.WithoutCancel(ctx))
+		return err
+	}
 	leased, lost := context.WithCancel(ctx)
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		tick := time.NewTicker(h.broker.LeaseTTL() / 3)
+		tick := time.NewTicker(max(ttl/3, 100*time.Millisecond))
 		defer tick.Stop()
 		for {
 			select {
@@ -212,21 +222,30 @@ const (
 // routed up to are released: an older event the router has yet to route (redelivered after a crash, say)
 // must be held and sent first. It stops when the webhook is suspended again; what is left stays held.
 func (h *Holds) release(ctx context.Context, tenant, webhook, subject string) error {
+	// A release may carry on from another instance's (it died, or lost the lease): the attempts it recorded
+	// must be in this instance's view first, or a recorded try would be sent again.
+	last, err := h.broker.LastSeq(ctx, broker.KindAttempts)
+	if err == nil {
+		err = h.store.WaitFor(ctx, projections.AttemptsView, last)
+	}
+	if err != nil {
+		return fmt.Errorf("catch up with the recorded attempts: %w", err)
+	}
 	poll := routedPollFirst
+	queue := &heldQueue{subject: subject}
 	for ctx.Err() == nil {
 		floor, err := routedUpTo(ctx, h.broker)
 		if err != nil {
 			return err
 		}
-		held, err := h.heldTasks(ctx, subject)
-		if err != nil {
+		if err := h.readHeld(ctx, queue); err != nil {
 			return err
 		}
-		if len(held) == 0 {
+		if len(queue.items) == 0 {
 			return h.finish(ctx, tenant, webhook)
 		}
 		removed := h.startRemovals(ctx)
-		due, stop, err := h.releaseBatch(ctx, tenant, webhook, held, floor, removed)
+		due, stop, err := h.releaseBatch(ctx, tenant, webhook, queue, floor, removed)
 		// The batch's removals end before the next read, which would find them again otherwise.
 		if err := errors.Join(err, removed.wait()); err != nil || stop {
 			return err
@@ -246,24 +265,32 @@ func (h *Holds) release(ctx context.Context, tenant, webhook, subject string) er
 	return nil
 }
 
-// releaseBatch delivers the held events of one read that the router has routed up to, in order, and hands
-// each to removed once done. It returns how many it released, and whether the release must stop (the
-// webhook suspended again, the engine stopping, the lease lost).
-func (h *Holds) releaseBatch(ctx context.Context, tenant, webhook string, held []heldTask, floor uint64, removed *removals) (int, bool, error) {
+// releaseBatch delivers, in event order, up to maxReleaseBatch of the queue's events that the router has
+// routed up to, and hands each to removed once done. It returns how many it released, and whether the release
+// must stop (the webhook suspended again, a removal failed, the engine stopping, the lease lost).
+func (h *Holds) releaseBatch(ctx context.Context, tenant, webhook string, queue *heldQueue, floor uint64, removed *removals) (int, bool, error) {
 	due := 0
-	for _, ht := range held {
-		if ht.task != nil && ht.task.eventSeq > floor {
-			break // sorted: everything after it is newer still
+	for due < maxReleaseBatch && len(queue.items) > 0 {
+		ht := queue.items[0]
+		if !ht.bad && ht.eventSeq > floor {
+			break // in event order: everything after it is newer still
 		}
+		queue.items = queue.items[1:]
 		if ht.task != nil {
+			queue.cached--
+		}
+		if !ht.bad {
+			t, err := h.heldTask(ctx, ht)
+			if err != nil {
+				return due, true, err
+			}
 			// A try that has begun runs to its end even if the release stops; the release stops between
 			// events (or, for a FIFO webhook, between tries).
 			var res result
-			var err error
-			if wh := h.webhooks.Current(tenant, webhook); wh != nil && wh.FIFO() {
-				res, err = h.deliverInOrder(ctx, ht.task)
+			if wh := h.webhooks.Current(tenant, webhook); t.ordered || wh != nil && wh.FIFO() {
+				res, err = h.deliverInOrder(ctx, t)
 			} else {
-				res, err = h.deliver(ctx, ht.task, true)
+				res, err = h.deliver(ctx, t, true)
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -277,8 +304,8 @@ func (h *Holds) releaseBatch(ctx context.Context, tenant, webhook string, held [
 		}
 		removed.add(ht.seq)
 		due++
-		if ctx.Err() != nil {
-			return due, true, nil // stopping, or the lease was lost: what is left stays held
+		if ctx.Err() != nil || removed.failing() {
+			return due, true, nil // stopping, the lease lost, or a removal failed: what is left stays held
 		}
 	}
 	return due, false, nil
@@ -292,8 +319,9 @@ const removeTimeout = 10 * time.Second
 // sent: the next request need not wait for a delete's round trip. An event whose removal fails stays held,
 // and is found done (its outcome recorded) when it comes again.
 type removals struct {
-	seqs chan uint64
-	done chan error
+	seqs   chan uint64
+	done   chan error
+	failed atomic.Bool
 }
 
 func (h *Holds) startRemovals(ctx context.Context) *removals {
@@ -307,6 +335,7 @@ func (h *Holds) startRemovals(ctx context.Context) *removals {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 			if err := h.broker.DeleteMsg(ctx, broker.KindHeld, seq); err != nil {
 				failed = fmt.Errorf("delete released event: %w", err)
+				r.failed.Store(true)
 			}
 			cancel()
 		}
@@ -318,6 +347,10 @@ func (h *Holds) startRemovals(ctx context.Context) *removals {
 // add removes the held event at seq; never more than maxReleaseBatch per removals.
 func (r *removals) add(seq uint64) { r.seqs <- seq }
 
+// failing reports whether a removal failed: the release stops rather than leave more done events held,
+// each of which would be concluded again when read next.
+func (r *removals) failing() bool { return r.failed.Load() }
+
 // wait returns once every removal is done, with the first failure.
 func (r *removals) wait() error {
 	close(r.seqs)
@@ -328,6 +361,14 @@ func (r *removals) wait() error {
 // or finally fails. A try recorded before (a release resumed after an instance died) is carried on from, not
 // sent again. It returns what became of the last try; resultHeld when the webhook was suspended meanwhile.
 func (h *Holds) deliverInOrder(ctx context.Context, t *task) (result, error) {
+	if latest, err := h.latestTry(t); err != nil {
+		return resultDone, err
+	} else if latest != nil {
+		t = latest
+		if !pause(ctx, time.Until(t.due)) {
+			return resultDone, fmt.Errorf("wait for the retry of event %s: %w", t.event, ctx.Err())
+		}
+	}
 	for {
 		t.ordered = true
 		res, err := h.deliver(ctx, t, true)
@@ -339,6 +380,31 @@ func (h *Holds) deliverInOrder(ctx context.Context, t *task) (result, error) {
 			return res, fmt.Errorf("wait for the retry of event %s: %w", t.event, ctx.Err())
 		}
 	}
+}
+
+// latestTry returns the event's latest try to the webhook on record, as a task to carry on from, or nil
+// when only its first try (or none) is: a release that resumes another's carries on where it stopped, even
+// when the retry strategy has changed since (the next try's locator is derived from its due time).
+func (h *Holds) latestTry(t *task) (*task, error) {
+	all, err := h.attempts.ForEvent(t.tenant, t.event)
+	if err != nil {
+		return nil, fmt.Errorf("read the attempts of event %s: %w", t.event, err)
+	}
+	var latest *hookstream.Attempt
+	for _, a := range all {
+		if a.Webhook == t.webhook && a.Try > t.try && (latest == nil || a.Try > latest.Try) {
+			latest = a
+		}
+	}
+	if latest == nil {
+		return nil, nil
+	}
+	next := *t
+	next.try, next.attempt, next.outcomeRead, next.prior, next.next = latest.Try, latest.Locator, false, nil, nil
+	if latest.Due != nil {
+		next.due = *latest.Due
+	}
+	return &next, nil
 }
 
 // pause waits for d, or until ctx ends (false).
@@ -356,39 +422,69 @@ func pause(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// heldTask is a held message: its task (nil when malformed, to be dropped) and its sequence in the held
-// stream.
-type heldTask struct {
-	task *task
-	seq  uint64
+// maxCachedHeld bounds the held tasks a release keeps in memory with their bodies; it keeps only the order
+// of the others, and reads each again when its turn comes.
+const maxCachedHeld = 2 * maxReleaseBatch
+
+// heldQueue is a webhook's held events as one release knows them, in event order. It is read incrementally,
+// from where the last read ended, so an event held late (behind newer ones, as after a router's crash) still
+// takes its place, however many were held before it.
+type heldQueue struct {
+	subject string
+	next    uint64 // the held stream sequence the next read starts from
+	items   []heldTask
+	cached  int // items read with their task
 }
 
-// heldTasks reads up to maxReleaseBatch of a webhook's held tasks, in event order.
-func (h *Holds) heldTasks(ctx context.Context, subject string) ([]heldTask, error) {
-	var out []heldTask
-	err := h.broker.EachOnSubject(ctx, broker.KindHeld, subject, func(raw broker.RawMsg) bool {
+// heldTask is a held message: its sequence in the held stream, its event's sequence, and its task when kept
+// in memory; bad marks a malformed one, to be dropped.
+type heldTask struct {
+	seq, eventSeq uint64
+	task          *task
+	bad           bool
+}
+
+// readHeld adds to the queue what was held since its last read, and puts it in event order.
+func (h *Holds) readHeld(ctx context.Context, q *heldQueue) error {
+	added := false
+	err := h.broker.EachOnSubjectFrom(ctx, broker.KindHeld, q.subject, q.next, func(raw broker.RawMsg) bool {
+		q.next = raw.Seq + 1
+		added = true
 		t, err := parseTask(raw.Header, raw.Data)
 		if err != nil {
-			h.log.Warn("dropping a malformed held task", "subject", subject, "err", err)
-			t = nil
+			h.log.Warn("dropping a malformed held task", "subject", q.subject, "err", err)
+			q.items = append(q.items, heldTask{seq: raw.Seq, bad: true})
+			return true
 		}
-		out = append(out, heldTask{task: t, seq: raw.Seq})
-		return len(out) < maxReleaseBatch
+		ht := heldTask{seq: raw.Seq, eventSeq: t.eventSeq}
+		if q.cached < maxCachedHeld {
+			ht.task = t
+			q.cached++
+		}
+		q.items = append(q.items, ht)
+		return true
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read held events: %w", err)
+		return fmt.Errorf("read held events: %w", err)
 	}
-	slices.SortStableFunc(out, func(a, b heldTask) int {
-		return cmp.Compare(eventSeqOf(a), eventSeqOf(b))
-	})
-	return out, nil
+	if added {
+		slices.SortStableFunc(q.items, func(a, b heldTask) int {
+			return cmp.Compare(a.eventSeq, b.eventSeq) // a malformed one (0) goes first, to be dropped
+		})
+	}
+	return nil
 }
 
-func eventSeqOf(h heldTask) uint64 {
-	if h.task == nil {
-		return 0
+// heldTask returns the held event's task, read again from the stream if the queue did not keep it.
+func (h *Holds) heldTask(ctx context.Context, ht heldTask) (*task, error) {
+	if ht.task != nil {
+		return ht.task, nil
 	}
-	return h.task.eventSeq
+	raw, err := h.broker.GetMsg(ctx, broker.KindHeld, ht.seq)
+	if err != nil {
+		return nil, err
+	}
+	return parseTask(raw.Header, raw.Data)
 }
 
 // finish ends the webhook's holding once the router has routed every event ingested before the end was first
@@ -397,20 +493,22 @@ func eventSeqOf(h heldTask) uint64 {
 // scan releases it.
 func (h *Holds) finish(ctx context.Context, tenant, webhook string) error {
 	key := tenant + "/" + webhook
-	h.mu.Lock()
-	defer h.mu.Unlock() // one finish at a time: it is cheap, and mostly nothing to do
 	if wh := h.webhooks.Current(tenant, webhook); wh == nil || !wh.Holding {
-		delete(h.finishAt, key)
+		h.forgetFinish(key)
 		return nil
 	}
+	h.mu.Lock()
 	target, ok := h.finishAt[key]
+	h.mu.Unlock()
 	if !ok {
 		last, err := h.broker.LastSeq(ctx, broker.KindEvents)
 		if err != nil {
 			return err
 		}
 		target = last
+		h.mu.Lock()
 		h.finishAt[key] = target
+		h.mu.Unlock()
 	}
 	floor, err := routedUpTo(ctx, h.broker)
 	if err != nil || floor < target {
@@ -419,6 +517,12 @@ func (h *Holds) finish(ctx context.Context, tenant, webhook string) error {
 	if err := h.releaser.Release(ctx, tenant, webhook); err != nil {
 		return fmt.Errorf("end holding: %w", err)
 	}
-	delete(h.finishAt, key)
+	h.forgetFinish(key)
 	return nil
+}
+
+func (h *Holds) forgetFinish(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.finishAt, key)
 }

@@ -44,12 +44,13 @@ func newRateLimits(r slotReserver) *rateLimits {
 	return &rateLimits{reserver: r, gates: map[string]*rateGate{}}
 }
 
-// rateInterval is the spacing of starts for a limit of rate per second. It is 1/rate, unless a window of a
-// second could then hold more than the limit and a tenth with every start up to rateSlack late (low rates,
-// where a tenth is less than one start): the spacing then grows by the slack.
+// rateInterval is the spacing of starts for a limit of rate per second. A start may be up to rateSlack late,
+// so a one-second window can catch the starts reserved over 1 s + rateSlack: floor((1s + slack)/interval) + 1
+// of them. The spacing is 1/rate unless that could then exceed the limit and a tenth (low rates, where a
+// tenth is less than one start); it then grows just enough.
 func rateInterval(rate int) time.Duration {
 	allowed := max(rate, int(math.Floor(1.1*float64(rate)+1e-9)))
-	return max(time.Second/time.Duration(rate), time.Second/time.Duration(allowed)+rateSlack)
+	return max(time.Second/time.Duration(rate), (time.Second+rateSlack)/time.Duration(allowed)+1)
 }
 
 // gate returns the webhook's gate, emptied of its reserved starts when its rate changed.

@@ -233,6 +233,7 @@ func (r *Router) fanOut(ctx context.Context, m broker.Msg) ([]*task, error) {
 		if w.FIFO() {
 			// A FIFO webhook's events all wait in its held events, in order, for the one release that sends
 			// them one at a time; a prior try (routed again after a crash) is carried on from by that release.
+			t.ordered = true
 			if err := r.scheduler.Hold(ctx, t); err != nil {
 				return nil, err
 			}

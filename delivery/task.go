@@ -22,6 +22,9 @@ const (
 	headerAttempt  = "Hookstream-Attempt"
 	// headerParked marks a task a lane that could not keep up parked for later.
 	headerParked = "Hookstream-Parked"
+	// headerOrdered marks a held task of a FIFO webhook: it is delivered in order, to its end, whatever the
+	// webhook's ordering has become since.
+	headerOrdered = "Hookstream-Ordered"
 )
 
 // Task kinds.
@@ -48,9 +51,9 @@ type task struct {
 	// try has none. Neither travels with a task's message: a task that comes back as one is looked up again.
 	outcomeRead bool
 	prior       *hookstream.Attempt
-	// ordered marks a try of a FIFO webhook's event, made by the release of its held events: a recorded
-	// outcome is carried on from, and a retry is not scheduled but set in next, for the release to make in
-	// turn. Neither travels with a message.
+	// ordered marks a FIFO webhook's event, queued in its held events and delivered by their release: a
+	// recorded outcome is carried on from, and a retry is not scheduled but set in next, for the release to
+	// make in turn. next does not travel with a message.
 	ordered bool
 	next    *task
 	// due is when an ordered retry is due.
@@ -70,6 +73,9 @@ func (t *task) header() nats.Header {
 	if t.parked {
 		h.Set(headerParked, "1")
 	}
+	if t.ordered {
+		h.Set(headerOrdered, "1")
+	}
 	if t.trace.Valid() {
 		h.Set(tracing.HeaderTraceparent, t.trace.Traceparent())
 		if t.trace.State != "" {
@@ -86,6 +92,7 @@ func parseTask(h nats.Header, body []byte) (*task, error) {
 		webhook: h.Get(headerWebhook),
 		event:   h.Get(headerEvent),
 		attempt: h.Get(headerAttempt),
+		ordered: h.Get(headerOrdered) == "1",
 		body:    body,
 	}
 	var err error

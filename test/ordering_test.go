@@ -33,10 +33,12 @@ type orderReceiver struct {
 	most     int
 	fail     string
 	failures int
+	failNth  int            // with failures and no fail: the nth event (0-based) to arrive is the one that fails
+	seen     map[string]int // each event's place in arrival order
 }
 
 func newOrderReceiver(t *testing.T, hold time.Duration) *orderReceiver {
-	rc := &orderReceiver{hold: hold, ok: map[string]int{}}
+	rc := &orderReceiver{hold: hold, ok: map[string]int{}, seen: map[string]int{}, failNth: -1}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("Webhook-Id")
 		rc.mu.Lock()
@@ -45,7 +47,13 @@ func newOrderReceiver(t *testing.T, hold time.Duration) *orderReceiver {
 		rc.ids = append(rc.ids, id)
 		rc.at = append(rc.at, time.Now())
 		status := http.StatusOK
-		if id == rc.fail && rc.failures > 0 {
+		if _, ok := rc.seen[id]; !ok {
+			rc.seen[id] = len(rc.seen)
+		}
+		if rc.failNth >= 0 && rc.seen[id] == rc.failNth && rc.failures > 0 {
+			rc.failures--
+			status = http.StatusServiceUnavailable
+		} else if rc.failNth < 0 && (rc.fail == "" || id == rc.fail) && rc.failures > 0 {
 			rc.failures--
 			status = http.StatusServiceUnavailable
 		}
@@ -63,11 +71,18 @@ func newOrderReceiver(t *testing.T, hold time.Duration) *orderReceiver {
 	return rc
 }
 
-// failEvent makes the receiver answer 503 to the first n requests for event id.
+// failEvent makes the receiver answer 503 to the next n requests for event id ("": for any event).
 func (rc *orderReceiver) failEvent(id string, n int) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.fail, rc.failures = id, n
+}
+
+// failArrival makes the receiver answer 503 to the first n requests for the nth event (0-based) to arrive.
+func (rc *orderReceiver) failArrival(nth, n int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.failNth, rc.failures = nth, n
 }
 
 // waitDelivered waits until each of the events was answered 200.
@@ -136,13 +151,10 @@ func TestFIFOSendsOneAtATimeInOrderAndHoldsBackBehindARetry(t *testing.T) {
 	if got["ordering"] != "fifo" {
 		t.Fatalf("ordering = %v, want fifo", got["ordering"])
 	}
+	rc.failArrival(2, 2) // the third event fails twice, then succeeds
 	var events []string
 	for i := range 10 {
-		ev := h.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i})
-		events = append(events, ev.Locator)
-		if i == 2 {
-			rc.failEvent(ev.Locator, 2) // the third event fails twice, then succeeds
-		}
+		events = append(events, h.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i}).Locator)
 	}
 	rc.waitDelivered(t, events, 30*time.Second)
 	ids := rc.checkOrder(t, events)
@@ -194,8 +206,8 @@ func TestFIFOFinalFailureDivertsAndTheNextEventGoes(t *testing.T) {
 	body := fifoBody(rc.srv.URL + "/fifo")
 	body["failureHandling"] = map[string]any{"divert": true, "retryStrategy": map[string]any{"type": "linear", "interval": 1, "attempts": 1}}
 	wh := h.createWebhook(tenantA, body)
+	rc.failEvent("", 2) // both its tries; set before the event exists: it may go at once
 	first := h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
-	rc.failEvent(first, 5) // more than its two tries
 	second := h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
 	rc.waitDelivered(t, []string{second}, 20*time.Second)
 	ids := rc.checkOrder(t, []string{first, second})
@@ -213,8 +225,8 @@ func TestFIFOSuspendedWebhookReleasesInOrder(t *testing.T) {
 	body := fifoBody(rc.srv.URL + "/fifo")
 	body["failureHandling"] = map[string]any{"suspend": true}
 	wh := h.createWebhook(tenantA, body)
+	rc.failEvent("", 1) // set before the event exists: it may go at once
 	first := h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
-	rc.failEvent(first, 1)
 	events := []string{first}
 	for i := range 5 {
 		events = append(events, h.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i}).Locator)
@@ -239,17 +251,14 @@ func TestFIFOAcrossTwoInstances(t *testing.T) {
 	eventually(t, 10*time.Second, "the webhook on the second instance", func() bool {
 		return b.do(http.MethodGet, wpath(tenantA, "/"+wh), adminToken, nil).status == http.StatusOK
 	})
+	rc.failArrival(2, 2) // the third event fails twice, then succeeds
 	var events []string
 	for i := range 30 {
 		inst := a
 		if i%2 == 1 {
 			inst = b
 		}
-		ev := inst.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i})
-		events = append(events, ev.Locator)
-		if i == 2 {
-			rc.failEvent(ev.Locator, 2)
-		}
+		events = append(events, inst.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i}).Locator)
 	}
 	rc.waitDelivered(t, events, 30*time.Second)
 	ids := rc.checkOrder(t, events)
@@ -357,7 +366,10 @@ func TestFIFOSurvivesAnInstanceKilled(t *testing.T) {
 	victim.done <- <-victim.done // gone; the error goes back for the cleanup that waits for it too
 	rc.waitDelivered(t, events, 60*time.Second)
 	ids := rc.checkOrder(t, events)
-	t.Logf("%d requests for %d events", len(ids), len(events))
+	// At most the event in flight at the kill goes again: a try on record is carried on from, not re-sent.
+	if len(ids) > len(events)+1 {
+		t.Errorf("%d requests for %d events, want at most one more", len(ids), len(events))
+	}
 }
 
 // TestRateLimitHoldsAcrossTwoInstances limits a webhook to 20 deliveries a second and sends it 200 events
@@ -424,4 +436,126 @@ func metricValue(t *testing.T, metrics, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestFIFOOrderHoldsForAnEventHeldLate moves a suspended FIFO webhook's oldest held event behind more than a
+// thousand newer ones (as a hold that came late, after a router's crash, would be): the release still sends
+// it first.
+func TestFIFOOrderHoldsForAnEventHeldLate(t *testing.T) {
+	h := startEngine(t)
+	rc := newOrderReceiver(t, 0)
+	body := fifoBody(rc.srv.URL + "/fifo")
+	body["failureHandling"] = map[string]any{"suspend": true}
+	wh := h.createWebhook(tenantA, body)
+	rc.failEvent("", 1) // set before the event exists: it may go at once
+	h.publishHTTP(tenantA, "policy.issue", map[string]any{})
+	eventually(t, 10*time.Second, "the webhook suspended", func() bool {
+		return h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+wh), adminToken, nil).object(t)["suspended"] == true
+	})
+	nc, js := h.natsClient()
+	const n = 1100
+	for i := range n {
+		if _, err := js.PublishAsync("hookstream.events."+tenantA+".policy.issue", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(20 * time.Second):
+		t.Fatal("publishes not acknowledged")
+	}
+	_ = nc
+	held, err := js.Stream(t.Context(), "HOOKSTREAM_HELD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := "hookstream.held." + tenantA + "." + wh
+	eventually(t, 30*time.Second, "every event held", func() bool {
+		info, err := held.Info(t.Context(), jetstream.WithSubjectFilter(subject))
+		return err == nil && info.State.Subjects[subject] == n
+	})
+	// The oldest held event goes to the end of the held stream.
+	raw, err := held.GetMsg(t.Context(), 1, jetstream.WithGetMsgSubject(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldest := raw.Header.Get("Hookstream-Event")
+	m := nats.NewMsg(subject)
+	m.Data = raw.Data
+	for k, v := range raw.Header {
+		if !strings.HasPrefix(k, "Nats-") {
+			m.Header[k] = v
+		}
+	}
+	if _, err := js.PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	if err := held.DeleteMsg(t.Context(), raw.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	h.must(http.StatusNoContent, http.MethodPatch, wpath(tenantA, "/"+wh+"/unsuspend"), adminToken, nil)
+	eventually(t, 60*time.Second, "every held event delivered", func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.ok) == n
+	})
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.ids) < 2 || rc.ids[1] != oldest {
+		at := slices.Index(rc.ids, oldest)
+		t.Errorf("the oldest held event went out as request %d, want 1 (right after the failed one)", at)
+	}
+	if rc.most != 1 {
+		t.Errorf("%d requests in flight at once", rc.most)
+	}
+}
+
+// TestFIFORetryCarriesOnAfterOrderingIsSwitchedOff switches a FIFO webhook back to no ordering while its
+// event waits for a retry, and restarts the engine: the event queued in order is still retried, and
+// delivered.
+func TestFIFORetryCarriesOnAfterOrderingIsSwitchedOff(t *testing.T) {
+	h := startEngine(t)
+	rc := newOrderReceiver(t, 0)
+	body := fifoBody(rc.srv.URL + "/fifo")
+	body["failureHandling"] = map[string]any{"retryStrategy": map[string]any{"type": "linear", "interval": 2, "attempts": 3}}
+	wh := h.createWebhook(tenantA, body)
+	rc.failEvent("", 1) // set before the event exists: it may go at once
+	ev := h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
+	eventually(t, 10*time.Second, "a FAILED try and a PENDING retry", func() bool {
+		statuses := map[any]int{}
+		for _, a := range h.attemptsOf(wh) {
+			statuses[a["status"]]++
+		}
+		return statuses["FAILED"] == 1 && statuses["PENDING"] == 1
+	})
+	h.must(http.StatusOK, http.MethodPatch, wpath(tenantA, "/"+wh), adminToken, map[string]any{"ordering": nil})
+	h.restart()
+	rc.waitDelivered(t, []string{ev}, 20*time.Second)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.ids) != 2 {
+		t.Errorf("%d requests, want the failed try and one retry", len(rc.ids))
+	}
+}
+
+// TestFIFOIsNotPacedByAnotherWebhooksRateLimit sends events to a FIFO webhook of one tenant and to a webhook
+// limited to one delivery a second of another: the FIFO webhook's events do not wait on the limited one's.
+func TestFIFOIsNotPacedByAnotherWebhooksRateLimit(t *testing.T) {
+	h := startEngine(t)
+	fifo := newOrderReceiver(t, 0)
+	limited := newOrderReceiver(t, 0)
+	h.createWebhook(tenantA, fifoBody(fifo.srv.URL+"/fifo"))
+	h.createWebhook(tenantB, map[string]any{"name": "limited", "endpoint": map[string]any{"url": limited.srv.URL + "/limited", "rateLimit": 1}})
+	var events []string
+	for i := range 12 {
+		h.publishHTTP(tenantB, "policy.issue", map[string]any{"n": i})
+		events = append(events, h.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i}).Locator)
+	}
+	fifo.waitDelivered(t, events, 30*time.Second)
+	limited.mu.Lock()
+	defer limited.mu.Unlock()
+	// At one a second, the limited webhook has had a few requests by then, not twelve.
+	if n := len(limited.ids); n > 6 {
+		t.Errorf("the limited webhook had %d requests when the FIFO webhook's 12 events were in: the FIFO one waited on it", n)
+	}
 }
