@@ -41,7 +41,7 @@ type crashEngine struct {
 func newCrashEngine(t *testing.T) *crashEngine {
 	t.Helper()
 	e := &crashEngine{t: t, data: t.TempDir(), httpAddr: freePort(t), natsAddr: freePort(t),
-		client: &http.Client{Timeout: 30 * time.Second}}
+		client: checkedClient(t, 30*time.Second)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, out := range e.runs {

@@ -33,7 +33,7 @@ func fastFaults() engine.Options {
 // when the test ends.
 func startEngineWith(t *testing.T, cfg *config.Config, opts engine.Options, wait time.Duration) *harness {
 	t.Helper()
-	h := &harness{t: t, cfg: cfg, logs: &logBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
+	h := &harness{t: t, cfg: cfg, logs: &logBuffer{}, client: checkedClient(t, 30*time.Second)}
 	t.Cleanup(func() {
 		h.stop()
 		if t.Failed() {
@@ -224,7 +224,7 @@ func TestStartsWhileClusterReelects(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("start: %v\n%s", res.err, tail(logs.String(), 6000))
 	}
-	h := &harness{t: t, cfg: cfg, logs: logs, client: &http.Client{Timeout: 30 * time.Second},
+	h := &harness{t: t, cfg: cfg, logs: logs, client: checkedClient(t, 30*time.Second),
 		engine: res.e, base: "http://" + res.e.HTTPAddr()}
 	t.Logf("ready %s after quorum came back, after %d restarts", time.Since(restarted).Round(time.Millisecond),
 		strings.Count(h.logs.String(), "component failed; restarting"))

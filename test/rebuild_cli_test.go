@@ -30,7 +30,7 @@ func (c binaryClient) do(method, path string, body any) (int, []byte) {
 	}
 	req, _ := http.NewRequest(method, c.base+path, bytes.NewReader(data))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := checkedClient(c.t, time.Minute).Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -18,8 +18,9 @@ const description = `hookstream delivers webhooks from NATS JetStream. Two faces
 	"Authentication: `Authorization: Bearer <token>`, or the bare token as the Lithic SDK sends it. On `/v1`, a token of " +
 	"several tenants, or the admin token, names the tenant in the `Hookstream-Tenant` header.\n\n" +
 	"Every response carries `X-Request-Id`. A path that no route matches answers 404, a method a route does not serve " +
-	"405, both in the shape of the path's face. Every request body is limited to 1 MiB (413). A malformed query " +
-	"string is a 400 on every route.\n\n" +
+	"405, both in the shape of the path's face. Every request body is limited to 1 MiB (413) and read as JSON whatever its " +
+	"Content-Type (send application/json). In a request body, null for an optional field is the same as leaving it out, " +
+	"unless the field says that null clears it. A malformed query string is a 400 on every route.\n\n" +
 	"The web console's static assets under `/console/` are served too but not described here."
 
 // Document returns the OpenAPI document.

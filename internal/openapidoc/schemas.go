@@ -2,6 +2,7 @@ package openapidoc
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/hookstream/hookstream"
 )
@@ -10,6 +11,11 @@ func ref(name string) obj { return o("$ref", "#/components/schemas/"+name) }
 
 // nullable lets a schema's value be null as well (JSON Schema 2020-12: a type array, or oneOf for a $ref).
 func nullable(s obj) obj {
+	for _, m := range s {
+		if m.key == "oneOf" {
+			return s // already nullable(ref)
+		}
+	}
 	for _, m := range s {
 		if m.key == "$ref" {
 			return o("oneOf", []any{s, o("type", "null")})
@@ -43,6 +49,30 @@ func object(required []string, props ...any) obj {
 		s = s.with("required", required)
 	}
 	return s.with("properties", o(props...), "additionalProperties", false)
+}
+
+// request is the object schema of a request body. The engine decodes null as an absent field, so every optional
+// member allows null as well (where null means something else, the member's own schema says so).
+func request(required []string, props ...any) obj {
+	props = slices.Clone(props)
+	for i := 0; i < len(props); i += 2 {
+		name := props[i].(string)
+		if !slices.Contains(required, name) {
+			props[i+1] = nullable(props[i+1].(obj))
+		}
+	}
+	return object(required, props...)
+}
+
+// lenient is request for a /v1 body: unknown members are ignored, as Lithic does.
+func lenient(required []string, props ...any) obj {
+	s := request(required, props...)
+	for i := range s {
+		if s[i].key == "additionalProperties" {
+			s[i].value = true
+		}
+	}
+	return s
 }
 
 func describe(s obj, text string) obj { return s.with("description", text) }
@@ -161,16 +191,16 @@ func schemas() obj {
 			"listCompleted", boolean("description", "True when nothing follows this page."),
 			"items", array(ref("Webhook")),
 		),
-		"EndpointCreate", object([]string{"url"}, endpointCreateProps...),
-		"RetryStrategyCreate", object([]string{"attempts", "interval", "type"}, retryStrategyProps...),
-		"FailureHandlingCreate", describe(object(nil,
+		"EndpointCreate", request([]string{"url"}, endpointCreateProps...),
+		"RetryStrategyCreate", request([]string{"attempts", "interval", "type"}, retryStrategyProps...),
+		"FailureHandlingCreate", describe(request(nil,
 			"alertEndpoint", describe(ref("EndpointCreate"), "Where a notice of each final failure is POSTed, signed with its own secret."),
 			"divert", boolean("default", false),
 			"retryStrategy", ref("RetryStrategyCreate"),
 			"suspend", boolean("default", false),
 			"triggers", array(ref("Trigger"), "description", "Absent: 4xx, 5xx and timeout. Empty: no failure counts."),
 		), "Absent: triggers 4xx, 5xx and timeout, no retries, no divert, no suspend."),
-		"WebhookCreate", describe(object([]string{"endpoint"},
+		"WebhookCreate", describe(request([]string{"endpoint"},
 			"name", str("maxLength", hookstream.MaxNameLength),
 			"enabled", boolean("default", true),
 			"endpoint", ref("EndpointCreate"),
@@ -180,7 +210,7 @@ func schemas() obj {
 			"ordering", ref("Ordering"),
 			"useAutomationPlugin", boolean("description", "Accepted for compatibility with Socotra clients; no effect."),
 		), "Unknown fields are refused (400 naming the field); names are case-sensitive."),
-		"EndpointUpdate", object(nil,
+		"EndpointUpdate", request(nil,
 			"url", ref("URL"),
 			"addHeaders", ref("Headers"),
 			"removeHeaders", array(ref("HeaderName")),
@@ -190,13 +220,13 @@ func schemas() obj {
 			"tag", str("maxLength", hookstream.MaxNameLength),
 			"rateLimit", describe(ref("RateLimit"), "Null removes the limit."),
 		),
-		"RetryStrategyUpdate", object(nil,
+		"RetryStrategyUpdate", request(nil,
 			"attempts", integer("minimum", hookstream.MinRetryAttempts, "maximum", hookstream.MaxRetryAttempts),
 			"interval", integer("minimum", hookstream.MinRetryInterval, "maximum", hookstream.MaxRetryInterval),
 			"type", ref("RetryType"),
 			"jitter", nullable(number("minimum", 0, "maximum", hookstream.MaxRetryJitter, "description", "Null sets it back to 0.")),
 		),
-		"FailureHandlingUpdate", object(nil,
+		"FailureHandlingUpdate", request(nil,
 			"alertEndpoint", describe(ref("EndpointUpdate"), "A new alert endpoint needs a url."),
 			"divert", boolean(),
 			"removeAlertEndpoint", boolean(),
@@ -206,7 +236,7 @@ func schemas() obj {
 			"addTriggers", array(ref("Trigger")),
 			"removeTriggers", array(ref("Trigger")),
 		),
-		"WebhookUpdate", describe(object(nil,
+		"WebhookUpdate", describe(request(nil,
 			"name", str("maxLength", hookstream.MaxNameLength),
 			"enabled", boolean(),
 			"endpoint", ref("EndpointUpdate"),
@@ -235,7 +265,7 @@ func schemas() obj {
 			"eventExpired", boolean("description", "The event is no longer retained: the record stays readable but cannot be resent."),
 		),
 		"Empty", object(nil),
-		"EventCreate", describe(object([]string{"type", "data"},
+		"EventCreate", describe(request([]string{"type", "data"},
 			"type", ref("EventType"),
 			"data", o("type", "object", "description", "At most 1 MiB."),
 			"requestId", str("maxLength", hookstream.MaxRequestIDLength),
@@ -304,7 +334,7 @@ func schemas() obj {
 		),
 
 		// Tokens, the console and the probes.
-		"TokenCreate", object([]string{"name", "tenants", "permissions"},
+		"TokenCreate", request([]string{"name", "tenants", "permissions"},
 			"name", str("minLength", 1, "maxLength", 255),
 			"tenants", array(ref("TenantLocator"), "minItems", 1, "maxItems", 1000),
 			"permissions", array(ref("Permission"), "minItems", 1, "maxItems", 64),
@@ -352,24 +382,24 @@ func schemas() obj {
 			"ordering", describe(ref("Ordering"), "Extension."),
 			"rate_limit", describe(ref("RateLimit"), "Extension: deliveries per second."),
 		), "An event subscription (a webhook): description is its name, disabled is not enabled."),
-		"V1SubscriptionCreate", describe(o("type", "object", "required", []string{"url"}, "properties", o(
+		"V1SubscriptionCreate", describe(lenient([]string{"url"},
 			"url", ref("URL"),
 			"description", str("maxLength", hookstream.MaxNameLength),
 			"disabled", boolean("default", false),
-			"event_types", nullable(array(ref("EventType"), "maxItems", hookstream.MaxEventTypes)),
+			"event_types", array(ref("EventType"), "maxItems", hookstream.MaxEventTypes),
 			"filter", ref("Filter"),
 			"ordering", ref("Ordering"),
 			"rate_limit", ref("RateLimit"),
-		)), "Unknown fields are ignored, as Lithic does (a near miss of a known name is refused). Retries default to exponential, interval 5 s, 8 attempts."),
-		"V1SubscriptionUpdate", describe(o("type", "object", "properties", o(
+		), "Unknown fields are ignored, as Lithic does (a near miss of a known name is refused). Retries default to exponential, interval 5 s, 8 attempts."),
+		"V1SubscriptionUpdate", describe(lenient(nil,
 			"url", ref("URL"),
 			"description", str("maxLength", hookstream.MaxNameLength),
 			"disabled", boolean(),
-			"event_types", nullable(array(ref("EventType"), "maxItems", hookstream.MaxEventTypes)).with("description", "The whole new list."),
+			"event_types", array(ref("EventType"), "maxItems", hookstream.MaxEventTypes, "description", "The whole new list."),
 			"filter", describe(ref("Filter"), "Null removes it."),
 			"ordering", nullable(ref("Ordering")).with("description", "Null sets it back to none."),
 			"rate_limit", describe(ref("RateLimit"), "Null removes it."),
-		)), "Absent fields stay unchanged. Unknown fields are ignored."),
+		), "Absent fields stay unchanged. Unknown fields are ignored."),
 		"V1SubscriptionPage", page("V1Subscription"),
 		"V1Event", object([]string{"token", "created", "event_type", "payload"},
 			"token", ref("Locator"),
@@ -392,9 +422,9 @@ func schemas() obj {
 		),
 		"V1AttemptPage", page("V1Attempt"),
 		"V1Secret", object([]string{"secret"}, "secret", str("pattern", secretPattern)),
-		"V1SendExample", o("type", "object", "properties", o(
+		"V1SendExample", lenient(nil,
 			"event_type", describe(ref("EventType"), "Default card.created."),
-		)),
+		),
 	)
 }
 

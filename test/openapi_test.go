@@ -1,0 +1,158 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/hookstream/hookstream/httpapi"
+)
+
+// openAPIRouter loads the engine's OpenAPI document once for every test: it finds the documented operation
+// of a request.
+var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPI())
+	if err != nil {
+		return nil, fmt.Errorf("load the OpenAPI document: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("validate the OpenAPI document: %w", err)
+	}
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("route the OpenAPI document: %w", err)
+	}
+	return r, nil
+})
+
+// contractTransport checks every exchange with the engine against the OpenAPI document, and fails the test
+// that made it (t.Errorf with method, path, status and the validation error) when either side breaks it.
+//
+// The rule: every response is validated, its status included (an error status the document does not list for
+// the operation fails). The request is validated too, unless the engine answered it with a 4xx: tests send
+// malformed and hostile requests on purpose, and refusing them is the engine's job; the refusal itself is
+// still checked. So a request the engine accepts must be one the document allows, and every answer must be
+// one the document describes. Requests outside the document (the console's static assets, paths no route
+// serves, methods a route does not serve) are not checked.
+type contractTransport struct {
+	t    testing.TB
+	next http.RoundTripper
+}
+
+// checkedClient returns an HTTP client whose exchanges are checked against the OpenAPI document.
+func checkedClient(t testing.TB, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &contractTransport{t: t, next: http.DefaultTransport}}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		data, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read the request body: %w", err)
+		}
+		reqBody = data
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := c.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	respBody, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	if err != nil {
+		return resp, nil // the caller reads the truncated body and sees the error it cares about
+	}
+	if problem := checkExchange(req, reqBody, resp, respBody); problem != "" {
+		c.t.Errorf("OpenAPI contract: %s %s -> %d: %s", req.Method, req.URL.RequestURI(), resp.StatusCode, problem)
+	}
+	return resp, nil
+}
+
+// checkExchange returns what in the exchange breaks the OpenAPI document, or "".
+func checkExchange(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) string {
+	router, err := openAPIRouter()
+	if err != nil {
+		return err.Error()
+	}
+	ctx := context.Background()
+	req = req.Clone(ctx)
+	// The engine routes on the decoded path, where %2F is a slash: match as it does, so that a path it
+	// answers with "no route" is outside the document here too.
+	req.URL.RawPath = ""
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		return "" // outside the document
+	}
+	// The engine reads every body as JSON whatever its Content-Type (the document says so), and tests often
+	// send none: check the body as the JSON it was read as.
+	if len(reqBody) > 0 && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	in := &openapi3filter.RequestValidationInput{
+		Request:    req,
+		PathParams: params,
+		Route:      route,
+		Options: &openapi3filter.Options{
+			AuthenticationFunc: authenticated,
+			MultiError:         true,
+		},
+	}
+	var problems []string
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			problems = append(problems, "request: "+err.Error())
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Body:                   io.NopCloser(bytes.NewReader(respBody)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		problems = append(problems, fmt.Sprintf("response: %v (body %s)", err, truncate(respBody, 300)))
+	}
+	return strings.Join(problems, "; ")
+}
+
+// authenticated checks that a request carries what a security scheme asks for; whether the token is good is
+// the engine's to say (and a refusal is a 401, whose request is not checked).
+func authenticated(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	h := in.RequestValidationInput.Request.Header.Get("Authorization")
+	switch in.SecurityScheme.Type {
+	case "http":
+		if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") && token != "" {
+			return nil
+		}
+		return fmt.Errorf("no bearer token")
+	default:
+		if h != "" {
+			return nil
+		}
+		return fmt.Errorf("no Authorization header")
+	}
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}
