@@ -156,3 +156,44 @@ func truncate(b []byte, n int) string {
 	}
 	return string(b[:n]) + "…"
 }
+
+// TestContractCheckCatchesMismatches makes sure the check fails what it should and passes what it should,
+// without an engine: a check that passes everything would prove nothing.
+func TestContractCheckCatchesMismatches(t *testing.T) {
+	const hook = "/event/" + tenantA + "/webhooks"
+	const loc = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+	webhook := `{"locator":"` + loc + `","name":"n","enabled":true,"endpoint":{"url":"https://example.com","hmacEnabled":true,` +
+		`"secret":"whsec_…abcd","secureSsl":true,"tag":"","headers":{}},"failureHandling":{"alertEndpoint":null,"divert":false,` +
+		`"retryStrategy":null,"suspend":false,"triggers":["4xx"]},"suspended":false,"suspendedAt":null,"eventTypes":[],"filter":null}`
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		answer                   string
+		wantProblem              bool
+	}{
+		{"a documented answer", "GET", "/healthz", "", 200, `{"status":"ok"}`, false},
+		{"a value outside its enum", "GET", "/healthz", "", 200, `{"status":"up"}`, true},
+		{"a webhook as documented", "GET", hook + "/" + loc, "", 200, webhook, false},
+		{"a member the document does not have", "GET", hook + "/" + loc, "", 200, strings.Replace(webhook, `"name"`, `"nom":1,"name"`, 1), true},
+		{"a status the operation does not list", "GET", hook + "/" + loc, "", 418, `{"code":"invalid","message":"m"}`, true},
+		{"an error in the other face's shape", "GET", "/v1/events", "", 400, `{"code":"invalid","message":"m"}`, true},
+		{"an accepted request the document refuses", "POST", hook, `{"endpoint":{"url":"https://example.com"},"colour":"red"}`, 200, webhook, true},
+		{"a refused request, its refusal documented", "POST", hook, `{"endpoint":{"url":"https://example.com"},"colour":"red"}`, 400,
+			`{"code":"invalid","message":"unknown field","field":"colour"}`, false},
+		{"a path outside the document", "GET", "/console/app.js", "", 200, "console.log(1)", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, "http://127.0.0.1:1"+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp := &http.Response{StatusCode: tc.status, Header: http.Header{"Content-Type": {"application/json"}}}
+			problem := checkExchange(req, []byte(tc.body), resp, []byte(tc.answer))
+			if (problem != "") != tc.wantProblem {
+				t.Fatalf("problem %q, want one: %v", problem, tc.wantProblem)
+			}
+		})
+	}
+}
