@@ -23,6 +23,12 @@ func response(desc string, schema obj, kv ...any) obj {
 	return o("description", desc, "content", jsonContent(schema)).with(kv...)
 }
 
+// responseExample is response with one example of the answer.
+func responseExample(desc string, schema obj, summary string, value any) obj {
+	return o("description", desc, "content", o("application/json", o("schema", schema,
+		"examples", o("example", example(summary, value)))))
+}
+
 func noContent(desc string) obj { return o("description", desc) }
 
 // errorResponses lists the error answers of an operation, by status, in the face's shape.
@@ -89,6 +95,9 @@ func with(base []int, more ...int) []int {
 	return append(out, more...)
 }
 
+// exampleTenant is the tenant of the examples.
+const exampleTenant = "6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10"
+
 func paths() obj {
 	tenant := []any{param("tenantLocator")}
 	webhook := []any{param("tenantLocator"), param("webhookLocator")}
@@ -110,7 +119,9 @@ func paths() obj {
 			params:      append(append([]any{}, tenant...), param("Idempotency-Key"), param("traceparent"), param("tracestate")),
 			body: strictBody("EventCreate", "issue", example("A policy issued",
 				o("type", "policy.issue", "data", o("policyLocator", "P-1001", "premium", 1200), "requestId", "req-42"))),
-			ok:   []any{"202", response("The event, as it will be delivered.", ref("Event"))},
+			ok: []any{"202", responseExample("The event, as it will be delivered.", ref("Event"), "The event accepted", o(
+				"locator", "01JDQ3V6E60000000000000001", "type", "policy.issue", "tenantLocator", exampleTenant,
+				"timestamp", "2026-12-03T09:00:00.123Z", "requestId", "req-42", "data", o("policyLocator", "P-1001", "premium", 1200)))},
 			errs: with(tenantErrs, 413),
 		},
 		"/event/{tenantLocator}/events/list", "get", operation{
@@ -137,8 +148,16 @@ func paths() obj {
 			id: "createWebhook", summary: "Create a webhook", tag: "webhooks",
 			params: tenant,
 			body:   strictBody("WebhookCreate", "create", example("A webhook with retries", createExample)),
-			ok:     []any{"200", response("The webhook, with its secrets in full.", ref("Webhook"))},
-			errs:   with(tenantErrs, 409, 413),
+			ok: []any{"200", responseExample("The webhook, with its secrets in full.", ref("Webhook"), "The webhook created", o(
+				"locator", "01JDQ3V6E6Y9X2N7R4K8T5M0AB", "name", "orders", "enabled", true,
+				"endpoint", o("url", "https://example.com/hooks", "hmacEnabled", true,
+					"secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "secureSsl", true, "tag", "", "headers", o(),
+					"rateLimit", nil),
+				"failureHandling", o("alertEndpoint", nil, "divert", true,
+					"retryStrategy", o("attempts", 3, "interval", 10, "type", "exponential", "jitter", 0.1),
+					"suspend", false, "triggers", []string{"5xx", "timeout"}),
+				"suspended", false, "suspendedAt", nil, "eventTypes", []string{"policy.issue"}, "filter", nil, "ordering", "none"))},
+			errs: with(tenantErrs, 413),
 		},
 		"/event/{tenantLocator}/webhooks/list", "get", operation{
 			id: "listWebhooks", summary: "List webhooks in creation order", tag: "webhooks",
@@ -209,7 +228,7 @@ func paths() obj {
 			id: "deleteDiverted", summary: "Delete a diverted event", tag: "diverted-events",
 			params: diverted,
 			ok:     []any{"200", response("Deleted.", ref("Empty"))},
-			errs:   with(tenantErrs, 404, 409),
+			errs:   with(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/diverted/{eventLocator}/resend", "post", operation{
 			id: "resendDiverted", summary: "Deliver a diverted event again", tag: "diverted-events",
@@ -226,10 +245,10 @@ func paths() obj {
 		"/admin/tokens", "post", operation{
 			id: "createToken", summary: "Mint an API token (admin only)", tag: "admin",
 			body: strictBody("TokenCreate", "token", example("A read-only token",
-				o("name", "dashboard", "tenants", []string{"6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10"},
+				o("name", "dashboard", "tenants", []string{exampleTenant},
 					"permissions", []string{"webhooks.read", "webhooks.list"}))),
 			ok:   []any{"201", response("The token, its secret shown this once.", ref("Token"))},
-			errs: with(adminErrs, 409, 413),
+			errs: with(adminErrs, 413),
 		},
 		"/admin/tokens", "get", operation{
 			id: "listTokens", summary: "List tokens (admin only)", tag: "admin",
@@ -313,8 +332,11 @@ func paths() obj {
 			body: o("required", true, "content", o("application/json", o("schema", ref("V1SubscriptionCreate"),
 				"examples", o("create", example("A subscription", o("url", "https://example.com/lithic", "description", "cards",
 					"event_types", []string{"card.created"})))))),
-			ok:   []any{"201", response("The subscription.", ref("V1Subscription"))},
-			errs: []int{400, 401, 403, 409, 413, 429, 500, 503},
+			ok: []any{"201", responseExample("The subscription.", ref("V1Subscription"), "The subscription created", o(
+				"token", "01JDQ3V6E6Y9X2N7R4K8T5M0AB", "description", "cards", "disabled", false,
+				"url", "https://example.com/lithic", "event_types", []string{"card.created"}, "filter", nil,
+				"ordering", "none", "rate_limit", nil))},
+			errs: []int{400, 401, 403, 413, 429, 500, 503},
 		},
 		sub, "get", operation{
 			id: "v1GetEventSubscription", summary: "Fetch an event subscription", tag: "v1",

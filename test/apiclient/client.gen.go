@@ -6255,8 +6255,6 @@ type CreateTokenResponse struct {
 	JSON401 *Error401
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error403
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *Error409
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error413
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -6289,11 +6287,6 @@ func (r CreateTokenResponse) GetJSON401() *Error401 {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateTokenResponse) GetJSON403() *Error403 {
 	return r.JSON403
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r CreateTokenResponse) GetJSON409() *Error409 {
-	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -7038,8 +7031,6 @@ type CreateWebhookResponse struct {
 	JSON401 *Error401
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error403
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *Error409
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error413
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -7072,11 +7063,6 @@ func (r CreateWebhookResponse) GetJSON401() *Error401 {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateWebhookResponse) GetJSON403() *Error403 {
 	return r.JSON403
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r CreateWebhookResponse) GetJSON409() *Error409 {
-	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -7782,8 +7768,6 @@ type DeleteDivertedResponse struct {
 	JSON403 *Error403
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error404
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *Error409
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *Error429
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -7819,11 +7803,6 @@ func (r DeleteDivertedResponse) GetJSON403() *Error403 {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteDivertedResponse) GetJSON404() *Error404 {
 	return r.JSON404
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r DeleteDivertedResponse) GetJSON409() *Error409 {
-	return r.JSON409
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -8796,8 +8775,6 @@ type V1CreateEventSubscriptionResponse struct {
 	JSON401 *V1Error401
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *V1Error403
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *V1Error409
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *V1Error413
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -8830,11 +8807,6 @@ func (r V1CreateEventSubscriptionResponse) GetJSON401() *V1Error401 {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r V1CreateEventSubscriptionResponse) GetJSON403() *V1Error403 {
 	return r.JSON403
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r V1CreateEventSubscriptionResponse) GetJSON409() *V1Error409 {
-	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -11236,13 +11208,6 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 		}
 		response.JSON403 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Error409
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error413
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11986,13 +11951,6 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.JSON403 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Error409
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error413
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12695,13 +12653,6 @@ func ParseDeleteDivertedResponse(rsp *http.Response) (*DeleteDivertedResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Error409
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Error429
@@ -13590,13 +13541,6 @@ func ParseV1CreateEventSubscriptionResponse(rsp *http.Response) (*V1CreateEventS
 			return nil, err
 		}
 		response.JSON403 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest V1Error409
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest V1Error413
