@@ -2,16 +2,19 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // undocumentedRoutes are the routes the document leaves out on purpose: the console's static assets, a
@@ -99,5 +102,63 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	if rec.Body.String() != string(OpenAPI()) {
 		t.Fatal("GET /openapi.json does not answer the embedded document")
+	}
+}
+
+// TestOpenAPISchemasAreJSONSchema2020 checks what kin-openapi leaves out for OpenAPI 3.1: that every schema of
+// the document (components, parameters, headers, bodies) is a valid JSON Schema 2020-12 schema, by compiling
+// each with a 2020-12 compiler, which validates it against the 2020-12 meta-schema.
+func TestOpenAPISchemasAreJSONSchema2020(t *testing.T) {
+	const base = "https://hookstream.invalid/schemas/"
+	// Each schema becomes a resource of its own, so that the meta-schema sees all of it; references between
+	// components follow.
+	text := strings.ReplaceAll(string(openAPIDocument), `"#/components/schemas/`, `"`+base)
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := v.(map[string]any)
+	components := doc["components"].(map[string]any)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	var locs []string
+	add := func(loc string, schema any) {
+		if err := c.AddResource(loc, schema); err != nil {
+			t.Fatalf("%s: %v", loc, err)
+		}
+		locs = append(locs, loc)
+	}
+	for name, schema := range components["schemas"].(map[string]any) {
+		add(base+name, schema)
+	}
+	var walk func(where string, node any)
+	walk = func(where string, node any) {
+		switch n := node.(type) {
+		case map[string]any:
+			for k, child := range n {
+				if k == "schema" {
+					add(base+"inline"+where+"/schema", child)
+					continue
+				}
+				walk(where+"/"+strings.NewReplacer("/", "~1", "{", "", "}", "").Replace(k), child)
+			}
+		case []any:
+			for i, child := range n {
+				walk(fmt.Sprintf("%s/%d", where, i), child)
+			}
+		}
+	}
+	walk("/paths", doc["paths"])
+	for _, part := range []string{"parameters", "responses", "headers"} {
+		walk("/components/"+part, components[part])
+	}
+	sort.Strings(locs)
+	for _, loc := range locs {
+		if _, err := c.Compile(loc); err != nil {
+			t.Errorf("%s is not a valid JSON Schema 2020-12 schema: %v", strings.TrimPrefix(loc, base), err)
+		}
+	}
+	if len(locs) < 100 {
+		t.Errorf("compiled only %d schemas", len(locs))
 	}
 }
