@@ -297,7 +297,8 @@ func paths() obj {
 		"/metrics", "get", operation{
 			id: "metrics", summary: "Prometheus metrics", tag: "probes", public: true,
 			ok: []any{"200", o("description", "The metrics, in the exposition format the scraper negotiates.",
-				"content", o("text/plain", o("schema", str()), "application/openmetrics-text", o("schema", str())))},
+				"content", o("text/plain", o("schema", str()), "application/openmetrics-text", o("schema", str()),
+					"application/vnd.google.protobuf", o("schema", str("contentMediaType", "application/vnd.google.protobuf"))))},
 			errs: []int{400},
 		},
 		"/openapi.json", "get", operation{
