@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hookstream/hookstream/httpapi"
 	"github.com/hookstream/hookstream/test/apiclient"
 )
 
@@ -91,5 +92,10 @@ func TestGeneratedClientRoundTrip(t *testing.T) {
 	}
 	if missing.JSON404 == nil || missing.JSON404.Code != apiclient.NotFound {
 		t.Fatalf("get a missing webhook: status %d: %s", missing.StatusCode(), missing.Body)
+	}
+
+	// The engine serves the document the client was generated from, without a token.
+	if doc := h.must(http.StatusOK, http.MethodGet, "/openapi.json", "", nil); !bytes.Equal(doc.body, httpapi.OpenAPI()) {
+		t.Fatal("GET /openapi.json is not the embedded document")
 	}
 }
