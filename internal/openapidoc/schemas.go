@@ -9,16 +9,17 @@ import (
 
 func ref(name string) obj { return o("$ref", "#/components/schemas/"+name) }
 
-// nullable lets a schema's value be null as well (JSON Schema 2020-12: a type array, or oneOf for a $ref).
+// nullable lets a schema's value be null as well (JSON Schema 2020-12: a type array, or anyOf for a $ref:
+// anyOf, not oneOf, since the schema referred to may allow null itself).
 func nullable(s obj) obj {
 	for _, m := range s {
-		if m.key == "oneOf" {
+		if m.key == "anyOf" {
 			return s // already nullable(ref)
 		}
 	}
 	for _, m := range s {
 		if m.key == "$ref" {
-			return o("oneOf", []any{s, o("type", "null")})
+			return o("anyOf", []any{s, o("type", "null")})
 		}
 	}
 	for i, m := range s {
