@@ -94,6 +94,14 @@ func TestGeneratedClientRoundTrip(t *testing.T) {
 		t.Fatalf("get a missing webhook: status %d: %s", missing.StatusCode(), missing.Body)
 	}
 
+	// Routes the other tests leave out, so that their answers are checked against the document too.
+	for _, path := range []string{"/healthz", "/readyz", "/console"} {
+		h.must(http.StatusOK, http.MethodHead, path, "", nil)
+	}
+	ev := h.must(http.StatusAccepted, http.MethodPost, "/event/"+tenantA+"/events", adminToken,
+		map[string]any{"type": "policy.issue", "data": map[string]any{"n": 1}}).object(t)
+	expect(t, h.v1(http.MethodGet, "/v1/events/"+ev["locator"].(string), adminToken, nil, "Hookstream-Tenant", tenantA), http.StatusOK)
+
 	// The engine serves the document the client was generated from, without a token.
 	if doc := h.must(http.StatusOK, http.MethodGet, "/openapi.json", "", nil); !bytes.Equal(doc.body, httpapi.OpenAPI()) {
 		t.Fatal("GET /openapi.json is not the embedded document")
