@@ -31,7 +31,7 @@ func Document() any {
 			"title", "hookstream",
 			"version", engine.Version,
 			"description", description,
-			"license", o("name", "See the LICENSE file of the repository"),
+			"license", o("name", "Apache-2.0", "identifier", "Apache-2.0"),
 		),
 		"jsonSchemaDialect", "https://spec.openapis.org/oas/3.1/dialect/base",
 		"servers", []any{o("url", "/", "description", "The engine's HTTP listener (serve --http).")},
