@@ -90,7 +90,7 @@ var (
 	v1Errs     = []int{400, 401, 403, 404, 429, 500, 503}
 )
 
-func with(base []int, more ...int) []int {
+func plus(base []int, more ...int) []int {
 	out := append([]int(nil), base...)
 	return append(out, more...)
 }
@@ -122,7 +122,7 @@ func paths() obj {
 			ok: []any{"202", responseExample("The event, as it will be delivered.", ref("Event"), "The event accepted", o(
 				"locator", "01JDQ3V6E60000000000000001", "type", "policy.issue", "tenantLocator", exampleTenant,
 				"timestamp", "2026-12-03T09:00:00.123Z", "requestId", "req-42", "data", o("policyLocator", "P-1001", "premium", 1200)))},
-			errs: with(tenantErrs, 413),
+			errs: plus(tenantErrs, 413),
 		},
 		"/event/{tenantLocator}/events/list", "get", operation{
 			id: "listEvents", summary: "List events in ingestion order", tag: "events",
@@ -135,7 +135,7 @@ func paths() obj {
 			id: "getEvent", summary: "Fetch an event", tag: "events",
 			params: []any{param("tenantLocator"), param("eventLocator")},
 			ok:     []any{"200", response("The event.", ref("Event"))},
-			errs:   with(tenantErrs, 404),
+			errs:   plus(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/stats", "get", operation{
 			id: "tenantStats", summary: "A tenant's activity over a window", tag: "console",
@@ -157,7 +157,7 @@ func paths() obj {
 					"retryStrategy", o("attempts", 3, "interval", 10, "type", "exponential", "jitter", 0.1),
 					"suspend", false, "triggers", []string{"5xx", "timeout"}),
 				"suspended", false, "suspendedAt", nil, "eventTypes", []string{"policy.issue"}, "filter", nil, "ordering", "none"))},
-			errs: with(tenantErrs, 413),
+			errs: plus(tenantErrs, 413),
 		},
 		"/event/{tenantLocator}/webhooks/list", "get", operation{
 			id: "listWebhooks", summary: "List webhooks in creation order", tag: "webhooks",
@@ -170,7 +170,7 @@ func paths() obj {
 			id: "getWebhook", summary: "Fetch a webhook", tag: "webhooks",
 			params: webhook,
 			ok:     []any{"200", response("The webhook, secrets masked.", ref("Webhook"))},
-			errs:   with(tenantErrs, 404),
+			errs:   plus(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}", "patch", operation{
 			id: "updateWebhook", summary: "Change a webhook", tag: "webhooks",
@@ -178,57 +178,57 @@ func paths() obj {
 			body: strictBody("WebhookUpdate", "disable", example("Disable and add a type",
 				o("enabled", false, "addEventTypes", []string{"policy.cancel"}))),
 			ok:   []any{"200", response("The webhook, secrets masked.", ref("Webhook"))},
-			errs: with(tenantErrs, 404, 409, 413),
+			errs: plus(tenantErrs, 404, 409, 413),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}", "delete", operation{
 			id: "deleteWebhook", summary: "Delete a webhook", tag: "webhooks",
 			params: webhook,
 			ok:     []any{"204", noContent("Deleted.")},
-			errs:   with(tenantErrs, 404, 409),
+			errs:   plus(tenantErrs, 404, 409),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/unsuspend", "patch", operation{
 			id: "unsuspendWebhook", summary: "Unsuspend a webhook", tag: "webhooks",
 			description: "The events held while it was suspended are delivered in order.",
 			params:      webhook,
 			ok:          []any{"204", noContent("Unsuspended (or was not suspended).")},
-			errs:        with(tenantErrs, 404, 409),
+			errs:        plus(tenantErrs, 404, 409),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/history", "get", operation{
 			id: "webhookHistory", summary: "Every change to a webhook, oldest first", tag: "webhooks",
 			params: webhook,
 			ok:     []any{"200", response("The change events, secrets masked.", ref("History"))},
-			errs:   with(tenantErrs, 404),
+			errs:   plus(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/attempts", "get", operation{
 			id: "webhookAttempts", summary: "A webhook's attempts, newest first", tag: "console",
 			params: append(append([]any{}, webhook...), param("attemptsPageSize"), param("attemptsPagingToken"), param("status"),
 				param("startTimestamp"), param("endTimestamp")),
 			ok:   []any{"200", response("A page of attempts.", ref("AttemptList"))},
-			errs: with(tenantErrs, 404),
+			errs: plus(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/stats", "get", operation{
 			id: "webhookStats", summary: "A webhook's attempts over a window", tag: "console",
 			params: append(append([]any{}, webhook...), param("window")),
 			ok:     []any{"200", response("Counts and latency percentiles, in total and by bucket.", ref("WebhookStats"))},
-			errs:   with(tenantErrs, 404),
+			errs:   plus(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/diverted", "get", operation{
 			id: "listDiverted", summary: "A webhook's diverted events, oldest first", tag: "diverted-events",
 			params: append(append([]any{}, webhook...), param("offset"), param("count")),
 			ok:     []any{"200", response("The diverted events.", array(ref("DivertedEvent")))},
-			errs:   with(tenantErrs, 404),
+			errs:   plus(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/diverted/{eventLocator}", "get", operation{
 			id: "getDiverted", summary: "Fetch a diverted event", tag: "diverted-events",
 			params: diverted,
 			ok:     []any{"200", response("The diverted event.", ref("DivertedEvent"))},
-			errs:   with(tenantErrs, 404),
+			errs:   plus(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/diverted/{eventLocator}", "delete", operation{
 			id: "deleteDiverted", summary: "Delete a diverted event", tag: "diverted-events",
 			params: diverted,
 			ok:     []any{"200", response("Deleted.", ref("Empty"))},
-			errs:   with(tenantErrs, 404),
+			errs:   plus(tenantErrs, 404),
 		},
 		"/event/{tenantLocator}/webhooks/{webhookLocator}/diverted/{eventLocator}/resend", "post", operation{
 			id: "resendDiverted", summary: "Deliver a diverted event again", tag: "diverted-events",
@@ -236,7 +236,7 @@ func paths() obj {
 				"409 when the event is no longer retained.",
 			params: diverted,
 			ok:     []any{"200", response("Queued.", ref("Empty"))},
-			errs:   with(tenantErrs, 404, 409),
+			errs:   plus(tenantErrs, 404, 409),
 		},
 	}
 
@@ -248,7 +248,7 @@ func paths() obj {
 				o("name", "dashboard", "tenants", []string{exampleTenant},
 					"permissions", []string{"webhooks.read", "webhooks.list"}))),
 			ok:   []any{"201", response("The token, its secret shown this once.", ref("Token"))},
-			errs: with(adminErrs, 413),
+			errs: plus(adminErrs, 413),
 		},
 		"/admin/tokens", "get", operation{
 			id: "listTokens", summary: "List tokens (admin only)", tag: "admin",
@@ -259,7 +259,7 @@ func paths() obj {
 			id: "revokeToken", summary: "Revoke a token at once (admin only)", tag: "admin",
 			params: []any{param("tokenLocator")},
 			ok:     []any{"204", noContent("Revoked.")},
-			errs:   with(adminErrs, 404, 409),
+			errs:   plus(adminErrs, 404, 409),
 		},
 		"/admin/health", "get", operation{
 			id: "adminHealth", summary: "The engine's state (admin only)", tag: "console",
@@ -350,13 +350,13 @@ func paths() obj {
 			params: v1sub,
 			body:   o("required", true, "content", o("application/json", o("schema", ref("V1SubscriptionUpdate")))),
 			ok:     []any{"200", response("The subscription.", ref("V1Subscription"))},
-			errs:   with(v1Errs, 409, 413),
+			errs:   plus(v1Errs, 409, 413),
 		},
 		sub, "delete", operation{
 			id: "v1DeleteEventSubscription", summary: "Delete an event subscription", tag: "v1",
 			params: v1sub,
 			ok:     []any{"204", noContent("Deleted.")},
-			errs:   with(v1Errs, 409),
+			errs:   plus(v1Errs, 409),
 		},
 		sub + "/attempts", "get", operation{
 			id: "v1ListSubscriptionAttempts", summary: "A subscription's message attempts", tag: "v1",
@@ -389,7 +389,7 @@ func paths() obj {
 			description: "The previous secret keeps signing for 24 hours.",
 			params:      v1sub,
 			ok:          []any{"204", noContent("Rotated.")},
-			errs:        with(v1Errs, 409),
+			errs:        plus(v1Errs, 409),
 		},
 		"/v1/events", "get", operation{
 			id: "v1ListEvents", summary: "List events", tag: "v1",
@@ -421,7 +421,7 @@ func paths() obj {
 			params:      v1sub,
 			body:        o("required", false, "content", o("application/json", o("schema", ref("V1SendExample")))),
 			ok:          []any{"202", noContent("Queued.")},
-			errs:        with(v1Errs, 413),
+			errs:        plus(v1Errs, 413),
 		},
 	}
 
