@@ -308,12 +308,14 @@ func paths() obj {
 		},
 		"/console", "get", operation{
 			id: "console", summary: "Redirect to the web console", tag: "console", public: true,
-			ok:   []any{"301", o("description", "To /console/.", "headers", o("Location", o("schema", str())))},
+			ok: []any{"301", o("description", "To /console/.", "headers", o("Location", o("schema", str())),
+				"content", o("text/html", o("schema", str())))},
 			errs: []int{400, 429, 500, 503},
 		},
 		"/console", "head", operation{
 			id: "consoleHead", summary: "Redirect to the web console", tag: "console", public: true,
-			ok:   []any{"301", o("description", "To /console/.", "headers", o("Location", o("schema", str())))},
+			ok: []any{"301", o("description", "To /console/.", "headers", o("Location", o("schema", str())),
+				"content", o("text/html", o("schema", str())))},
 			errs: []int{400, 429, 500, 503},
 		},
 	}

@@ -11379,9 +11379,6 @@ func ParseConsoleResponse(rsp *http.Response) (*ConsoleResponse, error) {
 	}
 
 	switch {
-	case rsp.StatusCode == 301:
-		break // No content-type
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest Error400
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11462,9 +11459,6 @@ func ParseConsoleHeadResponse(rsp *http.Response) (*ConsoleHeadResponse, error) 
 	}
 
 	switch {
-	case rsp.StatusCode == 301:
-		break // No content-type
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest Error400
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
