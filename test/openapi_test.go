@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -171,10 +172,13 @@ func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	respBody, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	if err != nil {
-		return resp, nil // the caller reads the truncated body and sees the error it cares about
+		// The caller gets what arrived and then the error, as it would have without the check (a test that
+		// kills the engine mid-answer looks for it); a cut-off answer is not checked.
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(respBody), iotest.ErrReader(err)))
+		return resp, nil
 	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	if problem := checkExchange(req, reqBody, resp, respBody); problem != "" {
 		c.t.Errorf("OpenAPI contract: %s %s -> %d: %s", req.Method, req.URL.RequestURI(), resp.StatusCode, problem)
 	}
