@@ -64,7 +64,9 @@ type API struct {
 	metrics    *httpMetrics
 	limiter    *rateLimiter // nil: unlimited
 	tracer     *tracing.Tracer
-	handler    http.Handler
+	// router is kept so that tests can walk the registered routes.
+	router  *mux.Router
+	handler http.Handler
 }
 
 // New builds the API.
@@ -110,6 +112,7 @@ func New(cfg Config) *API {
 	r.Handle("/healthz", http.HandlerFunc(a.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", http.HandlerFunc(a.readyz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.Handle("/openapi.json", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
 
 	r.Handle("/admin/tokens", a.admin(a.createToken)).Methods(http.MethodPost)
 	r.Handle("/admin/tokens", a.admin(a.listTokens)).Methods(http.MethodGet)
@@ -137,7 +140,7 @@ func New(cfg Config) *API {
 	a.routeV1(r)
 	a.routeConsole(r, cfg.Registry)
 
-	a.handler = a.outer(r)
+	a.router, a.handler = r, a.outer(r)
 	return a
 }
 

@@ -129,11 +129,12 @@ const RetryAfterSeconds = "2"
 
 // available is a mux middleware that answers 503, before any work, a request the engine cannot serve now:
 // any API request until the views have caught up with the streams, and any write while NATS is not connected
-// (a write would wait for NATS until it timed out). Health, readiness and metrics are always answered.
+// (a write would wait for NATS until it timed out). Health, readiness, metrics and the OpenAPI document are
+// always answered.
 func (a *API) available(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics":
+		case "/healthz", "/readyz", "/metrics", "/openapi.json":
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -110,10 +110,11 @@ func retryAfter(wait time.Duration) string {
 	return strconv.FormatInt(max(s, 1), 10)
 }
 
-// unlimited reports the paths that are never rate limited: probes and scrapes must work whatever clients do.
+// unlimited reports the paths that are never rate limited: probes and scrapes must work whatever clients do,
+// and the OpenAPI document is static.
 func unlimited(path string) bool {
 	switch path {
-	case "/healthz", "/readyz", "/metrics":
+	case "/healthz", "/readyz", "/metrics", "/openapi.json":
 		return true
 	}
 	return false

@@ -102,7 +102,7 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	httpAddr := freePort(t)
 	cmd, out, done := startBinary(t, "serve", "--http", httpAddr, "--data", t.TempDir(), "--nats-listen", freePort(t))
 	eventually(t, 30*time.Second, "readyz", func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		resp, err := checkedClient(t, 5*time.Second).Get("http://" + httpAddr + "/readyz")
 		if err != nil {
 			return false
 		}

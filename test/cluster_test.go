@@ -107,7 +107,7 @@ func startInstance(t *testing.T, urls, data string) *clusterInstance {
 			t.Fatalf("instance exited: %v\n%s", err, out.String())
 		default:
 		}
-		resp, err := http.Get(c.base + "/readyz")
+		resp, err := checkedClient(t, 5*time.Second).Get(c.base + "/readyz")
 		if err != nil {
 			return false
 		}

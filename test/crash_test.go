@@ -41,7 +41,7 @@ type crashEngine struct {
 func newCrashEngine(t *testing.T) *crashEngine {
 	t.Helper()
 	e := &crashEngine{t: t, data: t.TempDir(), httpAddr: freePort(t), natsAddr: freePort(t),
-		client: &http.Client{Timeout: 30 * time.Second}}
+		client: checkedClient(t, 30*time.Second)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, out := range e.runs {
@@ -67,7 +67,7 @@ func (e *crashEngine) start() {
 			e.t.Fatalf("engine exited while starting: %v\n%s", err, tail(out.String(), 6000))
 		default:
 		}
-		resp, err := http.Get(e.url("/readyz"))
+		resp, err := e.client.Get(e.url("/readyz"))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -485,7 +485,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: 32}
 	defer transport.CloseIdleConnections()
-	client := &http.Client{Timeout: 10 * time.Second, Transport: transport}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &contractTransport{t: t, next: transport}}
 	for g := range 16 {
 		wg.Go(func() {
 			for i := 0; ; i++ {

@@ -33,7 +33,7 @@ func fastFaults() engine.Options {
 // when the test ends.
 func startEngineWith(t *testing.T, cfg *config.Config, opts engine.Options, wait time.Duration) *harness {
 	t.Helper()
-	h := &harness{t: t, cfg: cfg, logs: &logBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
+	h := &harness{t: t, cfg: cfg, logs: &logBuffer{}, client: checkedClient(t, 30*time.Second)}
 	t.Cleanup(func() {
 		h.stop()
 		if t.Failed() {
@@ -58,8 +58,8 @@ type readiness struct {
 	Failing []string `json:"failing"`
 }
 
-func getReadyz(base string) (readiness, error) {
-	client := &http.Client{Timeout: 5 * time.Second}
+func getReadyz(t testing.TB, base string) (readiness, error) {
+	client := checkedClient(t, 5*time.Second)
 	resp, err := client.Get(base + "/readyz")
 	if err != nil {
 		return readiness{}, err
@@ -78,7 +78,7 @@ func waitReadyz(t *testing.T, base string, timeout time.Duration, want string) r
 	t.Helper()
 	var last readiness
 	eventually(t, timeout, fmt.Sprintf("readyz naming %q", want), func() bool {
-		r, err := getReadyz(base)
+		r, err := getReadyz(t, base)
 		if err != nil {
 			return false
 		}
@@ -224,7 +224,7 @@ func TestStartsWhileClusterReelects(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("start: %v\n%s", res.err, tail(logs.String(), 6000))
 	}
-	h := &harness{t: t, cfg: cfg, logs: logs, client: &http.Client{Timeout: 30 * time.Second},
+	h := &harness{t: t, cfg: cfg, logs: logs, client: checkedClient(t, 30*time.Second),
 		engine: res.e, base: "http://" + res.e.HTTPAddr()}
 	t.Logf("ready %s after quorum came back, after %d restarts", time.Since(restarted).Round(time.Millisecond),
 		strings.Count(h.logs.String(), "component failed; restarting"))
@@ -283,7 +283,7 @@ func (l *outageLoad) ackedIDs() []string {
 
 func startOutageLoad(t *testing.T, h *harness, natsURL string) *outageLoad {
 	l := &outageLoad{acked: map[string]bool{}, statuses: map[int]int{}, stop: make(chan struct{})}
-	client := &http.Client{Timeout: 15 * time.Second}
+	client := checkedClient(t, 15*time.Second)
 	l.wg.Go(func() {
 		for i := 0; ; i++ {
 			select {
@@ -372,7 +372,7 @@ func TestExternalNATSOutage(t *testing.T) {
 	eventually(t, 30*time.Second, "ingest refused during the outage", func() bool {
 		return load.count(http.StatusServiceUnavailable) >= 20 && time.Since(down) >= 5*time.Second
 	})
-	if r, err := getReadyz(h.base); err != nil || r.status != http.StatusServiceUnavailable {
+	if r, err := getReadyz(t, h.base); err != nil || r.status != http.StatusServiceUnavailable {
 		t.Fatalf("readyz during the outage: %+v %v", r, err)
 	}
 	outage := time.Since(down)
@@ -479,7 +479,7 @@ func TestServeWithoutNATS(t *testing.T) {
 	cmd, out, done := startBinary(t, "serve", "--http", httpAddr, "--data", t.TempDir(), "--nats", x.url(),
 		"--delivery-timeout", "1s", "--allow-private-destinations")
 	eventually(t, 30*time.Second, "healthz", func() bool {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := checkedClient(t, 5*time.Second).Get(base + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -497,7 +497,7 @@ func TestServeWithoutNATS(t *testing.T) {
 		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
 		req.Header.Set("Authorization", "Bearer "+adminToken)
 		req.Header.Set("Hookstream-Tenant", tenantA)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := checkedClient(t, 30*time.Second).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -73,7 +73,7 @@ func startEngine(t *testing.T, opts ...func(*config.Config)) *harness {
 	for _, o := range opts {
 		o(cfg)
 	}
-	h := &harness{t: t, cfg: cfg, logs: &logBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
+	h := &harness{t: t, cfg: cfg, logs: &logBuffer{}, client: checkedClient(t, 30*time.Second)}
 	h.start()
 	t.Cleanup(func() {
 		h.stop()

@@ -43,7 +43,8 @@ func (h *harness) hostileDo(method, path string, body []byte, header ...string) 
 		req.Header.Set(header[i], header[i+1])
 	}
 	// Redirects are answers too: they are not followed.
-	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := checkedClient(h.t, 30*time.Second)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
 	if err != nil {
 		return hostileAnswer{err: err}

@@ -30,7 +30,7 @@ func (c binaryClient) do(method, path string, body any) (int, []byte) {
 	}
 	req, _ := http.NewRequest(method, c.base+path, bytes.NewReader(data))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := checkedClient(c.t, time.Minute).Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -47,7 +47,7 @@ func serveBinary(t *testing.T, data string) (*exec.Cmd, binaryClient, chan error
 		"--allow-private-destinations", "--delivery-timeout", "1s")
 	c := binaryClient{t: t, base: "http://" + httpAddr}
 	eventually(t, 30*time.Second, "readyz", func() bool {
-		resp, err := http.Get(c.base + "/readyz")
+		resp, err := checkedClient(t, 5*time.Second).Get(c.base + "/readyz")
 		if err != nil {
 			select {
 			case err := <-done:

@@ -1,6 +1,6 @@
 // Command hookstream is the webhook delivery engine: `hookstream serve` runs it, `hookstream rebuild`
-// recreates its views from the streams, `hookstream publish` ingests an event, `hookstream version` prints
-// its version.
+// recreates its views from the streams, `hookstream publish` ingests an event, `hookstream openapi` prints
+// the API's OpenAPI document, `hookstream version` prints its version.
 package main
 
 import (
@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookstream/hookstream/config"
 	"github.com/hookstream/hookstream/engine"
+	"github.com/hookstream/hookstream/httpapi"
 )
 
 const usage = `hookstream: webhook delivery on NATS JetStream
@@ -29,6 +30,7 @@ Usage:
   hookstream bench   [flags]   measure deliveries/s, latency, RSS and CPU against raw HTTP POSTs
   hookstream replay  [flags]   write the streams' entries as JSON lines, secrets redacted (audits)
   hookstream listen  [flags]   receive deliveries locally, print them and verify their signatures
+  hookstream openapi           print the HTTP API's OpenAPI 3.1 document (also served at /openapi.json)
   hookstream version           print the version
 
 Run "hookstream <command> -h" for a command's flags.
@@ -59,6 +61,12 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = benchCommand(args[1:], stdout, stderr, getenv)
 	case "listen":
 		err = listen(args[1:], stdout, stderr)
+	case "openapi":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "hookstream openapi: unexpected argument %q\n", args[1])
+			return 2
+		}
+		_, err = stdout.Write(httpapi.OpenAPI())
 	case "version":
 		fmt.Fprintln(stdout, "hookstream", engine.Version)
 	case "help", "-h", "--help":

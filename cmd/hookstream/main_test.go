@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookstream/hookstream/config"
 	"github.com/hookstream/hookstream/engine"
+	"github.com/hookstream/hookstream/httpapi"
 )
 
 const tenant = "6f1c5f3e-0d7e-4c55-9a36-2a3f1b2c9d10"
@@ -94,5 +95,18 @@ func TestUnknownCommandAndVersion(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"version"}, &out, &errOut, os.Getenv); code != 0 || !strings.Contains(out.String(), engine.Version) {
 		t.Fatalf("version: exit %d, %q", code, out.String())
+	}
+}
+
+func TestOpenAPICommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"openapi"}, &out, &errOut, os.Getenv); code != 0 || !bytes.Equal(out.Bytes(), httpapi.OpenAPI()) {
+		t.Fatalf("openapi: exit %d, %d bytes, stderr %q", code, out.Len(), errOut.String())
+	}
+	if !strings.Contains(usage, "hookstream openapi") {
+		t.Fatal("the usage does not list openapi")
+	}
+	if code := run([]string{"openapi", "extra"}, &out, &errOut, os.Getenv); code != 2 {
+		t.Fatalf("openapi extra: exit %d, want 2", code)
 	}
 }
