@@ -90,6 +90,14 @@ const (
 )
 
 func schemas() obj {
+	endpointProps := []any{
+		"url", str(),
+		"hmacEnabled", boolean(),
+		"secret", str("description", "In full in the answer to a create, and with extended=true for a token with webhooks.write; masked (whsec_… and the last four characters) otherwise."),
+		"secureSsl", boolean(),
+		"tag", str(),
+		"headers", o("type", "object", "additionalProperties", array(str())),
+	}
 	retryStrategyProps := []any{
 		"attempts", integer("minimum", hookstream.MinRetryAttempts, "maximum", hookstream.MaxRetryAttempts,
 			"description", "Retries after the first try."),
@@ -160,15 +168,10 @@ func schemas() obj {
 
 		// The Socotra face.
 		"RetryStrategy", object([]string{"attempts", "interval", "type"}, retryStrategyProps...),
-		"Endpoint", object([]string{"url", "hmacEnabled", "secret", "secureSsl", "tag", "headers"},
-			"url", str(),
-			"hmacEnabled", boolean(),
-			"secret", str("description", "In full in the answer to a create, and with extended=true for a token with webhooks.write; masked (whsec_… and the last four characters) otherwise."),
-			"secureSsl", boolean(),
-			"tag", str(),
-			"headers", o("type", "object", "additionalProperties", array(str())),
-			"rateLimit", ref("RateLimit"),
-		),
+		"Endpoint", object([]string{"url", "hmacEnabled", "secret", "secureSsl", "tag", "headers"}, endpointProps...),
+		"WebhookEndpoint", describe(object([]string{"url", "hmacEnabled", "secret", "secureSsl", "tag", "headers", "rateLimit"},
+			append(slices.Clone(endpointProps), "rateLimit", ref("RateLimit"))...,
+		), "A webhook's own endpoint: an alert endpoint's, plus its rate limit."),
 		"FailureHandling", object([]string{"alertEndpoint", "divert", "retryStrategy", "suspend", "triggers"},
 			"alertEndpoint", nullable(ref("Endpoint")),
 			"divert", boolean(),
@@ -176,11 +179,11 @@ func schemas() obj {
 			"suspend", boolean(),
 			"triggers", array(str()),
 		),
-		"Webhook", describe(object([]string{"locator", "name", "enabled", "endpoint", "failureHandling", "suspended", "suspendedAt", "eventTypes", "filter"},
+		"Webhook", describe(object([]string{"locator", "name", "enabled", "endpoint", "failureHandling", "suspended", "suspendedAt", "eventTypes", "filter", "ordering"},
 			"locator", ref("Locator"),
 			"name", str(),
 			"enabled", boolean(),
-			"endpoint", ref("Endpoint"),
+			"endpoint", ref("WebhookEndpoint"),
 			"failureHandling", ref("FailureHandling"),
 			"suspended", boolean(),
 			"suspendedAt", nullable(dateTime()),
@@ -373,7 +376,7 @@ func schemas() obj {
 		),
 
 		// The Lithic face.
-		"V1Subscription", describe(object([]string{"token", "description", "disabled", "url", "event_types", "filter"},
+		"V1Subscription", describe(object([]string{"token", "description", "disabled", "url", "event_types", "filter", "ordering", "rate_limit"},
 			"token", ref("Locator"),
 			"description", str(),
 			"disabled", boolean(),

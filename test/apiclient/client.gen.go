@@ -318,9 +318,6 @@ type Endpoint struct {
 	Headers     map[string][]string `json:"headers"`
 	HmacEnabled bool                `json:"hmacEnabled"`
 
-	// RateLimit Deliveries per second to this endpoint, across all instances; excess waits. Null: no limit.
-	RateLimit *RateLimit `json:"rateLimit,omitempty"`
-
 	// Secret In full in the answer to a create, and with extended=true for a token with webhooks.write; masked (whsec_… and the last four characters) otherwise.
 	Secret    string `json:"secret"`
 	SecureSsl bool   `json:"secureSsl"`
@@ -750,10 +747,10 @@ type V1Subscription struct {
 	Filter *Filter `json:"filter"`
 
 	// Ordering Extension.
-	Ordering *Ordering `json:"ordering,omitempty"`
+	Ordering Ordering `json:"ordering"`
 
 	// RateLimit Extension: deliveries per second.
-	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+	RateLimit *RateLimit `json:"rate_limit"`
 
 	// Token A ULID in uppercase Crockford base32.
 	//
@@ -802,8 +799,10 @@ type V1SubscriptionUpdate struct {
 
 // Webhook A webhook (Socotra WebhookResponse).
 type Webhook struct {
-	Enabled  bool     `json:"enabled"`
-	Endpoint Endpoint `json:"endpoint"`
+	Enabled bool `json:"enabled"`
+
+	// Endpoint A webhook's own endpoint: an alert endpoint's, plus its rate limit.
+	Endpoint WebhookEndpoint `json:"endpoint"`
 
 	// EventTypes Empty: every type.
 	EventTypes      []string        `json:"eventTypes"`
@@ -821,7 +820,7 @@ type Webhook struct {
 	Name    string  `json:"name"`
 
 	// Ordering fifo: the webhook gets its events one at a time in ingestion order; the next starts only after the previous delivery ended.
-	Ordering    *Ordering  `json:"ordering,omitempty"`
+	Ordering    Ordering   `json:"ordering"`
 	Suspended   bool       `json:"suspended"`
 	SuspendedAt *time.Time `json:"suspendedAt"`
 }
@@ -840,6 +839,21 @@ type WebhookCreate struct {
 
 	// UseAutomationPlugin Accepted for compatibility with Socotra clients; no effect.
 	UseAutomationPlugin *bool `json:"useAutomationPlugin,omitempty"`
+}
+
+// WebhookEndpoint A webhook's own endpoint: an alert endpoint's, plus its rate limit.
+type WebhookEndpoint struct {
+	Headers     map[string][]string `json:"headers"`
+	HmacEnabled bool                `json:"hmacEnabled"`
+
+	// RateLimit Deliveries per second to this endpoint, across all instances; excess waits. Null: no limit.
+	RateLimit *RateLimit `json:"rateLimit"`
+
+	// Secret In full in the answer to a create, and with extended=true for a token with webhooks.write; masked (whsec_… and the last four characters) otherwise.
+	Secret    string `json:"secret"`
+	SecureSsl bool   `json:"secureSsl"`
+	Tag       string `json:"tag"`
+	Url       string `json:"url"`
 }
 
 // WebhookList defines model for WebhookList.
