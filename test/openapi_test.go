@@ -298,8 +298,8 @@ func TestContractCheckCatchesMismatches(t *testing.T) {
 	const hook = "/event/" + tenantA + "/webhooks"
 	const loc = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 	webhook := `{"locator":"` + loc + `","name":"n","enabled":true,"endpoint":{"url":"https://example.com","hmacEnabled":true,` +
-		`"secret":"whsec_…abcd","secureSsl":true,"tag":"","headers":{}},"failureHandling":{"alertEndpoint":null,"divert":false,` +
-		`"retryStrategy":null,"suspend":false,"triggers":["4xx"]},"suspended":false,"suspendedAt":null,"eventTypes":[],"filter":null}`
+		`"secret":"whsec_…abcd","secureSsl":true,"tag":"","headers":{},"rateLimit":null},"failureHandling":{"alertEndpoint":null,"divert":false,` +
+		`"retryStrategy":null,"suspend":false,"triggers":["4xx"]},"suspended":false,"suspendedAt":null,"eventTypes":[],"filter":null,"ordering":"none"}`
 	cases := []struct {
 		name, method, path, body string
 		status                   int
