@@ -50,6 +50,9 @@ const (
 	DefaultRounds = 3
 )
 
+// maxIngestBatch is the batch ingest route's bound on events per request.
+const maxIngestBatch = 1000
+
 // EventType is the type of every measured event; the webhooks subscribe to it alone.
 const EventType = "bench.event"
 
@@ -80,6 +83,10 @@ type Options struct {
 	// instead of NATS, and measures the ingestion rate against raw HTTP POSTs.
 	IngestHTTP    bool
 	IngestClients int
+	// IngestBatch, when above 1, ingests through POST /event/{tenant}/events/batch, that many events per
+	// request (implies IngestHTTP); the baseline stays one raw POST per event, so the ratio says how many
+	// events the batch route takes in per raw POST.
+	IngestBatch int
 	// SlowEndpoints adds a phase with that many extra endpoints answering after SlowDelay.
 	SlowEndpoints int
 	SlowDelay     time.Duration
@@ -136,6 +143,9 @@ type Progress struct {
 // withDefaults fills the zero fields; the engine's settings with serve's defaults (config.Default).
 func (o Options) withDefaults() Options {
 	serve := config.Default()
+	if o.IngestBatch > 1 {
+		o.IngestHTTP = true
+	}
 	if o.Webhooks == 0 && !o.IngestHTTP {
 		o.Webhooks = DefaultWebhooks
 	}
@@ -201,6 +211,9 @@ func (o *Options) validate() error {
 	}
 	if o.IngestClients < 1 || o.IngestClients > 4096 {
 		errs = append(errs, fmt.Errorf("--ingest-clients must be 1 to 4096, got %d", o.IngestClients))
+	}
+	if o.IngestBatch < 0 || o.IngestBatch > maxIngestBatch {
+		errs = append(errs, fmt.Errorf("--ingest-batch must be 0 to %d, got %d", maxIngestBatch, o.IngestBatch))
 	}
 	if o.SlowEndpoints < 0 || o.SlowEndpoints > 1000 {
 		errs = append(errs, fmt.Errorf("--slow-endpoints must be 0 to 1000, got %d", o.SlowEndpoints))

@@ -109,8 +109,10 @@ type Round struct {
 
 // Ingest is the HTTP ingestion measurement (IngestHTTP).
 type Ingest struct {
-	Events    int       `json:"events"`
-	Clients   int       `json:"clients"`
+	Events  int `json:"events"`
+	Clients int `json:"clients"`
+	// Batch is the events per request: 1 for POST /events, more for POST /events/batch.
+	Batch     int       `json:"batch"`
 	Seconds   float64   `json:"seconds"`
 	PerSecond float64   `json:"perSecond"`
 	Baseline  *Baseline `json:"baseline"`
@@ -193,7 +195,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("", "engine", "raw HTTP", "ratio")
 	if r.Ingest != nil {
 		ib := r.Ingest.Baseline
-		row("ingested events/s ("+fmt.Sprint(r.Ingest.Clients)+" clients)", perSecond(r.Ingest.PerSecond), perSecond(ib.PerSecond), fmt.Sprintf("%.2f", r.Ingest.Ratio))
+		label := "ingested events/s (" + fmt.Sprint(r.Ingest.Clients) + " clients"
+		if r.Ingest.Batch > 1 {
+			label += fmt.Sprintf(", batches of %d", r.Ingest.Batch)
+		}
+		row(label+")", perSecond(r.Ingest.PerSecond), perSecond(ib.PerSecond), fmt.Sprintf("%.2f", r.Ingest.Ratio))
 	}
 	if r.Webhooks > 0 {
 		note := ""

@@ -108,7 +108,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		h.Set("Content-Type", "application/json")
 		h.Set("Authorization", "Bearer "+strings.Repeat("x", len(r.t.token)))
 		ingest = &baselineSpec{urls: r.fast[:1], tmpl: tmpl, header: h, concurrency: o.IngestClients, perHost: o.IngestClients}
-		r.pub = newHTTPPublisher(r.t, o.IngestClients, r.payload)
+		r.pub = newHTTPPublisher(r.t, o.IngestClients, o.IngestBatch, r.payload)
 	} else {
 		var err error
 		if r.pub, err = newNATSPublisher(r.t, r.payload); err != nil {
@@ -134,7 +134,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	med := medianRound(rounds)
 	res.Phase, res.Baseline, res.Ratio = med.main, med.baseline, med.deliveryRatio()
 	if med.ingest != nil {
-		res.Ingest = &Ingest{Events: o.Events, Clients: o.IngestClients, Baseline: med.ingest, Seconds: med.main.PublishSeconds,
+		res.Ingest = &Ingest{Events: o.Events, Clients: o.IngestClients, Batch: max(o.IngestBatch, 1), Baseline: med.ingest, Seconds: med.main.PublishSeconds,
 			PerSecond: med.main.PublishedPerSecond, Ratio: med.ingestRatio()}
 	}
 	if len(rounds) > 1 {

@@ -37,6 +37,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.IntVar(&o.Payload, "payload", bench.DefaultPayload, fmt.Sprintf("bytes of each event's data (at least %d)", bench.MinPayload))
 	fs.Float64Var(&o.Rate, "rate", 0, "offer a steady R events/s instead of a burst (for latency)")
 	fs.BoolVar(&o.IngestHTTP, "ingest-http", false, "ingest through POST /event/{tenant}/events instead of NATS, and compare with raw HTTP POSTs")
+	fs.IntVar(&o.IngestBatch, "ingest-batch", 0, "with N above 1, ingest through POST /event/{tenant}/events/batch, N events per request (implies --ingest-http)")
 	fs.IntVar(&o.IngestClients, "ingest-clients", bench.DefaultIngestClients, "concurrent HTTP clients for --ingest-http")
 	fs.IntVar(&o.SlowEndpoints, "slow-endpoints", 0, "add a phase with K more endpoints answering after --slow-delay (isolation)")
 	fs.DurationVar(&o.SlowDelay, "slow-delay", bench.DefaultSlowDelay, "how long the slow endpoints take to answer")
@@ -80,6 +81,9 @@ Without --http it starts an engine in a temporary data folder in this process.
 	})
 	if zero != nil {
 		return zero
+	}
+	if o.IngestBatch > 1 {
+		o.IngestHTTP = true
 	}
 	if o.IngestHTTP && !flagGiven(fs, "webhooks") {
 		o.Webhooks = 0
