@@ -61,7 +61,12 @@ const failEventType = "bench.fail"
 
 // Options say what to measure and against which engine.
 type Options struct {
-	// HTTP, NATS and Token target a running engine (all loopback); empty HTTP starts one in-process.
+	// Spawn, when set, is a hookstream binary whose `serve` the bench starts as a child process in a temporary
+	// folder and measures from outside (its own RSS and CPU); ServeArgs are more serve flags for it.
+	Spawn     string
+	ServeArgs []string
+	// HTTP, NATS and Token target a running engine (all loopback); empty HTTP (and Spawn) starts one
+	// in-process.
 	HTTP  string
 	NATS  string
 	Token string
@@ -189,7 +194,7 @@ func (o Options) withDefaults() Options {
 }
 
 // InProcess reports whether the options start an engine rather than target a running one.
-func (o *Options) InProcess() bool { return o.HTTP == "" }
+func (o *Options) InProcess() bool { return o.HTTP == "" && o.Spawn == "" }
 
 // validate checks options that withDefaults has filled.
 func (o *Options) validate() error {
@@ -249,7 +254,19 @@ func (o *Options) validate() error {
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout must be positive, got %s", o.Timeout))
 	}
-	if o.InProcess() {
+	if o.Spawn != "" {
+		if o.HTTP != "" || o.NATS != "" || o.Token != "" {
+			errs = append(errs, errors.New("--spawn starts its own engine: --http, --nats and --token target a running one"))
+		}
+		if o.CPUProfile != nil {
+			errs = append(errs, errors.New("--cpuprofile profiles the in-process engine; profile a spawned one through --pprof"))
+		}
+		if o.Pprof != "" {
+			if err := loopbackHostPort("--pprof", o.Pprof); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else if o.InProcess() {
 		if o.NATS != "" || o.Token != "" {
 			errs = append(errs, errors.New("--nats and --token target a running engine: give --http too"))
 		}

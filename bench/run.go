@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,7 +82,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		Concurrency: min(o.MaxInFlightPerEndpoint*o.Webhooks, o.MaxInFlight), Seed: o.Seed, Tenant: r.t.tenant,
 		GCPercent: r.t.gcPercent,
 	}
-	if !r.t.inProcess() {
+	if r.t.child != nil {
+		res.Engine = "spawned: " + r.o.Spawn + " serve (pid " + strconv.Itoa(r.t.child.pid()) + ")"
+	} else if !r.t.inProcess() {
 		res.Engine = r.t.http
 	}
 	if o.Rate > 0 {
@@ -530,6 +533,10 @@ func (r *runner) startMeter(ctx context.Context) meter {
 		return m
 	}
 	m := &scrapeMeter{t: r.t, quit: make(chan struct{})}
+	if r.t.child != nil {
+		m.pid = r.t.child.pid()
+		m.resetErr = resetPeakRSSOf(strconv.Itoa(m.pid))
+	}
 	if s, err := r.t.metrics(ctx); err == nil {
 		m.cpu0, m.peak = s[metricCPU], s[metricRSS]
 	} else {
@@ -580,7 +587,11 @@ func (m *procMeter) stop(_ context.Context, deliveries, events int64) *ServerUsa
 // scrapeMeter samples a running engine's /metrics: process_resident_memory_bytes every 250 ms (the peak of
 // the samples) and process_cpu_seconds_total at both ends.
 type scrapeMeter struct {
-	t    *target
+	t *target
+	// pid, when set, is a spawned engine's: its peak is its VmHWM, reset at the start, not the samples'.
+	pid      int
+	resetErr error
+
 	quit chan struct{}
 	wg   sync.WaitGroup
 	cpu0 float64
@@ -602,6 +613,12 @@ func (m *scrapeMeter) stop(ctx context.Context, deliveries, events int64) *Serve
 	m.mu.Unlock()
 	u := &ServerUsage{PeakRSSBytes: int64(peak), CPUSeconds: s[metricCPU] - m.cpu0,
 		Source: "the engine's /metrics: process_resident_memory_bytes sampled every 250 ms, process_cpu_seconds_total"}
+	if m.pid != 0 {
+		if hwm, err := peakRSSOf(strconv.Itoa(m.pid)); err == nil && m.resetErr == nil {
+			u.PeakRSSBytes = hwm
+			u.Source = "the spawned serve's VmHWM (/proc, reset at the phase's start) and its process_cpu_seconds_total"
+		}
+	}
 	u.CPUMicrosPerDelivery = perItem(u.CPUSeconds, deliveries, events)
 	return u
 }
