@@ -63,7 +63,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Reb
 // build replays every stream into a new views file at path.
 func build(ctx context.Context, b *broker.Broker, path string, log *slog.Logger, progress func(applied, total uint64)) (RebuildStats, error) {
 	start := time.Now()
-	store, err := projections.Open(path, b.JS, projections.Options{StreamName: b.Subjects.StreamName, NoSync: true, MaxBatch: projections.RebuildMaxBatch}, log)
+	store, err := projections.Open(path, b.JS, projections.Options{StreamName: b.Subjects.StreamName, NoSync: true}, log)
 	if err != nil {
 		return RebuildStats{}, err
 	}

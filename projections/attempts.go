@@ -121,61 +121,20 @@ func decodeEntry(v []byte) (*hookstream.Attempt, error) {
 	return &a, nil
 }
 
-// decodedRecord is a delivery record made ready for the view: the record, its attempts, and each attempt's
-// JSON as the view keeps it (nil for a nil attempt).
-type decodedRecord struct {
-	r        *hookstream.DeliveryRecord
-	attempts []*hookstream.Attempt
-	encoded  [][]byte
-}
-
-func decodeRecord(m *Msg) (decodedRecord, error) {
-	var r hookstream.DeliveryRecord
-	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return decodedRecord{}, fmt.Errorf("decode delivery record: %w", err)
-	}
-	d := decodedRecord{r: &r, attempts: r.Attempts}
-	if r.Type == hookstream.RecordAttempt && r.Attempt != nil {
-		d.attempts = []*hookstream.Attempt{r.Attempt}
-	}
-	if r.Type != hookstream.RecordAttempt && r.Type != hookstream.RecordAttempts {
-		d.attempts = nil
-	}
-	d.encoded = make([][]byte, len(d.attempts))
-	for i, a := range d.attempts {
-		if a == nil {
-			continue
-		}
-		data, err := json.Marshal(a)
-		if err != nil {
-			return decodedRecord{}, fmt.Errorf("encode attempt: %w", err)
-		}
-		d.encoded[i] = data
-	}
-	return d, nil
-}
-
-// Prepare implements PreparingView: it decodes the record and encodes its attempts.
-func (*Attempts) Prepare(m *Msg) any {
-	d, err := decodeRecord(m)
-	return prepared[decodedRecord]{d, err}
-}
-
 // Apply implements View.
 func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
-	d, err := prepare(m, decodeRecord)
-	if err != nil {
-		return Skip(err)
+	var r hookstream.DeliveryRecord
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return Skip(fmt.Errorf("decode delivery record: %w", err))
 	}
-	r := d.r
 	switch r.Type {
 	case hookstream.RecordAttempt:
 		if r.Attempt == nil {
 			return Skip(fmt.Errorf("attempt record without attempt"))
 		}
-		return applyAttempts(tx, m.Seq, d.attempts, d.encoded)
+		return applyAttempts(tx, m.Seq, []*hookstream.Attempt{r.Attempt})
 	case hookstream.RecordAttempts:
-		return applyAttempts(tx, m.Seq, d.attempts, d.encoded)
+		return applyAttempts(tx, m.Seq, r.Attempts)
 	case hookstream.RecordAttemptCancelled:
 		k := key(r.Tenant, r.Cancelled)
 		v := tx.Bucket(attemptsBucket).Get(k)
@@ -206,13 +165,13 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 
 // applyAttempts applies the attempts of the record stored at seq (nil entries are skipped), and lists under seq
 // the keys of those it applied, for retention to find.
-func applyAttempts(tx *bolt.Tx, seq uint64, attempts []*hookstream.Attempt, encoded [][]byte) error {
+func applyAttempts(tx *bolt.Tx, seq uint64, attempts []*hookstream.Attempt) error {
 	var applied []byte
-	for i, a := range attempts {
+	for _, a := range attempts {
 		if a == nil {
 			continue
 		}
-		k, err := applyAttempt(tx, seq, a, encoded[i])
+		k, err := applyAttempt(tx, seq, a)
 		if err != nil {
 			return err
 		}
@@ -245,9 +204,8 @@ func recordKeys(v []byte) [][]byte {
 // it change nothing. A resumed task can record an attempt again when its first record had not reached this
 // instance's view: attempts batches carry no per-attempt message id for the server to dedupe, so the view
 // keeps the first outcome, as the server's dedupe did. The PENDING record's attempts_seq entry stays when the
-// outcome replaces it: retention skips an attempt whose latest record is not the one it trims. data is the
-// attempt's JSON.
-func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt, data []byte) ([]byte, error) {
+// outcome replaces it: retention skips an attempt whose latest record is not the one it trims.
+func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) ([]byte, error) {
 	attempts := tx.Bucket(attemptsBucket)
 	k := key(a.Tenant, a.Locator)
 	if v := attempts.Get(k); v != nil {
@@ -263,6 +221,10 @@ func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt, data []byte) (
 				}
 			}
 		}
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode attempt: %w", err)
 	}
 	pairs := tx.Bucket(pairsBucket)
 	pair := key(a.Tenant, a.Webhook, a.Event)

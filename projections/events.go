@@ -44,40 +44,20 @@ func (*Events) Linger() time.Duration { return 2 * time.Millisecond }
 // Buckets implements View.
 func (*Events) Buckets() []string { return []string{string(eventsBucket), string(eventsBySeq)} }
 
-// encodedEvent is an event message made ready for the view: its tenant and the JSON the view keeps.
-type encodedEvent struct {
-	tenant string
-	data   []byte
-}
-
-func (v *Events) encode(m *Msg) (encodedEvent, error) {
-	e, err := DecodeEvent(v.subjects, m)
-	if err != nil {
-		return encodedEvent{}, err
-	}
-	data, err := json.Marshal(storedEvent{Event: e, Traceparent: e.Trace.Traceparent(), Tracestate: e.Trace.State})
-	if err != nil {
-		return encodedEvent{}, fmt.Errorf("encode event: %w", err)
-	}
-	return encodedEvent{tenant: e.Tenant, data: data}, nil
-}
-
-// Prepare implements PreparingView: it decodes and checks the event and encodes what the view keeps.
-func (v *Events) Prepare(m *Msg) any {
-	e, err := v.encode(m)
-	return prepared[encodedEvent]{e, err}
-}
-
 // Apply implements View.
 func (v *Events) Apply(tx *bolt.Tx, m *Msg) error {
-	e, err := prepare(m, v.encode)
+	e, err := DecodeEvent(v.subjects, m)
 	if err != nil {
 		return Skip(err)
 	}
-	if err := tx.Bucket(eventsBySeq).Put(seqKey(nil, m.Seq), []byte(e.tenant)); err != nil {
+	data, err := json.Marshal(storedEvent{Event: e, Traceparent: e.Trace.Traceparent(), Tracestate: e.Trace.State})
+	if err != nil {
+		return Skip(fmt.Errorf("encode event: %w", err))
+	}
+	if err := tx.Bucket(eventsBySeq).Put(seqKey(nil, m.Seq), []byte(e.Tenant)); err != nil {
 		return err
 	}
-	return tx.Bucket(eventsBucket).Put(seqKey(key(e.tenant, ""), m.Seq), e.data)
+	return tx.Bucket(eventsBucket).Put(seqKey(key(e.Tenant, ""), m.Seq), data)
 }
 
 // TrimBelow drops the events the stream no longer holds (below its first sequence), as a rebuild from the

@@ -27,11 +27,6 @@ type Msg struct {
 	Time    time.Time
 	Header  map[string][]string
 	Data    []byte
-	// Prepared is what a PreparingView's Prepare returned for the message; nil for other views.
-	Prepared any
-
-	pending uint64 // messages left in the stream after this one, as the consumer saw it
-	err     error  // the delivery's metadata could not be read
 }
 
 // View is a read model fed from one stream. Apply is called inside a write transaction with the messages in
@@ -54,29 +49,6 @@ type View interface {
 type BatchView interface {
 	View
 	Flush(tx *bolt.Tx) error
-}
-
-// PreparingView is a View that does the part of applying a message that needs neither the file nor the view's
-// state (decoding it, encoding what is stored) in Prepare, which runs on the consumer's goroutine while the
-// view's goroutine applies earlier messages: a replay then keeps two cores busy instead of one. Prepare must
-// be a pure function of the message; its result reaches Apply in Msg.Prepared.
-type PreparingView interface {
-	View
-	Prepare(m *Msg) any
-}
-
-// prepared is what a PreparingView keeps in Msg.Prepared: a value or the error making it gave.
-type prepared[T any] struct {
-	v   T
-	err error
-}
-
-// prepare returns the value Prepare made for m, or makes it now (for a message delivered without it).
-func prepare[T any](m *Msg, build func(*Msg) (T, error)) (T, error) {
-	if p, ok := m.Prepared.(prepared[T]); ok {
-		return p.v, p.err
-	}
-	return build(m)
 }
 
 // LoadingView is a View that keeps an in-memory index of its state; Load fills it from the file at start,
@@ -128,17 +100,13 @@ type Options struct {
 	StreamName func(kind string) string
 	// NoSync skips the fsync of each batch (rebuild uses it and syncs once at the end).
 	NoSync bool
-	// MaxBatch bounds the messages applied in one transaction (default 2048).
+	// MaxBatch bounds the messages applied in one transaction.
 	MaxBatch int
 	// ReleaseInterval, when positive, is how often the mapped pages of the views file are given back after a
 	// batch: bbolt reads the file through a shared read-only mapping, and every page a batch wrote and read
 	// back would otherwise stay in the process's resident set until the kernel needs the memory.
 	ReleaseInterval time.Duration
 }
-
-// RebuildMaxBatch is the MaxBatch a rebuild uses: nothing reads the file meanwhile, so larger transactions
-// cost no staleness and save commits.
-const RebuildMaxBatch = 16384
 
 // Store is the bbolt file and the views it feeds.
 type Store struct {
@@ -195,7 +163,7 @@ func (s *Store) DB() *bolt.DB { return s.db }
 func (s *Store) Start(ctx context.Context, views ...View) error {
 	started := make([]*runner, 0, len(views))
 	for _, v := range views {
-		r := &runner{store: s, view: v, changed: make(chan struct{}), in: make(chan *Msg, 4*s.opts.MaxBatch)}
+		r := &runner{store: s, view: v, changed: make(chan struct{}), in: make(chan jetstream.Msg, 4*s.opts.MaxBatch)}
 		if err := r.start(ctx); err != nil {
 			for _, r := range started {
 				r.stop()
@@ -319,7 +287,7 @@ type runner struct {
 	store  *Store
 	view   View
 	stream jetstream.Stream
-	in     chan *Msg
+	in     chan jetstream.Msg
 	cc     jetstream.ConsumeContext
 	done   chan struct{}
 
@@ -396,12 +364,7 @@ func (r *runner) start(ctx context.Context) error {
 	r.done = make(chan struct{})
 	s.wg.Add(1)
 	go r.loop()
-	pv, _ := r.view.(PreparingView)
-	r.cc, err = cons.Consume(func(jm jetstream.Msg) {
-		m := newMsg(jm)
-		if pv != nil && m.err == nil {
-			m.Prepared = pv.Prepare(m)
-		}
+	r.cc, err = cons.Consume(func(m jetstream.Msg) {
 		select {
 		case r.in <- m:
 		case <-r.done:
@@ -414,16 +377,6 @@ func (r *runner) start(ctx context.Context) error {
 		return fmt.Errorf("consume: %w", err)
 	}
 	return nil
-}
-
-// newMsg is a delivered message as views see it.
-func newMsg(jm jetstream.Msg) *Msg {
-	md, err := jm.Metadata()
-	if err != nil {
-		return &Msg{Subject: jm.Subject(), err: fmt.Errorf("message metadata: %w", err)}
-	}
-	return &Msg{Subject: jm.Subject(), Seq: md.Sequence.Stream, Time: md.Timestamp, Header: jm.Headers(), Data: jm.Data(),
-		pending: md.NumPending}
 }
 
 func (r *runner) stop() {
@@ -441,7 +394,7 @@ func (r *runner) stop() {
 // waiting, up to MaxBatch, into the same transaction.
 func (r *runner) loop() {
 	defer r.store.wg.Done()
-	batch := make([]*Msg, 0, r.store.opts.MaxBatch)
+	batch := make([]jetstream.Msg, 0, r.store.opts.MaxBatch)
 	var linger time.Duration
 	if lv, ok := r.view.(LingeringView); ok {
 		linger = lv.Linger()
@@ -487,7 +440,7 @@ func (r *runner) loop() {
 	}
 }
 
-func (r *runner) apply(batch []*Msg) error {
+func (r *runner) apply(batch []jetstream.Msg) error {
 	name := r.view.Name()
 	c := r.cursor
 	var pending uint64
@@ -495,21 +448,23 @@ func (r *runner) apply(batch []*Msg) error {
 		for _, b := range r.view.Buckets() {
 			tx.Bucket([]byte(b)).FillPercent = AppendFill
 		}
-		for _, m := range batch {
-			if m.err != nil {
-				return m.err
+		for _, jm := range batch {
+			md, err := jm.Metadata()
+			if err != nil {
+				return fmt.Errorf("message metadata: %w", err)
 			}
-			if m.Seq <= c.applied {
+			if md.Sequence.Stream <= c.applied {
 				continue // redelivered by the ordered consumer after a reset
 			}
+			m := &Msg{Subject: jm.Subject(), Seq: md.Sequence.Stream, Time: md.Timestamp, Header: jm.Headers(), Data: jm.Data()}
 			if err := r.view.Apply(tx, m); err != nil {
 				if !errors.As(err, &skipError{}) {
 					return fmt.Errorf("apply %s seq %d: %w", m.Subject, m.Seq, err)
 				}
 				r.store.log.Warn("view skipped a message it cannot apply", "view", name, "seq", m.Seq, "subject", m.Subject, "err", err)
 			}
-			c.applied = m.Seq
-			pending = m.pending
+			c.applied = md.Sequence.Stream
+			pending = md.NumPending
 		}
 		if bv, ok := r.view.(BatchView); ok {
 			if err := bv.Flush(tx); err != nil {

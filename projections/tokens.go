@@ -32,25 +32,11 @@ func (*Tokens) Stream() string { return broker.KindTokens }
 // Buckets implements View.
 func (*Tokens) Buckets() []string { return []string{string(tokensBucket), string(tokenHashes)} }
 
-func decodeTokenEvent(m *Msg) (*hookstream.TokenEvent, error) {
-	var e hookstream.TokenEvent
-	if err := json.Unmarshal(m.Data, &e); err != nil {
-		return nil, fmt.Errorf("decode token event: %w", err)
-	}
-	return &e, nil
-}
-
-// Prepare implements PreparingView: it decodes the change.
-func (*Tokens) Prepare(m *Msg) any {
-	e, err := decodeTokenEvent(m)
-	return prepared[*hookstream.TokenEvent]{e, err}
-}
-
 // Apply implements View.
 func (*Tokens) Apply(tx *bolt.Tx, m *Msg) error {
-	e, err := prepare(m, decodeTokenEvent)
-	if err != nil {
-		return Skip(err)
+	var e hookstream.TokenEvent
+	if err := json.Unmarshal(m.Data, &e); err != nil {
+		return Skip(fmt.Errorf("decode token event: %w", err))
 	}
 	b := tx.Bucket(tokensBucket)
 	var t hookstream.Token
@@ -61,7 +47,7 @@ func (*Tokens) Apply(tx *bolt.Tx, m *Msg) error {
 	} else if e.Type != hookstream.TokenCreated {
 		return Skip(fmt.Errorf("%s for unknown token %s", e.Type, e.Token))
 	}
-	if err := t.Apply(e, m.Seq); err != nil {
+	if err := t.Apply(&e, m.Seq); err != nil {
 		return Skip(err)
 	}
 	data, err := json.Marshal(&t)

@@ -74,25 +74,11 @@ func (*Webhooks) Buckets() []string {
 	return []string{string(webhooksBucket), string(webhookOrder), string(webhookHistory)}
 }
 
-func decodeWebhookEvent(m *Msg) (*hookstream.WebhookEvent, error) {
-	var e hookstream.WebhookEvent
-	if err := json.Unmarshal(m.Data, &e); err != nil {
-		return nil, fmt.Errorf("decode webhook event: %w", err)
-	}
-	return &e, nil
-}
-
-// Prepare implements PreparingView: it decodes the change.
-func (*Webhooks) Prepare(m *Msg) any {
-	e, err := decodeWebhookEvent(m)
-	return prepared[*hookstream.WebhookEvent]{e, err}
-}
-
 // Apply implements View.
 func (v *Webhooks) Apply(tx *bolt.Tx, m *Msg) error {
-	e, err := prepare(m, decodeWebhookEvent)
-	if err != nil {
-		return Skip(err)
+	var e hookstream.WebhookEvent
+	if err := json.Unmarshal(m.Data, &e); err != nil {
+		return Skip(fmt.Errorf("decode webhook event: %w", err))
 	}
 	if v.batchTx != tx {
 		clear(v.batch)
@@ -113,11 +99,12 @@ func (v *Webhooks) Apply(tx *bolt.Tx, m *Msg) error {
 		w = &hookstream.Webhook{}
 	}
 	next := *w
-	if err := next.Apply(e, m.Seq); err != nil {
+	if err := next.Apply(&e, m.Seq); err != nil {
 		return Skip(err)
 	}
 	v.batch[k] = &next
 	order := seqKey(key(e.Tenant, ""), next.CreatedSeq)
+	var err error
 	switch e.Type {
 	case hookstream.WebhookCreated:
 		err = tx.Bucket(webhookOrder).Put(order, []byte(next.Locator))
