@@ -428,3 +428,35 @@ func testConfig(t *testing.T, admin string) *config.Config {
 	c.DuplicateWindow, c.LogLevel, c.AdminToken = time.Minute, "warn", admin
 	return c
 }
+
+// TestRunForwarderAndBatchIngest runs the bare forwarder beside the engine in every round, then ingests in
+// batches over HTTP.
+func TestRunForwarderAndBatchIngest(t *testing.T) {
+	res, err := Run(context.Background(), Options{Webhooks: 2, Events: 120, Payload: 100, Rounds: 2, MaxInFlight: 16,
+		MaxInFlightPerEndpoint: 4, Timeout: time.Minute, Forwarder: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := res.Forwarder
+	if f == nil || f.Requests != 240 || f.PerSecond <= 0 || f.Ratio != res.DeliveriesPerSecond/f.PerSecond || f.Concurrency != 8 {
+		t.Fatalf("forwarder %+v", f)
+	}
+	for i, rd := range res.Rounds {
+		if rd.ForwarderPerSecond <= 0 {
+			t.Fatalf("round %d without the forwarder: %+v", i+1, rd)
+		}
+	}
+	var table strings.Builder
+	if err := res.WriteTable(&table); err != nil || !strings.Contains(table.String(), "bare forwarder") {
+		t.Fatalf("table %v:\n%s", err, table.String())
+	}
+
+	res, err = Run(context.Background(), Options{Webhooks: 1, Events: 250, Payload: 100, Rounds: 1, MaxInFlight: 16,
+		MaxInFlightPerEndpoint: 4, Timeout: time.Minute, IngestBatch: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := res.Ingest; in == nil || in.Batch != 100 || in.Events != 250 || in.PerSecond <= 0 || res.Deliveries != 250 {
+		t.Fatalf("batch ingest %+v, deliveries %d", in, res.Deliveries)
+	}
+}

@@ -92,6 +92,9 @@ type Options struct {
 	// request (implies IngestHTTP); the baseline stays one raw POST per event, so the ratio says how many
 	// events the batch route takes in per raw POST.
 	IngestBatch int
+	// Forwarder adds a second baseline to each round of a burst: the bare forwarder (JetStream in, one POST
+	// per webhook out, nothing recorded), run in this process against the engine's server.
+	Forwarder bool
 	// SlowEndpoints adds a phase with that many extra endpoints answering after SlowDelay.
 	SlowEndpoints int
 	SlowDelay     time.Duration
@@ -219,6 +222,9 @@ func (o *Options) validate() error {
 	}
 	if o.IngestBatch < 0 || o.IngestBatch > maxIngestBatch {
 		errs = append(errs, fmt.Errorf("--ingest-batch must be 0 to %d, got %d", maxIngestBatch, o.IngestBatch))
+	}
+	if o.Forwarder && (o.Webhooks == 0 || o.IngestHTTP) {
+		errs = append(errs, errors.New("--forwarder compares deliveries over NATS: it needs webhooks and no --ingest-http"))
 	}
 	if o.SlowEndpoints < 0 || o.SlowEndpoints > 1000 {
 		errs = append(errs, fmt.Errorf("--slow-endpoints must be 0 to 1000, got %d", o.SlowEndpoints))

@@ -140,6 +140,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		res.Ingest = &Ingest{Events: o.Events, Clients: o.IngestClients, Batch: max(o.IngestBatch, 1), Baseline: med.ingest, Seconds: med.main.PublishSeconds,
 			PerSecond: med.main.PublishedPerSecond, Ratio: med.ingestRatio()}
 	}
+	if med.forwarder != nil {
+		res.Forwarder = &Forwarder{Baseline: med.forwarder, Ratio: ratio(med.main.DeliveriesPerSecond, med.forwarder.PerSecond)}
+	}
 	if len(rounds) > 1 {
 		for _, rd := range rounds {
 			res.Rounds = append(res.Rounds, rd.summary())
@@ -173,6 +176,7 @@ type baselineSpec struct {
 // round is one alternation of the raw HTTP baselines and the main phase (Options.Rounds).
 type round struct {
 	baseline, ingest *Baseline // nil without webhooks, and without IngestHTTP
+	forwarder        *Baseline // the bare forwarder (Options.Forwarder)
 	main             Phase
 }
 
@@ -187,6 +191,11 @@ func (r *runner) round(ctx context.Context, delivery, ingest *baselineSpec, last
 	}
 	if ingest != nil {
 		if rd.ingest, err = r.baseline(ctx, "raw HTTP baseline", ingest); err != nil {
+			return nil, err
+		}
+	}
+	if r.o.Forwarder && delivery != nil {
+		if rd.forwarder, err = r.forward(ctx, delivery); err != nil {
 			return nil, err
 		}
 	}
@@ -238,6 +247,9 @@ func (rd *round) summary() Round {
 	}
 	if b != nil {
 		s.BaselinePerSecond = b.PerSecond
+	}
+	if rd.forwarder != nil {
+		s.ForwarderPerSecond = rd.forwarder.PerSecond
 	}
 	if rd.main.Server != nil {
 		s.PeakRSSBytes = rd.main.Server.PeakRSSBytes

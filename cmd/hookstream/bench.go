@@ -41,6 +41,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.BoolVar(&o.IngestHTTP, "ingest-http", false, "ingest through POST /event/{tenant}/events instead of NATS, and compare with raw HTTP POSTs")
 	fs.IntVar(&o.IngestBatch, "ingest-batch", 0, "with N above 1, ingest through POST /event/{tenant}/events/batch, N events per request (implies --ingest-http)")
 	fs.IntVar(&o.IngestClients, "ingest-clients", bench.DefaultIngestClients, "concurrent HTTP clients for --ingest-http")
+	fs.BoolVar(&o.Forwarder, "forwarder", false, "add a second baseline to each round: a bare forwarder (JetStream in, one POST per webhook out, nothing recorded)")
 	fs.IntVar(&o.SlowEndpoints, "slow-endpoints", 0, "add a phase with K more endpoints answering after --slow-delay (isolation)")
 	fs.DurationVar(&o.SlowDelay, "slow-delay", bench.DefaultSlowDelay, "how long the slow endpoints take to answer")
 	fs.IntVar(&o.PendingRetries, "pending-retries", 0, "add a phase run with P retries pending, due in 24 h")
