@@ -103,6 +103,8 @@ type ServerUsage struct {
 type Round struct {
 	PerSecond         float64 `json:"perSecond"`
 	BaselinePerSecond float64 `json:"baselinePerSecond"`
+	// P99Ms is the round's publish → receipt p99, in milliseconds (0 without deliveries).
+	P99Ms float64 `json:"p99Ms,omitempty"`
 	// ForwarderPerSecond is the bare forwarder's deliveries/s in the round (Options.Forwarder).
 	ForwarderPerSecond float64 `json:"forwarderPerSecond,omitempty"`
 	Ratio              float64 `json:"ratio"`
@@ -239,6 +241,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 			label := fmt.Sprintf("  round %d", i+1)
 			if rd.PeakRSSBytes > 0 {
 				label += fmt.Sprintf(", peak RSS %.1f MB", float64(rd.PeakRSSBytes)/1e6)
+			}
+			if r.Mode == "rate" && rd.P99Ms > 0 {
+				label += ", p99 " + trimFloat(rd.P99Ms) + " ms"
 			}
 			row(label, perSecond(rd.PerSecond), perSecond(rd.BaselinePerSecond), fmt.Sprintf("%.2f", rd.Ratio))
 			if rd.ForwarderPerSecond > 0 {

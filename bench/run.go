@@ -251,6 +251,9 @@ func (rd *round) summary() Round {
 	if rd.forwarder != nil {
 		s.ForwarderPerSecond = rd.forwarder.PerSecond
 	}
+	if rd.main.Latency != nil {
+		s.P99Ms = rd.main.Latency.P99
+	}
 	if rd.main.Server != nil {
 		s.PeakRSSBytes = rd.main.Server.PeakRSSBytes
 	}
