@@ -155,6 +155,11 @@ func TestOptionsValidation(t *testing.T) {
 		{Options{HTTP: "http://127.0.0.1:8080", Token: "t"}, "--nats is required"},
 		{Options{HTTP: "http://[::1]:8080", NATS: "nats://localhost:4222", Token: "t", Pprof: "127.0.0.1:0"}, "--pprof"},
 		{Options{Pprof: "0.0.0.0:6060"}, "--pprof"},
+		{Options{Forwarder: true, Rate: 100}, "--forwarder"},
+		{Options{Forwarder: true, IngestHTTP: true}, "--forwarder"},
+		{Options{IngestBatch: 1001}, "--ingest-batch"},
+		{Options{Spawn: "/bin/hookstream", HTTP: "http://127.0.0.1:8080"}, "--spawn"},
+		{Options{Spawn: "/bin/hookstream", Pprof: "0.0.0.0:6060"}, "--pprof"},
 	} {
 		o := tc.o.withDefaults()
 		if err := o.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -223,8 +223,8 @@ func (o *Options) validate() error {
 	if o.IngestBatch < 0 || o.IngestBatch > maxIngestBatch {
 		errs = append(errs, fmt.Errorf("--ingest-batch must be 0 to %d, got %d", maxIngestBatch, o.IngestBatch))
 	}
-	if o.Forwarder && (o.Webhooks == 0 || o.IngestHTTP) {
-		errs = append(errs, errors.New("--forwarder compares deliveries over NATS: it needs webhooks and no --ingest-http"))
+	if o.Forwarder && (o.Webhooks == 0 || o.IngestHTTP || o.Rate > 0) {
+		errs = append(errs, errors.New("--forwarder compares a burst of deliveries over NATS: it needs webhooks, and neither --ingest-http nor --rate"))
 	}
 	if o.SlowEndpoints < 0 || o.SlowEndpoints > 1000 {
 		errs = append(errs, fmt.Errorf("--slow-endpoints must be 0 to 1000, got %d", o.SlowEndpoints))
