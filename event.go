@@ -29,6 +29,18 @@ type Event struct {
 // CheckEvent validates what a producer gives: the tenant, the type and the data (a JSON object of at most
 // MaxEventDataBytes).
 func CheckEvent(tenant, eventType string, data []byte) error {
+	if err := CheckDecodedEvent(tenant, eventType, data); err != nil {
+		return err
+	}
+	if !json.Valid(data) {
+		return Invalid("data", "must be a JSON object")
+	}
+	return nil
+}
+
+// CheckDecodedEvent is CheckEvent for data that a JSON decoder has already read as one valid value: it checks
+// everything but the JSON syntax, which would cost a second pass over the data.
+func CheckDecodedEvent(tenant, eventType string, data []byte) error {
 	if err := CheckTenant("tenantLocator", tenant); err != nil {
 		return err
 	}
@@ -39,7 +51,7 @@ func CheckEvent(tenant, eventType string, data []byte) error {
 		return &Error{Code: CodeTooLarge, Field: "data", Message: "event data exceeds 1 MiB"}
 	}
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
+	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return Invalid("data", "must be a JSON object")
 	}
 	return nil

@@ -155,6 +155,11 @@ func TestOptionsValidation(t *testing.T) {
 		{Options{HTTP: "http://127.0.0.1:8080", Token: "t"}, "--nats is required"},
 		{Options{HTTP: "http://[::1]:8080", NATS: "nats://localhost:4222", Token: "t", Pprof: "127.0.0.1:0"}, "--pprof"},
 		{Options{Pprof: "0.0.0.0:6060"}, "--pprof"},
+		{Options{Forwarder: true, Rate: 100}, "--forwarder"},
+		{Options{Forwarder: true, IngestHTTP: true}, "--forwarder"},
+		{Options{IngestBatch: 1001}, "--ingest-batch"},
+		{Options{Spawn: "/bin/hookstream", HTTP: "http://127.0.0.1:8080"}, "--spawn"},
+		{Options{Spawn: "/bin/hookstream", Pprof: "0.0.0.0:6060"}, "--pprof"},
 	} {
 		o := tc.o.withDefaults()
 		if err := o.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -427,4 +432,36 @@ func testConfig(t *testing.T, admin string) *config.Config {
 	c.HTTP, c.NATSListen, c.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	c.DuplicateWindow, c.LogLevel, c.AdminToken = time.Minute, "warn", admin
 	return c
+}
+
+// TestRunForwarderAndBatchIngest runs the bare forwarder beside the engine in every round, then ingests in
+// batches over HTTP.
+func TestRunForwarderAndBatchIngest(t *testing.T) {
+	res, err := Run(context.Background(), Options{Webhooks: 2, Events: 120, Payload: 100, Rounds: 2, MaxInFlight: 16,
+		MaxInFlightPerEndpoint: 4, Timeout: time.Minute, Forwarder: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := res.Forwarder
+	if f == nil || f.Requests != 240 || f.PerSecond <= 0 || f.Ratio != res.DeliveriesPerSecond/f.PerSecond || f.Concurrency != 8 {
+		t.Fatalf("forwarder %+v", f)
+	}
+	for i, rd := range res.Rounds {
+		if rd.ForwarderPerSecond <= 0 {
+			t.Fatalf("round %d without the forwarder: %+v", i+1, rd)
+		}
+	}
+	var table strings.Builder
+	if err := res.WriteTable(&table); err != nil || !strings.Contains(table.String(), "bare forwarder") {
+		t.Fatalf("table %v:\n%s", err, table.String())
+	}
+
+	res, err = Run(context.Background(), Options{Webhooks: 1, Events: 250, Payload: 100, Rounds: 1, MaxInFlight: 16,
+		MaxInFlightPerEndpoint: 4, Timeout: time.Minute, IngestBatch: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := res.Ingest; in == nil || in.Batch != 100 || in.Events != 250 || in.PerSecond <= 0 || res.Deliveries != 250 {
+		t.Fatalf("batch ingest %+v, deliveries %d", in, res.Deliveries)
+	}
 }

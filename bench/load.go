@@ -156,10 +156,12 @@ func (p *natsPublisher) republish(ctx context.Context, m *nats.Msg, c *counters)
 	}
 }
 
-// httpPublisher ingests events through POST /event/{tenant}/events from `clients` concurrent clients.
+// httpPublisher ingests events through POST /event/{tenant}/events from `clients` concurrent clients, or,
+// with batch above 1, through POST /event/{tenant}/events/batch, batch events per request.
 type httpPublisher struct {
 	target  *target
 	clients int
+	batch   int
 	client  *http.Client
 	payload *payload // the whole request body
 	types   map[string]*payload
@@ -174,8 +176,8 @@ func ingestBody(eventType string, data []byte) []byte {
 	return body
 }
 
-func newHTTPPublisher(t *target, clients int, p *payload) *httpPublisher {
-	return &httpPublisher{target: t, clients: clients, payload: p, types: map[string]*payload{},
+func newHTTPPublisher(t *target, clients, batch int, p *payload) *httpPublisher {
+	return &httpPublisher{target: t, clients: clients, batch: max(batch, 1), payload: p, types: map[string]*payload{},
 		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}}
 }
 
@@ -191,6 +193,9 @@ func (p *httpPublisher) publish(ctx context.Context, eventType string, base, n i
 		p.types[eventType] = tmpl
 	}
 	url := p.target.http + "/event/" + p.target.tenant + "/events"
+	if p.batch > 1 {
+		url += "/batch"
+	}
 	auth := "Bearer " + p.target.token
 	var next atomic.Int64
 	var firstErr atomic.Pointer[error]
@@ -198,37 +203,81 @@ func (p *httpPublisher) publish(ctx context.Context, eventType string, base, n i
 	var wg sync.WaitGroup
 	for range p.clients {
 		wg.Go(func() {
+			var body bytes.Buffer
 			for {
-				i := int(next.Add(1) - 1)
+				i := int(next.Add(int64(p.batch)) - int64(p.batch))
 				if i >= n || firstErr.Load() != nil {
 					return
 				}
+				k := min(p.batch, n-i)
 				if err := pace(ctx, start, i, rate); err != nil {
 					firstErr.CompareAndSwap(nil, &err)
 					return
 				}
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(tmpl.build(base+i, time.Now().UnixNano())))
-				req.Header.Set("Authorization", auth)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := p.client.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusAccepted {
-						err = fmt.Errorf("POST /event/%s/events: status %d", p.target.tenant, resp.StatusCode)
-					}
+				body.Reset()
+				if p.batch > 1 {
+					body.WriteString(`{"events":[`)
 				}
+				now := time.Now().UnixNano()
+				for j := range k {
+					if j > 0 {
+						body.WriteByte(',')
+					}
+					body.Write(tmpl.build(base+i+j, now))
+				}
+				if p.batch > 1 {
+					body.WriteString(`]}`)
+				}
+				err := p.post(ctx, url, auth, body.Bytes(), k)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, &err)
 					return
 				}
-				c.published.Add(1)
+				c.published.Add(int64(k))
 			}
 		})
 	}
 	wg.Wait()
 	if err := firstErr.Load(); err != nil {
 		return *err
+	}
+	return nil
+}
+
+// post sends one ingest request of n events and checks that every event was accepted.
+func (p *httpPublisher) post(ctx context.Context, url, auth string, body []byte, n int) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return fmt.Errorf("POST %s: status %d", url, resp.StatusCode)
+	}
+	if p.batch <= 1 {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	var answer struct {
+		Results []struct {
+			Locator string          `json:"locator"`
+			Error   json.RawMessage `json:"error"`
+		} `json:"results"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return fmt.Errorf("POST %s: %w", url, err)
+	}
+	if len(answer.Results) != n {
+		return fmt.Errorf("POST %s: %d results for %d events", url, len(answer.Results), n)
+	}
+	for i, r := range answer.Results {
+		if r.Locator == "" {
+			return fmt.Errorf("POST %s: event %d refused: %s", url, i, r.Error)
+		}
 	}
 	return nil
 }

@@ -50,6 +50,9 @@ const (
 	DefaultRounds = 3
 )
 
+// maxIngestBatch is the batch ingest route's bound on events per request.
+const maxIngestBatch = 1000
+
 // EventType is the type of every measured event; the webhooks subscribe to it alone.
 const EventType = "bench.event"
 
@@ -58,7 +61,12 @@ const failEventType = "bench.fail"
 
 // Options say what to measure and against which engine.
 type Options struct {
-	// HTTP, NATS and Token target a running engine (all loopback); empty HTTP starts one in-process.
+	// Spawn, when set, is a hookstream binary whose `serve` the bench starts as a child process in a temporary
+	// folder and measures from outside (its own RSS and CPU); ServeArgs are more serve flags for it.
+	Spawn     string
+	ServeArgs []string
+	// HTTP, NATS and Token target a running engine (all loopback); empty HTTP (and Spawn) starts one
+	// in-process.
 	HTTP  string
 	NATS  string
 	Token string
@@ -80,6 +88,13 @@ type Options struct {
 	// instead of NATS, and measures the ingestion rate against raw HTTP POSTs.
 	IngestHTTP    bool
 	IngestClients int
+	// IngestBatch, when above 1, ingests through POST /event/{tenant}/events/batch, that many events per
+	// request (implies IngestHTTP); the baseline stays one raw POST per event, so the ratio says how many
+	// events the batch route takes in per raw POST.
+	IngestBatch int
+	// Forwarder adds a second baseline to each round of a burst: the bare forwarder (JetStream in, one POST
+	// per webhook out, nothing recorded), run in this process against the engine's server.
+	Forwarder bool
 	// SlowEndpoints adds a phase with that many extra endpoints answering after SlowDelay.
 	SlowEndpoints int
 	SlowDelay     time.Duration
@@ -136,6 +151,9 @@ type Progress struct {
 // withDefaults fills the zero fields; the engine's settings with serve's defaults (config.Default).
 func (o Options) withDefaults() Options {
 	serve := config.Default()
+	if o.IngestBatch > 1 {
+		o.IngestHTTP = true
+	}
 	if o.Webhooks == 0 && !o.IngestHTTP {
 		o.Webhooks = DefaultWebhooks
 	}
@@ -179,7 +197,7 @@ func (o Options) withDefaults() Options {
 }
 
 // InProcess reports whether the options start an engine rather than target a running one.
-func (o *Options) InProcess() bool { return o.HTTP == "" }
+func (o *Options) InProcess() bool { return o.HTTP == "" && o.Spawn == "" }
 
 // validate checks options that withDefaults has filled.
 func (o *Options) validate() error {
@@ -201,6 +219,12 @@ func (o *Options) validate() error {
 	}
 	if o.IngestClients < 1 || o.IngestClients > 4096 {
 		errs = append(errs, fmt.Errorf("--ingest-clients must be 1 to 4096, got %d", o.IngestClients))
+	}
+	if o.IngestBatch < 0 || o.IngestBatch > maxIngestBatch {
+		errs = append(errs, fmt.Errorf("--ingest-batch must be 0 to %d, got %d", maxIngestBatch, o.IngestBatch))
+	}
+	if o.Forwarder && (o.Webhooks == 0 || o.IngestHTTP || o.Rate > 0) {
+		errs = append(errs, errors.New("--forwarder compares a burst of deliveries over NATS: it needs webhooks, and neither --ingest-http nor --rate"))
 	}
 	if o.SlowEndpoints < 0 || o.SlowEndpoints > 1000 {
 		errs = append(errs, fmt.Errorf("--slow-endpoints must be 0 to 1000, got %d", o.SlowEndpoints))
@@ -236,7 +260,19 @@ func (o *Options) validate() error {
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout must be positive, got %s", o.Timeout))
 	}
-	if o.InProcess() {
+	if o.Spawn != "" {
+		if o.HTTP != "" || o.NATS != "" || o.Token != "" {
+			errs = append(errs, errors.New("--spawn starts its own engine: --http, --nats and --token target a running one"))
+		}
+		if o.CPUProfile != nil {
+			errs = append(errs, errors.New("--cpuprofile profiles the in-process engine; profile a spawned one through --pprof"))
+		}
+		if o.Pprof != "" {
+			if err := loopbackHostPort("--pprof", o.Pprof); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else if o.InProcess() {
 		if o.NATS != "" || o.Token != "" {
 			errs = append(errs, errors.New("--nats and --token target a running engine: give --http too"))
 		}

@@ -40,6 +40,8 @@ type Result struct {
 	Ratio    float64   `json:"ratio"`
 
 	Ingest *Ingest `json:"ingest,omitempty"`
+	// Forwarder is the bare forwarder of the median round (Options.Forwarder).
+	Forwarder *Forwarder `json:"forwarder,omitempty"`
 	// Rounds lists every round when there were several (Options.Rounds), in the order they ran; the figures
 	// above are the median round's.
 	Rounds         []Round         `json:"rounds,omitempty"`
@@ -101,16 +103,29 @@ type ServerUsage struct {
 type Round struct {
 	PerSecond         float64 `json:"perSecond"`
 	BaselinePerSecond float64 `json:"baselinePerSecond"`
-	Ratio             float64 `json:"ratio"`
+	// P99Ms is the round's publish → receipt p99, in milliseconds (0 without deliveries).
+	P99Ms float64 `json:"p99Ms,omitempty"`
+	// ForwarderPerSecond is the bare forwarder's deliveries/s in the round (Options.Forwarder).
+	ForwarderPerSecond float64 `json:"forwarderPerSecond,omitempty"`
+	Ratio              float64 `json:"ratio"`
 	// PeakRSSBytes is the server's peak RSS during the round's main phase. Only the first round's starts
 	// from a fresh engine; later rounds start with what earlier ones left resident.
 	PeakRSSBytes int64 `json:"peakRssBytes,omitempty"`
 }
 
+// Forwarder is the bare forwarder, the second baseline: JetStream in, one POST per webhook out, nothing
+// recorded. Ratio is the engine's deliveries/s ÷ the forwarder's, in the same round.
+type Forwarder struct {
+	*Baseline
+	Ratio float64 `json:"ratio"`
+}
+
 // Ingest is the HTTP ingestion measurement (IngestHTTP).
 type Ingest struct {
-	Events    int       `json:"events"`
-	Clients   int       `json:"clients"`
+	Events  int `json:"events"`
+	Clients int `json:"clients"`
+	// Batch is the events per request: 1 for POST /events, more for POST /events/batch.
+	Batch     int       `json:"batch"`
 	Seconds   float64   `json:"seconds"`
 	PerSecond float64   `json:"perSecond"`
 	Baseline  *Baseline `json:"baseline"`
@@ -193,7 +208,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("", "engine", "raw HTTP", "ratio")
 	if r.Ingest != nil {
 		ib := r.Ingest.Baseline
-		row("ingested events/s ("+fmt.Sprint(r.Ingest.Clients)+" clients)", perSecond(r.Ingest.PerSecond), perSecond(ib.PerSecond), fmt.Sprintf("%.2f", r.Ingest.Ratio))
+		label := "ingested events/s (" + fmt.Sprint(r.Ingest.Clients) + " clients"
+		if r.Ingest.Batch > 1 {
+			label += fmt.Sprintf(", batches of %d", r.Ingest.Batch)
+		}
+		row(label+")", perSecond(r.Ingest.PerSecond), perSecond(ib.PerSecond), fmt.Sprintf("%.2f", r.Ingest.Ratio))
 	}
 	if r.Webhooks > 0 {
 		note := ""
@@ -205,6 +224,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 			fmt.Sprintf("%s in %.2f s", formatCount(r.Baseline.Requests), r.Baseline.Seconds), "")
 		if r.Duplicates > 0 {
 			row("duplicate receipts", formatCount(r.Duplicates), "", "")
+		}
+		if f := r.Forwarder; f != nil {
+			row("bare forwarder deliveries/s (engine ÷ it)", perSecond(r.DeliveriesPerSecond), perSecond(f.PerSecond), fmt.Sprintf("%.2f", f.Ratio))
 		}
 		row("latency p50 / p90 / p99 / max", latencyText(r.Latency), "", "")
 		row("longest pause between deliveries", trimFloat(r.LongestPauseMs)+" ms", "", "")
@@ -220,7 +242,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 			if rd.PeakRSSBytes > 0 {
 				label += fmt.Sprintf(", peak RSS %.1f MB", float64(rd.PeakRSSBytes)/1e6)
 			}
+			if r.Mode == "rate" && rd.P99Ms > 0 {
+				label += ", p99 " + trimFloat(rd.P99Ms) + " ms"
+			}
 			row(label, perSecond(rd.PerSecond), perSecond(rd.BaselinePerSecond), fmt.Sprintf("%.2f", rd.Ratio))
+			if rd.ForwarderPerSecond > 0 {
+				row("    bare forwarder", perSecond(rd.PerSecond), perSecond(rd.ForwarderPerSecond), fmt.Sprintf("%.2f", ratio(rd.PerSecond, rd.ForwarderPerSecond)))
+			}
 		}
 	}
 	row("events published/s", perSecond(r.PublishedPerSecond), "", "")

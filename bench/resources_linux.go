@@ -12,13 +12,19 @@ import (
 
 // resetPeakRSS resets this process's peak resident set size (VmHWM) to its current size, so the peak read at
 // the end of a phase is that phase's (Linux 4.0 and later).
-func resetPeakRSS() error {
-	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+func resetPeakRSS() error { return resetPeakRSSOf("self") }
+
+// resetPeakRSSOf is resetPeakRSS for the process pid ("self": this one).
+func resetPeakRSSOf(pid string) error {
+	return os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0)
 }
 
 // peakRSS returns this process's peak resident set size in bytes (VmHWM).
-func peakRSS() (int64, error) {
-	data, err := os.ReadFile("/proc/self/status")
+func peakRSS() (int64, error) { return peakRSSOf("self") }
+
+// peakRSSOf is peakRSS for the process pid ("self": this one).
+func peakRSSOf(pid string) (int64, error) {
+	data, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0, err
 	}
@@ -34,7 +40,7 @@ func peakRSS() (int64, error) {
 		}
 		return kb << 10, nil
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+	return 0, fmt.Errorf("no VmHWM in /proc/%s/status", pid)
 }
 
 // cpuTime returns the CPU time (user and system) this process has used.

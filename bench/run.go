@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,7 +82,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		Concurrency: min(o.MaxInFlightPerEndpoint*o.Webhooks, o.MaxInFlight), Seed: o.Seed, Tenant: r.t.tenant,
 		GCPercent: r.t.gcPercent,
 	}
-	if !r.t.inProcess() {
+	if r.t.child != nil {
+		res.Engine = "spawned: " + r.o.Spawn + " serve (pid " + strconv.Itoa(r.t.child.pid()) + ")"
+	} else if !r.t.inProcess() {
 		res.Engine = r.t.http
 	}
 	if o.Rate > 0 {
@@ -108,7 +111,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		h.Set("Content-Type", "application/json")
 		h.Set("Authorization", "Bearer "+strings.Repeat("x", len(r.t.token)))
 		ingest = &baselineSpec{urls: r.fast[:1], tmpl: tmpl, header: h, concurrency: o.IngestClients, perHost: o.IngestClients}
-		r.pub = newHTTPPublisher(r.t, o.IngestClients, r.payload)
+		r.pub = newHTTPPublisher(r.t, o.IngestClients, o.IngestBatch, r.payload)
 	} else {
 		var err error
 		if r.pub, err = newNATSPublisher(r.t, r.payload); err != nil {
@@ -134,8 +137,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	med := medianRound(rounds)
 	res.Phase, res.Baseline, res.Ratio = med.main, med.baseline, med.deliveryRatio()
 	if med.ingest != nil {
-		res.Ingest = &Ingest{Events: o.Events, Clients: o.IngestClients, Baseline: med.ingest, Seconds: med.main.PublishSeconds,
+		res.Ingest = &Ingest{Events: o.Events, Clients: o.IngestClients, Batch: max(o.IngestBatch, 1), Baseline: med.ingest, Seconds: med.main.PublishSeconds,
 			PerSecond: med.main.PublishedPerSecond, Ratio: med.ingestRatio()}
+	}
+	if med.forwarder != nil {
+		res.Forwarder = &Forwarder{Baseline: med.forwarder, Ratio: ratio(med.main.DeliveriesPerSecond, med.forwarder.PerSecond)}
 	}
 	if len(rounds) > 1 {
 		for _, rd := range rounds {
@@ -170,6 +176,7 @@ type baselineSpec struct {
 // round is one alternation of the raw HTTP baselines and the main phase (Options.Rounds).
 type round struct {
 	baseline, ingest *Baseline // nil without webhooks, and without IngestHTTP
+	forwarder        *Baseline // the bare forwarder (Options.Forwarder)
 	main             Phase
 }
 
@@ -184,6 +191,11 @@ func (r *runner) round(ctx context.Context, delivery, ingest *baselineSpec, last
 	}
 	if ingest != nil {
 		if rd.ingest, err = r.baseline(ctx, "raw HTTP baseline", ingest); err != nil {
+			return nil, err
+		}
+	}
+	if r.o.Forwarder && delivery != nil {
+		if rd.forwarder, err = r.forward(ctx, delivery); err != nil {
 			return nil, err
 		}
 	}
@@ -235,6 +247,12 @@ func (rd *round) summary() Round {
 	}
 	if b != nil {
 		s.BaselinePerSecond = b.PerSecond
+	}
+	if rd.forwarder != nil {
+		s.ForwarderPerSecond = rd.forwarder.PerSecond
+	}
+	if rd.main.Latency != nil {
+		s.P99Ms = rd.main.Latency.P99
 	}
 	if rd.main.Server != nil {
 		s.PeakRSSBytes = rd.main.Server.PeakRSSBytes
@@ -530,6 +548,10 @@ func (r *runner) startMeter(ctx context.Context) meter {
 		return m
 	}
 	m := &scrapeMeter{t: r.t, quit: make(chan struct{})}
+	if r.t.child != nil {
+		m.pid = r.t.child.pid()
+		m.resetErr = resetPeakRSSOf(strconv.Itoa(m.pid))
+	}
 	if s, err := r.t.metrics(ctx); err == nil {
 		m.cpu0, m.peak = s[metricCPU], s[metricRSS]
 	} else {
@@ -580,7 +602,11 @@ func (m *procMeter) stop(_ context.Context, deliveries, events int64) *ServerUsa
 // scrapeMeter samples a running engine's /metrics: process_resident_memory_bytes every 250 ms (the peak of
 // the samples) and process_cpu_seconds_total at both ends.
 type scrapeMeter struct {
-	t    *target
+	t *target
+	// pid, when set, is a spawned engine's: its peak is its VmHWM, reset at the start, not the samples'.
+	pid      int
+	resetErr error
+
 	quit chan struct{}
 	wg   sync.WaitGroup
 	cpu0 float64
@@ -602,6 +628,12 @@ func (m *scrapeMeter) stop(ctx context.Context, deliveries, events int64) *Serve
 	m.mu.Unlock()
 	u := &ServerUsage{PeakRSSBytes: int64(peak), CPUSeconds: s[metricCPU] - m.cpu0,
 		Source: "the engine's /metrics: process_resident_memory_bytes sampled every 250 ms, process_cpu_seconds_total"}
+	if m.pid != 0 {
+		if hwm, err := peakRSSOf(strconv.Itoa(m.pid)); err == nil && m.resetErr == nil {
+			u.PeakRSSBytes = hwm
+			u.Source = "the spawned serve's VmHWM (/proc, reset at the phase's start) and its process_cpu_seconds_total"
+		}
+	}
 	u.CPUMicrosPerDelivery = perItem(u.CPUSeconds, deliveries, events)
 	return u
 }

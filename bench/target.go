@@ -37,6 +37,7 @@ type target struct {
 	client *http.Client
 
 	engine  *engine.Engine // in-process only
+	child   *child         // spawned only
 	dataDir string
 	// gcPercent is the in-process engine's GC target, which the process runs at but for the raw baseline,
 	// and goGC the target the process had (0: none set).
@@ -85,6 +86,17 @@ func (t *target) duplicateWindow(ctx context.Context) (time.Duration, error) {
 func startTarget(ctx context.Context, o *Options) (*target, error) {
 	t := &target{prefix: o.SubjectPrefix, creds: o.NATSCreds, tenant: o.Tenant,
 		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8}}}
+	if o.Spawn != "" {
+		c, httpURL, natsURL, token, err := spawn(ctx, o.Spawn, o)
+		if err != nil {
+			return nil, err
+		}
+		t.child, t.http, t.nats, t.token = c, httpURL, natsURL, token
+		if t.tenant == "" {
+			t.tenant = tenantFor(o.Seed)
+		}
+		return t, nil
+	}
 	if !o.InProcess() {
 		t.http, t.nats, t.token = strings.TrimRight(o.HTTP, "/"), o.NATS, o.Token
 		if _, err := t.get(ctx, "/healthz"); err != nil {
@@ -144,6 +156,9 @@ func (t *target) inProcess() bool { return t.engine != nil }
 // close stops the in-process engine and removes its data, or deletes the webhooks the run created on the
 // running engine (so it stops delivering to a receiver that is gone).
 func (t *target) close(ctx context.Context) error {
+	if t.child != nil {
+		return t.child.stop()
+	}
 	if t.engine == nil {
 		var errs []error
 		for _, loc := range t.created {

@@ -36,6 +36,10 @@ type Broker struct {
 	JS       jetstream.JetStream
 	Subjects Subjects
 
+	// ingest publishes events asynchronously, so that concurrent ingests share the connection's flushes; a
+	// context of its own keeps its pending-ack bound and stall apart from every other publish.
+	ingest jetstream.JetStream
+
 	server  *server.Server
 	closed  chan struct{}
 	log     *slog.Logger
@@ -111,6 +115,12 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, ensureStreams, wait
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
 	if b.JS, err = jetstream.New(b.Conn); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	b.ingest, err = jetstream.New(b.Conn, jetstream.WithPublishAsyncMaxPending(ingestMaxPending),
+		jetstream.WithPublishAsyncTimeout(ingestAckTimeout))
+	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}

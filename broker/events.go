@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hookstream/hookstream"
@@ -73,6 +74,38 @@ func traceHeader(h nats.Header) (tracing.Context, bool) {
 	return tracing.Parse(get(tracing.HeaderTraceparent), get(tracing.HeaderTracestate))
 }
 
+// The bounds of asynchronous event publishing. Beyond ingestMaxPending publishes awaiting their ack, a publish
+// waits up to ingestStallWait for room: the back pressure that concurrent and batch ingests meet.
+const (
+	ingestMaxPending = 8192
+	ingestStallWait  = 5 * time.Second
+	ingestAckTimeout = 30 * time.Second
+)
+
+// EventInput is one event to append with PublishEvents.
+type EventInput struct {
+	Tenant    string
+	Type      string
+	Data      []byte
+	RequestID string
+	// MsgID, when set, dedupes within the stream's duplicate window: a repeat returns the first event.
+	// IdempotencyMsgID makes it from a producer's key.
+	MsgID string
+	// Trace, when valid, is kept with the event in its headers; without it the event's trace is derived from
+	// its locator.
+	Trace tracing.Context
+}
+
+// IdempotencyMsgID is the message id of an event ingested with a producer's idempotency key, scoped to the
+// tenant.
+func IdempotencyMsgID(tenant, key string) string { return "idem/" + tenant + "/" + key }
+
+// BatchIdempotencyMsgID is the message id of event i of a batch ingested with a producer's idempotency key.
+// Its prefix differs from IdempotencyMsgID's, so no single event's key can take a batch event's place.
+func BatchIdempotencyMsgID(tenant, key string, i int) string {
+	return "idemb/" + tenant + "/" + strconv.Itoa(i) + "/" + key
+}
+
 // PublishEvent validates and appends an event, and returns it as stored. idempotencyKey, when given, dedupes
 // within the stream's duplicate window: a repeat returns the first event. trace, when valid, is kept with the
 // event in its headers; without it the event's trace is derived from its locator.
@@ -81,34 +114,87 @@ func (b *Broker) PublishEvent(ctx context.Context, tenant, eventType string, dat
 	if err := hookstream.CheckEvent(tenant, eventType, data); err != nil {
 		return nil, err
 	}
-	if err := hookstream.CheckRequestID("requestId", requestID); err != nil {
-		return nil, err
-	}
-	msg := nats.NewMsg(b.Subjects.Event(tenant, eventType))
-	msg.Data = data
-	msg.Header.Set(HeaderIngestedAt, time.Now().UTC().Format(time.RFC3339Nano))
-	if requestID != "" {
-		msg.Header.Set(HeaderRequestID, requestID)
-	}
-	if trace.Valid() {
-		msg.Header.Set(tracing.HeaderTraceparent, trace.Traceparent())
-		if trace.State != "" {
-			msg.Header.Set(tracing.HeaderTracestate, trace.State)
-		}
-	}
-	var opts []jetstream.PublishOpt
+	in := EventInput{Tenant: tenant, Type: eventType, Data: data, RequestID: requestID, Trace: trace}
 	if idempotencyKey != "" {
-		opts = append(opts, jetstream.WithMsgID("idem/"+tenant+"/"+idempotencyKey))
+		in.MsgID = IdempotencyMsgID(tenant, idempotencyKey)
 	}
-	ack, err := b.JS.PublishMsg(ctx, msg, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("publish event: %w", unavailable(err))
+	events, errs := b.PublishEvents(ctx, []EventInput{in})
+	return events[0], errs[0]
+}
+
+// PublishEvents appends events and returns each as stored, or its error, in the order given. The events'
+// data must have passed hookstream.CheckEvent, or have been decoded as JSON and passed
+// hookstream.CheckDecodedEvent: PublishEvents checks the rest (tenant, type, size, request id) but does not
+// parse the data again. The publishes go out together, asynchronously, and share the connection's flushes
+// with every concurrent ingest; each answer waits for its ack, so an event returned is stored. The event's
+// time is fixed here and travels in HeaderIngestedAt, so its locator follows from the ack's sequence alone.
+func (b *Broker) PublishEvents(ctx context.Context, in []EventInput) ([]*hookstream.Event, []error) {
+	events, errs := make([]*hookstream.Event, len(in)), make([]error, len(in))
+	futures := make([]jetstream.PubAckFuture, len(in))
+	at := time.Now().UTC()
+	stamp := at.Format(time.RFC3339Nano)
+	for i := range in {
+		e := &in[i]
+		if err := hookstream.CheckDecodedEvent(e.Tenant, e.Type, e.Data); err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := hookstream.CheckRequestID("requestId", e.RequestID); err != nil {
+			errs[i] = err
+			continue
+		}
+		msg := nats.NewMsg(b.Subjects.Event(e.Tenant, e.Type))
+		msg.Data = e.Data
+		msg.Header.Set(HeaderIngestedAt, stamp)
+		if e.RequestID != "" {
+			msg.Header.Set(HeaderRequestID, e.RequestID)
+		}
+		if e.Trace.Valid() {
+			msg.Header.Set(tracing.HeaderTraceparent, e.Trace.Traceparent())
+			if e.Trace.State != "" {
+				msg.Header.Set(tracing.HeaderTracestate, e.Trace.State)
+			}
+		}
+		opts := []jetstream.PublishOpt{jetstream.WithStallWait(ingestStallWait)}
+		if e.MsgID != "" {
+			opts = append(opts, jetstream.WithMsgID(e.MsgID))
+		}
+		f, err := b.ingest.PublishMsgAsync(msg, opts...)
+		if err != nil {
+			errs[i] = fmt.Errorf("publish event: %w", unavailable(err))
+			continue
+		}
+		futures[i] = f
 	}
-	if ack.Duplicate {
-		// The ack names the first event's sequence; that event's time is in its stored message.
-		return b.ReadEvent(ctx, ack.Sequence)
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		var ack *jetstream.PubAck
+		select {
+		case ack = <-f.Ok():
+		case err := <-f.Err():
+			errs[i] = fmt.Errorf("publish event: %w", unavailable(err))
+			continue
+		case <-ctx.Done():
+			errs[i] = fmt.Errorf("publish event: %w", ctx.Err())
+			continue
+		}
+		if ack.Duplicate {
+			// The ack names the first event's sequence; that event's time is in its stored message.
+			events[i], errs[i] = b.ReadEvent(ctx, ack.Sequence)
+			continue
+		}
+		e := &in[i]
+		locator := hookstream.EventLocator(at, ack.Sequence)
+		trace := e.Trace
+		if !trace.Valid() {
+			trace = tracing.Derive(locator)
+		}
+		events[i] = &hookstream.Event{Locator: locator, Type: e.Type, Tenant: e.Tenant, Timestamp: at, RequestID: e.RequestID,
+			Data: bytes.TrimSpace(e.Data), Trace: trace}
 	}
-	return b.Subjects.DecodeEvent(msg.Subject, ack.Sequence, time.Time{}, msg.Header, data)
+	return events, errs
 }
 
 // ReadEvent reads the event stored at seq straight from the events stream (a direct get, which any replica

@@ -50,6 +50,12 @@ func (c *DeliveryCommands) PublishEvent(ctx context.Context, tenant, eventType s
 	return c.broker.PublishEvent(ctx, tenant, eventType, data, requestID, idempotencyKey, trace)
 }
 
+// PublishEvents ingests events that the caller has decoded and checked (see broker.PublishEvents) and returns
+// each as stored, or its error, in order. Like PublishEvent it does not wait for the events view.
+func (c *DeliveryCommands) PublishEvents(ctx context.Context, in []broker.EventInput) ([]*hookstream.Event, []error) {
+	return c.broker.PublishEvents(ctx, in)
+}
+
 // CatchUpEvents waits until the events view has applied every event published so far, so a listing includes
 // the events whose publish has answered.
 func (c *DeliveryCommands) CatchUpEvents(ctx context.Context) error {

@@ -49,6 +49,8 @@ type Config struct {
 	// GCPercent is the Go GC's target for the serve process; 0 leaves Go's own. GOGC, when set in the
 	// environment, wins. The engine does not read it: the target is the process's, set by the command.
 	GCPercent int
+	// ViewsReleaseInterval is how often the views file's mapped pages are given back to the kernel (0: never).
+	ViewsReleaseInterval time.Duration
 	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own. It has no flag:
 	// tests shorten it.
 	RetryBuckets RetryBuckets
@@ -82,6 +84,9 @@ func Default() *Config {
 		// often costs little marking, and the heap's peak follows the target (docs/performance.md, "The GC
 		// target").
 		GCPercent: 50,
+		// The views file's pages that batches wrote and read back leave the resident set each second; the
+		// kernel keeps them in its page cache, and a read maps them again at the cost of a minor fault.
+		ViewsReleaseInterval: time.Second,
 		// Tracing exports nothing unless told where to: spans cost nothing then.
 		OTLPEndpoint: "",
 		// Retries due over 10 minutes ahead wait in 1-minute buckets, each promoted 3 minutes before it begins.
@@ -122,6 +127,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.Int64Var(&c.RetainAttemptsBytes, "retain-attempts-bytes", d.RetainAttemptsBytes, "size cap of the attempts stream in bytes (0: none); the oldest go first")
 	fs.StringVar(&c.Sync, "sync", d.Sync, "JetStream fsync policy of the embedded server: always or interval")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", d.OTLPEndpoint, "OTLP/HTTP collector to export trace spans to, e.g. http://127.0.0.1:4318 (empty: none; else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
+	fs.DurationVar(&c.ViewsReleaseInterval, "views-release-interval", d.ViewsReleaseInterval, "how often the views file's mapped pages are given back to the kernel, so they leave the process's RSS (0: never)")
 	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "Go GC target: how far (%) the heap may grow over the live heap between collections (0: Go's own, 100); GOGC, when set, wins")
 }
 
@@ -308,6 +314,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("--lease-ttl must be at least 1s, got %s", c.LeaseTTL))
+	}
+	if c.ViewsReleaseInterval < 0 {
+		errs = append(errs, fmt.Errorf("--views-release-interval must not be negative, got %s", c.ViewsReleaseInterval))
 	}
 	if c.DuplicateWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--duplicate-window must be positive, got %s", c.DuplicateWindow))

@@ -120,12 +120,13 @@ func TestBadInputs(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	c, err := parse(t, []string{"--replicas", "0", "--log-format", "xml", "--http", "nonsense", "--sync", "sometimes", "--gc-percent", "5"}, nil)
+	c, err := parse(t, []string{"--replicas", "0", "--log-format", "xml", "--http", "nonsense", "--sync", "sometimes", "--gc-percent", "5",
+		"--views-release-interval", "-1s"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = c.Validate()
-	for _, want := range []string{"--replicas", "--log-format", "--http", "--sync", "--gc-percent"} {
+	for _, want := range []string{"--replicas", "--log-format", "--http", "--sync", "--gc-percent", "--views-release-interval"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validate error %v does not mention %s", err, want)
 		}

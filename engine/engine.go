@@ -126,7 +126,7 @@ func StartWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opts O
 		return nil, fmt.Errorf("nats: %w", err)
 	}
 	if e.store, err = projections.Open(filepath.Join(cfg.Data, ViewsFile), e.broker.JS, projections.Options{
-		StreamName: e.broker.Subjects.StreamName,
+		StreamName: e.broker.Subjects.StreamName, ReleaseInterval: cfg.ViewsReleaseInterval,
 	}, log.With("component", "projections")); err != nil {
 		return nil, err
 	}

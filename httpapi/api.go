@@ -108,6 +108,7 @@ func New(cfg Config) *API {
 	// gorilla/mux tries the routes in order, a regexp each: ingestion, the hottest route, goes first.
 	const ev = "/event/{tenantLocator}/events"
 	r.Handle(ev, a.tenant(a.publishEvent, hookstream.PermEventsWrite)).Methods(http.MethodPost)
+	r.Handle(ev+"/batch", a.tenant(a.publishBatch, hookstream.PermEventsWrite)).Methods(http.MethodPost)
 
 	r.Handle("/healthz", http.HandlerFunc(a.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", http.HandlerFunc(a.readyz)).Methods(http.MethodGet, http.MethodHead)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/projections"
 	"github.com/hookstream/hookstream/tracing"
 	"go.opentelemetry.io/otel/attribute"
@@ -25,30 +26,38 @@ type eventRequest struct {
 const MaxIdempotencyKeyLength = 255
 
 func (a *API) publishEvent(w http.ResponseWriter, r *request) error {
-	var req eventRequest
-	if err := decodeStrict(r.Request, &req); err != nil {
+	body, err := readBody(r.Request)
+	if err != nil {
 		return err
 	}
-	if req.Type == "" {
-		return hookstream.Invalid("type", "is required")
+	var req eventRequest
+	if err := decodeIngest(body, &req, false); err != nil {
+		return err
 	}
-	if len(req.Data) == 0 || string(req.Data) == "null" {
-		return hookstream.Invalid("data", "is required and must be a JSON object")
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > MaxIdempotencyKeyLength {
-		return hookstream.Invalid("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLength)
+	var msgID string
+	if key != "" {
+		msgID = broker.IdempotencyMsgID(r.tenant, key)
+	}
+	in, err := ingestInput(r.tenant, &req, msgID)
+	if err != nil {
+		return err
 	}
 	// The producer's trace context, when valid, is the ingest span's parent; without one the event starts a
 	// trace of its own here. Either way the event keeps the context of this span for its attempts.
 	given, _ := tracing.Parse(r.Header.Get("Traceparent"), r.Header.Get("Tracestate"))
 	span := a.tracer.Start(r.Context(), "hookstream.ingest", tracing.KindServer, given)
 	defer span.End()
-	e, err := a.deliveries.PublishEvent(r.Context(), r.tenant, req.Type, req.Data, req.RequestID, key, span.Context(given))
-	if err != nil {
+	in.Trace = span.Context(given)
+	events, errs := a.deliveries.PublishEvents(r.Context(), []broker.EventInput{in})
+	if errs[0] != nil {
 		span.Fail("not ingested")
-		return err
+		return errs[0]
 	}
+	e := events[0]
 	if span.Recording() {
 		span.SetAttributes(attribute.String("hookstream.tenant", e.Tenant), attribute.String("hookstream.event", e.Locator),
 			attribute.String("hookstream.event_type", e.Type))

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -101,6 +102,10 @@ type Options struct {
 	NoSync bool
 	// MaxBatch bounds the messages applied in one transaction.
 	MaxBatch int
+	// ReleaseInterval, when positive, is how often the mapped pages of the views file are given back after a
+	// batch: bbolt reads the file through a shared read-only mapping, and every page a batch wrote and read
+	// back would otherwise stay in the process's resident set until the kernel needs the memory.
+	ReleaseInterval time.Duration
 }
 
 // Store is the bbolt file and the views it feeds.
@@ -113,6 +118,8 @@ type Store struct {
 
 	mu      sync.Mutex // guards runners: views start while metrics and readiness read them
 	runners []*runner
+
+	released atomic.Int64 // when the mapped pages were last given back (unix nanoseconds)
 }
 
 // started returns the views' runners started so far.
@@ -475,7 +482,26 @@ func (r *runner) apply(batch []jetstream.Msg) error {
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
+	r.store.maybeRelease()
 	return nil
+}
+
+// maybeRelease gives back the views file's mapped pages when ReleaseInterval has passed since the last time.
+func (s *Store) maybeRelease() {
+	every := s.opts.ReleaseInterval
+	if every <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.released.Load()
+	if now-last < int64(every) || !s.released.CompareAndSwap(last, now) {
+		return
+	}
+	// Inside a read transaction bbolt cannot remap the file, so the mapping stays where Info says.
+	err := s.db.View(func(tx *bolt.Tx) error { return dropResident(s.db.Info().Data, tx.Size()) })
+	if err != nil {
+		s.log.Debug("give back the views file's mapped pages", "err", err)
+	}
 }
 
 func (r *runner) waitFor(ctx context.Context, seq uint64) error {

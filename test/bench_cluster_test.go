@@ -16,9 +16,9 @@ import (
 
 // BenchmarkClusterDeliveries publishes b.N events in a burst to a 3-node JetStream cluster (in-process, R3
 // streams) and reports deliveries/s to one loopback webhook with 1 and with 2 hookstream instances sharing
-// the consumers.
+// the consumers, and with 3.
 func BenchmarkClusterDeliveries(b *testing.B) {
-	for _, instances := range []int{1, 2} {
+	for _, instances := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("instances=%d", instances), func(b *testing.B) {
 			nodes := startNATSCluster(b)
 			urls := clusterURLs(nodes)
@@ -53,7 +53,7 @@ func BenchmarkClusterDeliveries(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for range b.N {
-				if _, err := js.PublishAsync("hookstream.events."+tenantA+".bench.cluster", data); err != nil {
+				if _, err := js.PublishAsync("hookstream.events."+tenantA+".bench.cluster", data, jetstream.WithStallWait(time.Minute)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/hookstream/hookstream/bench"
@@ -37,12 +39,16 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.IntVar(&o.Payload, "payload", bench.DefaultPayload, fmt.Sprintf("bytes of each event's data (at least %d)", bench.MinPayload))
 	fs.Float64Var(&o.Rate, "rate", 0, "offer a steady R events/s instead of a burst (for latency)")
 	fs.BoolVar(&o.IngestHTTP, "ingest-http", false, "ingest through POST /event/{tenant}/events instead of NATS, and compare with raw HTTP POSTs")
+	fs.IntVar(&o.IngestBatch, "ingest-batch", 0, "with N above 1, ingest through POST /event/{tenant}/events/batch, N events per request (implies --ingest-http)")
 	fs.IntVar(&o.IngestClients, "ingest-clients", bench.DefaultIngestClients, "concurrent HTTP clients for --ingest-http")
+	fs.BoolVar(&o.Forwarder, "forwarder", false, "add a second baseline to each round: a bare forwarder (JetStream in, one POST per webhook out, nothing recorded)")
 	fs.IntVar(&o.SlowEndpoints, "slow-endpoints", 0, "add a phase with K more endpoints answering after --slow-delay (isolation)")
 	fs.DurationVar(&o.SlowDelay, "slow-delay", bench.DefaultSlowDelay, "how long the slow endpoints take to answer")
 	fs.IntVar(&o.PendingRetries, "pending-retries", 0, "add a phase run with P retries pending, due in 24 h")
 	fs.DurationVar(&o.PendingWait, "pending-wait", 0, "how long the phase with retries pending waits after the fill (default: the engine's longest duplicate window, at most 10m, so the server no longer holds the fill's message ids)")
 	fs.IntVar(&o.Rounds, "rounds", 0, fmt.Sprintf("run the raw baseline and the main phase N times, alternately, and report the median ratio and the range (default %d for a burst, 1 with --rate)", bench.DefaultRounds))
+	spawn := fs.Bool("spawn", false, "start `hookstream serve` (this binary) as a child process and measure it from outside: its own RSS (VmHWM) and CPU")
+	serveArgs := fs.String("serve-args", "", "more flags for the spawned serve, space-separated, e.g. \"--gc-percent 100\"")
 	fs.StringVar(&o.HTTP, "http", "", "API URL of a running engine on this machine (default: start one in-process)")
 	fs.StringVar(&o.NATS, "nats", "", "NATS URL of the running engine")
 	fs.StringVar(&o.Token, "token", "", "token for the running engine: webhooks.write (events.write for --ingest-http) on one tenant, or the admin token with --tenant (default $HOOKSTREAM_ADMIN_TOKEN)")
@@ -80,6 +86,19 @@ Without --http it starts an engine in a temporary data folder in this process.
 	})
 	if zero != nil {
 		return zero
+	}
+	if o.IngestBatch > 1 {
+		o.IngestHTTP = true
+	}
+	if *spawn {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("--spawn: %w", err)
+		}
+		o.Spawn = exe
+		o.ServeArgs = strings.Fields(*serveArgs)
+	} else if *serveArgs != "" {
+		return errors.New("--serve-args needs --spawn")
 	}
 	if o.IngestHTTP && !flagGiven(fs, "webhooks") {
 		o.Webhooks = 0
