@@ -124,6 +124,21 @@ func paths() obj {
 				"timestamp", "2026-12-03T09:00:00.123Z", "requestId", "req-42", "data", o("policyLocator", "P-1001", "premium", 1200)))},
 			errs: plus(tenantErrs, 413),
 		},
+		"/event/{tenantLocator}/events/batch", "post", operation{
+			id: "publishEventBatch", summary: "Ingest up to 1,000 events at once", tag: "events",
+			description: "Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. " +
+				"With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.",
+			params: append(append([]any{}, tenant...), param("Idempotency-Key"), param("traceparent"), param("tracestate")),
+			body: strictBody("EventBatch", "mixed", example("Two events, the second not valid",
+				o("events", []any{o("type", "policy.issue", "data", o("policyLocator", "P-1001")), o("type", "", "data", o())}))),
+			ok: []any{"202", responseExample("One result per event, in order.", ref("EventBatchResults"), "One stored, one refused", o(
+				"results", []any{
+					o("locator", "01JDQ3V6E60000000000000001", "type", "policy.issue", "tenantLocator", exampleTenant,
+						"timestamp", "2026-12-03T09:00:00.123Z", "data", o("policyLocator", "P-1001")),
+					o("error", o("code", "invalid", "message", "is required", "field", "events[1].type")),
+				}))},
+			errs: plus(tenantErrs, 413),
+		},
 		"/event/{tenantLocator}/events/list", "get", operation{
 			id: "listEvents", summary: "List events in ingestion order", tag: "events",
 			params: append(append([]any{}, tenant...), param("startTimestamp"), param("endTimestamp"), param("type"),

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/httpapi"
 )
 
 func ref(name string) obj { return o("$ref", "#/components/schemas/"+name) }
@@ -274,6 +275,15 @@ func schemas() obj {
 			"data", o("type", "object", "description", "At most 1 MiB."),
 			"requestId", str("maxLength", hookstream.MaxRequestIDLength),
 		), "Unknown fields are refused."),
+		"EventBatch", describe(request([]string{"events"},
+			"events", array(o(), "minItems", 1, "maxItems", httpapi.MaxBatchEvents,
+				"description", "Bodies of the single route (EventCreate); each is checked on its own, and one that is not valid fails alone."),
+		), "Up to 8 MiB in all. Unknown fields are refused."),
+		"EventBatchResult", describe(o("anyOf", []any{ref("Event"), object([]string{"error"}, "error", ref("Error"))}),
+			"The event as stored, or the error that refused it: the single route's, its field prefixed with the event's place (events[3].type)."),
+		"EventBatchResults", object([]string{"results"},
+			"results", array(ref("EventBatchResult"), "description", "One per event, in the order given."),
+		),
 		"Event", describe(object([]string{"locator", "type", "tenantLocator", "timestamp", "data"},
 			"locator", ref("Locator"),
 			"type", ref("EventType"),

@@ -390,6 +390,29 @@ type Event struct {
 	Type EventType `json:"type"`
 }
 
+// EventBatch Up to 8 MiB in all. Unknown fields are refused.
+type EventBatch struct {
+	// Events Bodies of the single route (EventCreate); each is checked on its own, and one that is not valid fails alone.
+	Events []interface{} `json:"events"`
+}
+
+// EventBatchResult The event as stored, or the error that refused it: the single route's, its field prefixed with the event's place (events[3].type).
+type EventBatchResult struct {
+	union json.RawMessage
+}
+
+// EventBatchResult1 defines model for EventBatchResult.1.
+type EventBatchResult1 struct {
+	// Error Examples: {"code":"invalid","field":"failureHandling.retryStrategy.attempts","message":"must be from 1 to 10, got 11"}
+	Error Error `json:"error"`
+}
+
+// EventBatchResults defines model for EventBatchResults.
+type EventBatchResults struct {
+	// Results One per event, in the order given.
+	Results []EventBatchResult `json:"results"`
+}
+
 // EventCreate Unknown fields are refused.
 type EventCreate struct {
 	// Data At most 1 MiB.
@@ -1107,6 +1130,18 @@ type PublishEventParams struct {
 	Tracestate *Tracestate `json:"tracestate,omitempty"`
 }
 
+// PublishEventBatchParams defines parameters for PublishEventBatch.
+type PublishEventBatchParams struct {
+	// IdempotencyKey Deduplicates the event within the stream's duplicate window.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// Traceparent W3C trace context; an invalid one is ignored.
+	Traceparent *Traceparent `json:"traceparent,omitempty"`
+
+	// Tracestate W3C trace state, kept with a valid traceparent.
+	Tracestate *Tracestate `json:"tracestate,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// StartTimestamp Only what was created at or after this time (RFC 3339).
@@ -1364,6 +1399,9 @@ type CreateTokenJSONRequestBody = TokenCreate
 
 // PublishEventJSONRequestBody defines body for PublishEvent for application/json ContentType.
 type PublishEventJSONRequestBody = EventCreate
+
+// PublishEventBatchJSONRequestBody defines body for PublishEventBatch for application/json ContentType.
+type PublishEventBatchJSONRequestBody = EventBatch
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = WebhookCreate
@@ -1762,6 +1800,68 @@ func (a V1SubscriptionUpdate) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// AsEvent returns the union data inside the EventBatchResult as a Event
+func (t EventBatchResult) AsEvent() (Event, error) {
+	var body Event
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEvent overwrites any union data inside the EventBatchResult as the provided Event
+func (t *EventBatchResult) FromEvent(v Event) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEvent performs a merge with any union data inside the EventBatchResult, using the provided Event
+func (t *EventBatchResult) MergeEvent(v Event) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEventBatchResult1 returns the union data inside the EventBatchResult as a EventBatchResult1
+func (t EventBatchResult) AsEventBatchResult1() (EventBatchResult1, error) {
+	var body EventBatchResult1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEventBatchResult1 overwrites any union data inside the EventBatchResult as the provided EventBatchResult1
+func (t *EventBatchResult) FromEventBatchResult1(v EventBatchResult1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEventBatchResult1 performs a merge with any union data inside the EventBatchResult, using the provided EventBatchResult1
+func (t *EventBatchResult) MergeEventBatchResult1(v EventBatchResult1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EventBatchResult) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EventBatchResult) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -1892,6 +1992,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /event/{tenantLocator}/events (the `PublishEvent` operationId).
 	PublishEvent(ctx context.Context, tenantLocator TenantLocator, params *PublishEventParams, body PublishEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PublishEventBatchWithBody Ingest up to 1,000 events at once
+	//
+	// Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /event/{tenantLocator}/events/batch (the `PublishEventBatch` operationId).
+	PublishEventBatchWithBody(ctx context.Context, tenantLocator TenantLocator, params *PublishEventBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PublishEventBatch Ingest up to 1,000 events at once
+	//
+	// Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /event/{tenantLocator}/events/batch (the `PublishEventBatch` operationId).
+	PublishEventBatch(ctx context.Context, tenantLocator TenantLocator, params *PublishEventBatchParams, body PublishEventBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEvents List events in ingestion order
 	//
@@ -2284,6 +2402,44 @@ func (c *Client) PublishEventWithBody(ctx context.Context, tenantLocator TenantL
 // Corresponds with POST /event/{tenantLocator}/events (the `PublishEvent` operationId).
 func (c *Client) PublishEvent(ctx context.Context, tenantLocator TenantLocator, params *PublishEventParams, body PublishEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPublishEventRequest(c.Server, tenantLocator, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PublishEventBatchWithBody Ingest up to 1,000 events at once
+//
+// Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /event/{tenantLocator}/events/batch (the `PublishEventBatch` operationId).
+func (c *Client) PublishEventBatchWithBody(ctx context.Context, tenantLocator TenantLocator, params *PublishEventBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPublishEventBatchRequestWithBody(c.Server, tenantLocator, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PublishEventBatch Ingest up to 1,000 events at once
+//
+// Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /event/{tenantLocator}/events/batch (the `PublishEventBatch` operationId).
+func (c *Client) PublishEventBatch(ctx context.Context, tenantLocator TenantLocator, params *PublishEventBatchParams, body PublishEventBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPublishEventBatchRequest(c.Server, tenantLocator, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3187,6 +3343,90 @@ func NewPublishEventRequestWithBody(server string, tenantLocator TenantLocator, 
 	}
 
 	operationPath := fmt.Sprintf("/event/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.Traceparent != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "traceparent", *params.Traceparent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("traceparent", headerParam1)
+		}
+
+		if params.Tracestate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "tracestate", *params.Tracestate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("tracestate", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewPublishEventBatchRequest calls the generic PublishEventBatch builder with application/json body
+func NewPublishEventBatchRequest(server string, tenantLocator TenantLocator, params *PublishEventBatchParams, body PublishEventBatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPublishEventBatchRequestWithBody(server, tenantLocator, params, "application/json", bodyReader)
+}
+
+// NewPublishEventBatchRequestWithBody constructs an http.Request for the PublishEventBatch method, with any body, and a specified content type
+func NewPublishEventBatchRequestWithBody(server string, tenantLocator TenantLocator, params *PublishEventBatchParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenantLocator", tenantLocator, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/event/%s/events/batch", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -5734,6 +5974,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /event/{tenantLocator}/events (the `PublishEvent` operationId).
 	PublishEventWithResponse(ctx context.Context, tenantLocator TenantLocator, params *PublishEventParams, body PublishEventJSONRequestBody, reqEditors ...RequestEditorFn) (*PublishEventResponse, error)
 
+	// PublishEventBatchWithBodyWithResponse Ingest up to 1,000 events at once
+	//
+	// Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /event/{tenantLocator}/events/batch (the `PublishEventBatch` operationId).
+	PublishEventBatchWithBodyWithResponse(ctx context.Context, tenantLocator TenantLocator, params *PublishEventBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PublishEventBatchResponse, error)
+
+	// PublishEventBatchWithResponse Ingest up to 1,000 events at once
+	//
+	// Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /event/{tenantLocator}/events/batch (the `PublishEventBatch` operationId).
+	PublishEventBatchWithResponse(ctx context.Context, tenantLocator TenantLocator, params *PublishEventBatchParams, body PublishEventBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*PublishEventBatchResponse, error)
+
 	// ListEventsWithResponse List events in ingestion order
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6720,6 +6978,110 @@ func (r PublishEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PublishEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PublishEventBatchResponse429Headers the declared response headers of an HTTP 429 response for PublishEventBatch
+type PublishEventBatchResponse429Headers struct {
+	RetryAfter *int
+}
+
+// PublishEventBatchResponse503Headers the declared response headers of an HTTP 503 response for PublishEventBatch
+type PublishEventBatchResponse503Headers struct {
+	RetryAfter *int
+}
+
+type PublishEventBatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *EventBatchResults
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error400
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error401
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error403
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error413
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error429
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error500
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error503
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PublishEventBatchResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PublishEventBatchResponse503Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r PublishEventBatchResponse) GetJSON202() *EventBatchResults {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PublishEventBatchResponse) GetJSON400() *Error400 {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PublishEventBatchResponse) GetJSON401() *Error401 {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PublishEventBatchResponse) GetJSON403() *Error403 {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PublishEventBatchResponse) GetJSON413() *Error413 {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PublishEventBatchResponse) GetJSON429() *Error429 {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PublishEventBatchResponse) GetJSON500() *Error500 {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PublishEventBatchResponse) GetJSON503() *Error503 {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PublishEventBatchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PublishEventBatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PublishEventBatchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PublishEventBatchResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10421,6 +10783,36 @@ func (c *ClientWithResponses) PublishEventWithResponse(ctx context.Context, tena
 	return ParsePublishEventResponse(rsp)
 }
 
+// PublishEventBatchWithBodyWithResponse Ingest up to 1,000 events at once
+//
+// Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /event/{tenantLocator}/events/batch (the `PublishEventBatch` operationId).
+func (c *ClientWithResponses) PublishEventBatchWithBodyWithResponse(ctx context.Context, tenantLocator TenantLocator, params *PublishEventBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PublishEventBatchResponse, error) {
+	rsp, err := c.PublishEventBatchWithBody(ctx, tenantLocator, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePublishEventBatchResponse(rsp)
+}
+
+// PublishEventBatchWithResponse Ingest up to 1,000 events at once
+//
+// Each event is checked and stored on its own: one that is not valid fails alone, and every locator answered is stored. With Idempotency-Key, a repeat of the batch answers each event with the first batch's event at the same place.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /event/{tenantLocator}/events/batch (the `PublishEventBatch` operationId).
+func (c *ClientWithResponses) PublishEventBatchWithResponse(ctx context.Context, tenantLocator TenantLocator, params *PublishEventBatchParams, body PublishEventBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*PublishEventBatchResponse, error) {
+	rsp, err := c.PublishEventBatch(ctx, tenantLocator, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePublishEventBatchResponse(rsp)
+}
+
 // ListEventsWithResponse List events in ingestion order
 //
 // Returns a wrapper object for the known response body format(s).
@@ -11624,6 +12016,104 @@ func ParsePublishEventResponse(rsp *http.Response) (*PublishEventResponse, error
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers PublishEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePublishEventBatchResponse parses an HTTP response from a PublishEventBatchWithResponse call
+func ParsePublishEventBatchResponse(rsp *http.Response) (*PublishEventBatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PublishEventBatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest EventBatchResults
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error400
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error401
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error403
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error413
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error429
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error500
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error503
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers PublishEventBatchResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PublishEventBatchResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
