@@ -97,9 +97,16 @@ type clusterInstance struct {
 
 func startInstance(t *testing.T, urls, data string) *clusterInstance {
 	t.Helper()
+	return startInstanceWith(t, urls, data, "--replicas", "3")
+}
+
+// startInstanceWith starts `serve` on the NATS at urls with more flags, and waits until it is ready.
+func startInstanceWith(t *testing.T, urls, data string, flags ...string) *clusterInstance {
+	t.Helper()
 	httpAddr := freePort(t)
-	cmd, out, done := startBinary(t, "serve", "--http", httpAddr, "--data", data, "--nats", urls, "--replicas", "3",
-		"--allow-private-destinations", "--delivery-timeout", "1s")
+	args := append([]string{"serve", "--http", httpAddr, "--data", data, "--nats", urls,
+		"--allow-private-destinations", "--delivery-timeout", "1s"}, flags...)
+	cmd, out, done := startBinary(t, args...)
 	c := binaryClient{t: t, base: "http://" + httpAddr}
 	eventually(t, 60*time.Second, "instance ready", func() bool {
 		select {

@@ -244,22 +244,12 @@ func TestFIFOSuspendedWebhookReleasesInOrder(t *testing.T) {
 
 // TestFIFOAcrossTwoInstances runs two engines on one NATS server; events come in through both.
 func TestFIFOAcrossTwoInstances(t *testing.T) {
-	a := startEngine(t)
-	b := startEngine(t, func(c *config.Config) { c.NATS = a.engine.NATSURL() })
+	a, b := startPair(t)
 	rc := newOrderReceiver(t, 2*time.Millisecond)
 	wh := a.createWebhook(tenantA, fifoBody(rc.srv.URL+"/fifo"))
-	eventually(t, 10*time.Second, "the webhook on the second instance", func() bool {
-		return b.do(http.MethodGet, wpath(tenantA, "/"+wh), adminToken, nil).status == http.StatusOK
-	})
+	seenOnBoth(t, b, wh)
 	rc.failArrival(2, 2) // the third event fails twice, then succeeds
-	var events []string
-	for i := range 30 {
-		inst := a
-		if i%2 == 1 {
-			inst = b
-		}
-		events = append(events, inst.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i}).Locator)
-	}
+	events := publishAlternately(a, b, 30)
 	rc.waitDelivered(t, events, 30*time.Second)
 	ids := rc.checkOrder(t, events)
 	if len(ids) != len(events)+2 {
@@ -293,24 +283,8 @@ func TestFIFOSurvivesAnInstanceKilled(t *testing.T) {
 	ns := startNATS(t)
 	instances := map[int]*clusterInstance{}
 	for range 2 {
-		httpAddr := freePort(t)
-		cmd, out, done := startBinary(t, "serve", "--http", httpAddr, "--data", t.TempDir(), "--nats", ns.ClientURL(),
-			"--allow-private-destinations", "--delivery-timeout", "1s", "--lease-ttl", "2s")
-		c := binaryClient{t: t, base: "http://" + httpAddr}
-		eventually(t, 60*time.Second, "instance ready", func() bool {
-			select {
-			case err := <-done:
-				t.Fatalf("instance exited: %v\n%s", err, out.String())
-			default:
-			}
-			resp, err := http.Get(c.base + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
-		instances[cmd.Process.Pid] = &clusterInstance{cmd: cmd, c: c, done: done}
+		inst := startInstanceWith(t, ns.ClientURL(), t.TempDir(), "--lease-ttl", "2s")
+		instances[inst.cmd.Process.Pid] = inst
 	}
 	var first *clusterInstance
 	for _, inst := range instances {
@@ -372,29 +346,46 @@ func TestFIFOSurvivesAnInstanceKilled(t *testing.T) {
 	}
 }
 
-// TestRateLimitHoldsAcrossTwoInstances limits a webhook to 20 deliveries a second and sends it 200 events
-// through two engines on one NATS server: every event arrives, and no one-second window of request starts
-// holds more than 22 (the limit and a tenth).
-func TestRateLimitHoldsAcrossTwoInstances(t *testing.T) {
-	a := startEngine(t)
-	b := startEngine(t, func(c *config.Config) { c.NATS = a.engine.NATSURL() })
-	rc := newOrderReceiver(t, 0)
-	wh := a.createWebhook(tenantA, map[string]any{"name": "limited", "endpoint": map[string]any{"url": rc.srv.URL + "/limited", "rateLimit": 20}})
-	got := a.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+wh), adminToken, nil).object(t)
-	if ep, _ := got["endpoint"].(map[string]any); ep["rateLimit"] != float64(20) {
-		t.Fatalf("endpoint = %v, want rateLimit 20", got["endpoint"])
-	}
+// startPair starts two engines on one NATS server: the first's embedded one.
+func startPair(t *testing.T) (a, b *harness) {
+	a = startEngine(t)
+	return a, startEngine(t, func(c *config.Config) { c.NATS = a.engine.NATSURL() })
+}
+
+// seenOnBoth waits until the second engine's view has the webhook.
+func seenOnBoth(t *testing.T, b *harness, webhook string) {
+	t.Helper()
 	eventually(t, 10*time.Second, "the webhook on the second instance", func() bool {
-		return b.do(http.MethodGet, wpath(tenantA, "/"+wh), adminToken, nil).status == http.StatusOK
+		return b.do(http.MethodGet, wpath(tenantA, "/"+webhook), adminToken, nil).status == http.StatusOK
 	})
+}
+
+// publishAlternately ingests n events through a and b in turn, and returns their locators in ingestion order.
+func publishAlternately(a, b *harness, n int) []string {
 	var events []string
-	for i := range 200 {
+	for i := range n {
 		inst := a
 		if i%2 == 1 {
 			inst = b
 		}
 		events = append(events, inst.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i}).Locator)
 	}
+	return events
+}
+
+// TestRateLimitHoldsAcrossTwoInstances limits a webhook to 20 deliveries a second and sends it 200 events
+// through two engines on one NATS server: every event arrives, and no one-second window of request starts
+// holds more than 22 (the limit and a tenth).
+func TestRateLimitHoldsAcrossTwoInstances(t *testing.T) {
+	a, b := startPair(t)
+	rc := newOrderReceiver(t, 0)
+	wh := a.createWebhook(tenantA, map[string]any{"name": "limited", "endpoint": map[string]any{"url": rc.srv.URL + "/limited", "rateLimit": 20}})
+	got := a.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+wh), adminToken, nil).object(t)
+	if ep, _ := got["endpoint"].(map[string]any); ep["rateLimit"] != float64(20) {
+		t.Fatalf("endpoint = %v, want rateLimit 20", got["endpoint"])
+	}
+	seenOnBoth(t, b, wh)
+	events := publishAlternately(a, b, 200)
 	rc.waitDelivered(t, events, 60*time.Second)
 	rc.mu.Lock()
 	starts := slices.Clone(rc.at)
