@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -133,8 +134,13 @@ func (b *Broker) PublishEvents(ctx context.Context, in []EventInput) ([]*hookstr
 	futures := make([]jetstream.PubAckFuture, len(in))
 	at := time.Now().UTC()
 	stamp := at.Format(time.RFC3339Nano)
+	var stalled error // once a publish could not go out, the rest are not tried: each would wait as long
 	for i := range in {
 		e := &in[i]
+		if stalled != nil || ctx.Err() != nil {
+			errs[i] = fmt.Errorf("publish event: %w", cmp.Or(stalled, unavailable(ctx.Err())))
+			continue
+		}
 		if err := hookstream.CheckDecodedEvent(e.Tenant, e.Type, e.Data); err != nil {
 			errs[i] = err
 			continue
@@ -161,7 +167,8 @@ func (b *Broker) PublishEvents(ctx context.Context, in []EventInput) ([]*hookstr
 		}
 		f, err := b.ingest.PublishMsgAsync(msg, opts...)
 		if err != nil {
-			errs[i] = fmt.Errorf("publish event: %w", unavailable(err))
+			stalled = unavailable(err)
+			errs[i] = fmt.Errorf("publish event: %w", stalled)
 			continue
 		}
 		futures[i] = f

@@ -16,7 +16,8 @@ func Unavailable(err error) bool {
 		return false
 	}
 	for _, e := range []error{nats.ErrTimeout, nats.ErrNoResponders, nats.ErrConnectionClosed, nats.ErrConnectionDraining,
-		nats.ErrConnectionReconnecting, nats.ErrDisconnected, jetstream.ErrNoStreamResponse, jetstream.ErrJetStreamNotEnabled,
+		nats.ErrConnectionReconnecting, nats.ErrDisconnected, nats.ErrReconnectBufExceeded, jetstream.ErrNoStreamResponse,
+		jetstream.ErrJetStreamNotEnabled, jetstream.ErrTooManyStalledMsgs, jetstream.ErrAsyncPublishTimeout,
 		context.DeadlineExceeded} {
 		if errors.Is(err, e) {
 			return true

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,6 +165,10 @@ func eventField(i int, field string) string {
 func decodeBatch(body []byte) ([]json.RawMessage, error) {
 	elems, ok := scanBatch(body)
 	if !ok {
+		// Counted before the strict decoder copies them: millions of tiny elements fit in the body limit.
+		if n := countBatch(body); n > MaxBatchEvents {
+			return nil, hookstream.Invalid("events", "must hold at most %d events", MaxBatchEvents)
+		}
 		var req batchRequest
 		if err := decodeJSON(body, &req); err != nil {
 			return nil, err
@@ -174,9 +179,44 @@ func decodeBatch(body []byte) ([]json.RawMessage, error) {
 		return nil, hookstream.Invalid("events", "is required: 1 to %d events", MaxBatchEvents)
 	}
 	if len(elems) > MaxBatchEvents {
-		return nil, hookstream.Invalid("events", "must hold at most %d events, got %d", MaxBatchEvents, len(elems))
+		return nil, hookstream.Invalid("events", "must hold at most %d events", MaxBatchEvents)
 	}
 	return elems, nil
+}
+
+// countBatch counts the elements of a body's top-level "events" array, up to one past MaxBatchEvents, without
+// keeping them; 0 when the body has no such array or is not valid JSON (the strict decoder then says why).
+func countBatch(body []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return 0
+		}
+		if k, _ := key.(string); !strings.EqualFold(k, "events") { // the strict decoder matches names so too
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return 0
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			return 0
+		}
+		n := 0
+		for dec.More() && n <= MaxBatchEvents {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return 0
+			}
+			n++
+		}
+		return n
+	}
+	return 0
 }
 
 // scanBatch reads {"events":[...]} when the body is valid JSON of exactly that shape (whitespace aside),
@@ -201,6 +241,9 @@ func scanBatch(body []byte) ([]json.RawMessage, bool) {
 	var elems []json.RawMessage
 	i = skipSpace(body, i+1)
 	for body[i] != ']' {
+		if len(elems) == MaxBatchEvents {
+			return append(elems, nil), true // one too many: refused by its count, with no more read
+		}
 		end := skipValue(body, i)
 		elems = append(elems, body[i:end:end])
 		i = skipSpace(body, end)

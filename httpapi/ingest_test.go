@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -97,6 +98,24 @@ func TestDecodeBatch(t *testing.T) {
 		var strict batchRequest
 		if err := decodeJSON([]byte(tc.body), &strict); err != nil || !reflect.DeepEqual(trimAll(strict.Events), trimAll(elems)) {
 			t.Errorf("%s: split as %q, the strict decoder %q (%v)", name, elems, strict.Events, err)
+		}
+	}
+}
+
+// TestDecodeBatchRefusesAHugeCountCheaply sends millions of one-byte events, on the one-pass path and on the
+// strict one: each is refused by its count, having read barely more than the events allowed.
+func TestDecodeBatchRefusesAHugeCountCheaply(t *testing.T) {
+	many := strings.Repeat("1,", 2_000_000) + "1"
+	for _, body := range []string{`{"events":[` + many + `]}`, `{"x":1,"events":[` + many + `]}`, `{"Events":[` + many + `]}`} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := decodeBatch([]byte(body))
+		runtime.ReadMemStats(&after)
+		if fieldOf(err) != "events" {
+			t.Errorf("%.20s…: error %v, want one naming events", body, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+			t.Errorf("%.20s…: %d MB allocated to refuse it", body, alloc>>20)
 		}
 	}
 }
