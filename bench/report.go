@@ -40,7 +40,7 @@ type Result struct {
 	Ratio    float64   `json:"ratio"`
 
 	Ingest *Ingest `json:"ingest,omitempty"`
-	// Forwarder is the bare forwarder of the median round (Options.Forwarder).
+	// Forwarder is the bare-forwarder baseline of the round reported above (Options.Forwarder).
 	Forwarder *Forwarder `json:"forwarder,omitempty"`
 	// Rounds lists every round when there were several (Options.Rounds), in the order they ran; the figures
 	// above are the median round's.

@@ -17,8 +17,8 @@ import (
 	"time"
 )
 
-// child is a `hookstream serve` the bench started as a process of its own, so that what is measured is the
-// engine alone: its RSS is its own (VmHWM from /proc), and the bench's publisher and receiver run elsewhere.
+// child is a `hookstream serve` the bench started as a process of its own, so that the memory and CPU read
+// for it (from /proc) are the engine's alone, apart from the bench's publisher and receiver.
 type child struct {
 	cmd  *exec.Cmd
 	dir  string

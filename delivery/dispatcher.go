@@ -162,6 +162,8 @@ type job struct {
 	done func(retry bool, delay time.Duration)
 	// reply, when set, receives what became of the task instead of done; such a job is never parked.
 	reply chan<- tried
+	// rate is the webhook's rate limit when the job was dispatched, 0 for none (and for alerts).
+	rate int
 }
 
 // tried is what became of a task handed to Deliver.
@@ -312,10 +314,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, j *job) {
 	if j.t.parked && l.parked > 0 {
 		l.parked--
 	}
-	rate := 0
 	if j.t.kind == kindEvent && d.rateOf != nil {
-		rate = d.rateOf(j.t.tenant, j.t.webhook)
+		j.rate = d.rateOf(j.t.tenant, j.t.webhook)
 	}
+	rate := j.rate
 	// A rate-limited lane takes no more than it starts within laneWaitLimit: what it queued would keep its
 	// event (and the router's ack floor, which held releases follow) waiting on the limit.
 	bound := l.rateBound(rate)
@@ -448,17 +450,16 @@ func (d *Dispatcher) runLane(ctx context.Context, key string, l *lane) {
 // A start the task missed by more than rateSlack (a slot it waited for, a slow reservation) is given up for
 // the next: late starts would bunch up.
 func (d *Dispatcher) acquire(ctx context.Context, key string, l *lane, j *job, backlog int) error {
-	rate := 0
-	if j.t.kind == kindEvent && d.rateOf != nil {
-		rate = d.rateOf(j.t.tenant, j.t.webhook)
+	rate := j.rate
+	if rate > 0 {
+		d.mu.Lock()
+		l.limited = true
+		d.mu.Unlock()
 	}
 	waited := false
 	for {
 		var start time.Time
 		if rate > 0 {
-			d.mu.Lock()
-			l.limited = true
-			d.mu.Unlock()
 			var err error
 			if start, err = d.limits.next(ctx, key, rate, backlog); err != nil {
 				return err

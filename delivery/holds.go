@@ -280,7 +280,7 @@ func (h *Holds) releaseBatch(ctx context.Context, tenant, webhook string, queue 
 			queue.cached--
 		}
 		if !ht.bad {
-			t, err := h.heldTask(ctx, ht)
+			t, err := h.taskOf(ctx, ht)
 			if err != nil {
 				return due, true, err
 			}
@@ -475,8 +475,8 @@ func (h *Holds) readHeld(ctx context.Context, q *heldQueue) error {
 	return nil
 }
 
-// heldTask returns the held event's task, read again from the stream if the queue did not keep it.
-func (h *Holds) heldTask(ctx context.Context, ht heldTask) (*task, error) {
+// taskOf returns the held event's task, read again from the stream if the queue did not keep it.
+func (h *Holds) taskOf(ctx context.Context, ht heldTask) (*task, error) {
 	if ht.task != nil {
 		return ht.task, nil
 	}

@@ -94,7 +94,7 @@ func (r *rateLimits) next(ctx context.Context, key string, rate, want int) (time
 			return time.Time{}, fmt.Errorf("reserve delivery starts: %w", err)
 		}
 		// The next reservation asks for starts at least a round trip ahead, so they are not late on arrival.
-		g.lead = movingDuration(g.lead, time.Since(asked))
+		g.lead = time.Duration(movingAverage(int64(g.lead), int64(time.Since(asked))))
 		g.slots = make([]time.Time, n)
 		for i := range g.slots {
 			g.slots[i] = first.Add(time.Duration(i) * interval)
@@ -103,12 +103,4 @@ func (r *rateLimits) next(ctx context.Context, key string, rate, want int) (time
 	s := g.slots[0]
 	g.slots = g.slots[1:]
 	return s, nil
-}
-
-// movingDuration folds sample into an exponential moving average (weight 1/4).
-func movingDuration(avg, sample time.Duration) time.Duration {
-	if avg == 0 {
-		return sample
-	}
-	return avg + (sample-avg)/4
 }

@@ -35,23 +35,12 @@ func TestBatchIngest(t *testing.T) {
 	]}`
 	send := func(key string) batchAnswer {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, h.base+"/event/"+tenantA+"/events/batch", strings.NewReader(batch))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
+		header := []string{"Authorization", "Bearer " + adminToken}
 		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
-		}
-		resp, err := h.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("batch: status %d", resp.StatusCode)
+			header = append(header, "Idempotency-Key", key)
 		}
 		var a batchAnswer
-		if err := decodeJSONBody(resp, &a); err != nil {
-			t.Fatal(err)
-		}
+		expect(t, h.doHeader(http.MethodPost, "/event/"+tenantA+"/events/batch", batch, header...), http.StatusAccepted).json(t, &a)
 		return a
 	}
 	first := send("k-1")

@@ -2,7 +2,6 @@ package test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -147,30 +146,15 @@ func TestPublishOverNATSDedupesAndRejectsInvalid(t *testing.T) {
 	}
 }
 
-func decodeJSONBody(resp *http.Response, v any) error {
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
 func TestHTTPIngestIdempotencyAndBadInput(t *testing.T) {
 	h := startEngine(t)
 	rc := newReceiver(t)
 	h.createWebhook(tenantA, webhookBody("all", rc.url("/all"), nil))
 	send := func(key string) eventJSON {
-		req, _ := http.NewRequest(http.MethodPost, h.base+"/event/"+tenantA+"/events", strings.NewReader(`{"type":"policy.issue","data":{"n":1},"requestId":"r-1"}`))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		req.Header.Set("Idempotency-Key", key)
-		resp, err := h.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
+		t.Helper()
 		var e eventJSON
-		if err := decodeJSONBody(resp, &e); err != nil {
-			t.Fatal(err)
-		}
+		expect(t, h.doHeader(http.MethodPost, "/event/"+tenantA+"/events", `{"type":"policy.issue","data":{"n":1},"requestId":"r-1"}`,
+			"Authorization", "Bearer "+adminToken, "Idempotency-Key", key), http.StatusAccepted).json(t, &e)
 		return e
 	}
 	a, b := send("k-1"), send("k-1")

@@ -284,39 +284,32 @@ func (l *outageLoad) ackedIDs() []string {
 func startOutageLoad(t *testing.T, h *harness, natsURL string) *outageLoad {
 	l := &outageLoad{acked: map[string]bool{}, statuses: map[int]int{}, stop: make(chan struct{})}
 	client := checkedClient(t, 15*time.Second)
-	l.wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-l.stop:
-				return
-			case <-time.After(20 * time.Millisecond):
+	l.every(20*time.Millisecond, func(i int) {
+		id := fmt.Sprintf("http-%d", i)
+		body := fmt.Sprintf(`{"type":"policy.issue","data":{"id":%q}}`, id)
+		req, _ := http.NewRequest(http.MethodPost, h.base+"/event/"+tenantA+"/events", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			l.answered(0, err.Error())
+			return
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusAccepted:
+			l.ack(id)
+			l.answered(resp.StatusCode, "")
+		case http.StatusServiceUnavailable:
+			var e struct{ Code, Message string }
+			problem := ""
+			if json.Unmarshal(data, &e) != nil || e.Code == "" || e.Message == "" || resp.Header.Get("Retry-After") == "" {
+				problem = fmt.Sprintf("503 without Retry-After or error JSON: %q %s", resp.Header.Get("Retry-After"), data)
 			}
-			id := fmt.Sprintf("http-%d", i)
-			body := fmt.Sprintf(`{"type":"policy.issue","data":{"id":%q}}`, id)
-			req, _ := http.NewRequest(http.MethodPost, h.base+"/event/"+tenantA+"/events", strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				l.answered(0, err.Error())
-				continue
-			}
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			switch resp.StatusCode {
-			case http.StatusAccepted:
-				l.ack(id)
-				l.answered(resp.StatusCode, "")
-			case http.StatusServiceUnavailable:
-				var e struct{ Code, Message string }
-				problem := ""
-				if json.Unmarshal(data, &e) != nil || e.Code == "" || e.Message == "" || resp.Header.Get("Retry-After") == "" {
-					problem = fmt.Sprintf("503 without Retry-After or error JSON: %q %s", resp.Header.Get("Retry-After"), data)
-				}
-				l.answered(resp.StatusCode, problem)
-			default:
-				l.answered(resp.StatusCode, fmt.Sprintf("%d %s", resp.StatusCode, data))
-			}
+			l.answered(resp.StatusCode, problem)
+		default:
+			l.answered(resp.StatusCode, fmt.Sprintf("%d %s", resp.StatusCode, data))
 		}
 	})
 	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
@@ -325,23 +318,30 @@ func startOutageLoad(t *testing.T, h *harness, natsURL string) *outageLoad {
 	}
 	t.Cleanup(nc.Close)
 	js, _ := jetstream.New(nc)
+	l.every(20*time.Millisecond, func(i int) {
+		id := fmt.Sprintf("nats-%d", i)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := js.Publish(ctx, "hookstream.events."+tenantA+".policy.issue", fmt.Appendf(nil, `{"id":%q}`, id))
+		cancel()
+		if err == nil {
+			l.ack(id)
+		}
+	})
+	return l
+}
+
+// every calls f with 0, 1, 2, … once per interval, in a goroutine of its own, until the load stops.
+func (l *outageLoad) every(interval time.Duration, f func(i int)) {
 	l.wg.Go(func() {
 		for i := 0; ; i++ {
 			select {
 			case <-l.stop:
 				return
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(interval):
 			}
-			id := fmt.Sprintf("nats-%d", i)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, err := js.Publish(ctx, "hookstream.events."+tenantA+".policy.issue", fmt.Appendf(nil, `{"id":%q}`, id))
-			cancel()
-			if err == nil {
-				l.ack(id)
-			}
+			f(i)
 		}
 	})
-	return l
 }
 
 func (l *outageLoad) finish() {

@@ -31,9 +31,8 @@ type orderReceiver struct {
 	ok       map[string]int
 	inFlight int
 	most     int
-	fail     string
-	failures int
-	failNth  int            // with failures and no fail: the nth event (0-based) to arrive is the one that fails
+	failures int            // how many more requests for the failNth event fail
+	failNth  int            // which event (0-based, in arrival order) fails; -1 for none
 	seen     map[string]int // each event's place in arrival order
 }
 
@@ -50,10 +49,7 @@ func newOrderReceiver(t *testing.T, hold time.Duration) *orderReceiver {
 		if _, ok := rc.seen[id]; !ok {
 			rc.seen[id] = len(rc.seen)
 		}
-		if rc.failNth >= 0 && rc.seen[id] == rc.failNth && rc.failures > 0 {
-			rc.failures--
-			status = http.StatusServiceUnavailable
-		} else if rc.failNth < 0 && (rc.fail == "" || id == rc.fail) && rc.failures > 0 {
+		if rc.seen[id] == rc.failNth && rc.failures > 0 {
 			rc.failures--
 			status = http.StatusServiceUnavailable
 		}
@@ -69,13 +65,6 @@ func newOrderReceiver(t *testing.T, hold time.Duration) *orderReceiver {
 	}))
 	t.Cleanup(rc.srv.Close)
 	return rc
-}
-
-// failEvent makes the receiver answer 503 to the next n requests for event id ("": for any event).
-func (rc *orderReceiver) failEvent(id string, n int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.fail, rc.failures = id, n
 }
 
 // failArrival makes the receiver answer 503 to the first n requests for the nth event (0-based) to arrive.
@@ -206,7 +195,7 @@ func TestFIFOFinalFailureDivertsAndTheNextEventGoes(t *testing.T) {
 	body := fifoBody(rc.srv.URL + "/fifo")
 	body["failureHandling"] = map[string]any{"divert": true, "retryStrategy": map[string]any{"type": "linear", "interval": 1, "attempts": 1}}
 	wh := h.createWebhook(tenantA, body)
-	rc.failEvent("", 2) // both its tries; set before the event exists: it may go at once
+	rc.failArrival(0, 2) // both its tries
 	first := h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
 	second := h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
 	rc.waitDelivered(t, []string{second}, 20*time.Second)
@@ -222,11 +211,7 @@ func TestFIFOFinalFailureDivertsAndTheNextEventGoes(t *testing.T) {
 func TestFIFOSuspendedWebhookReleasesInOrder(t *testing.T) {
 	h := startEngine(t)
 	rc := newOrderReceiver(t, 0)
-	body := fifoBody(rc.srv.URL + "/fifo")
-	body["failureHandling"] = map[string]any{"suspend": true}
-	wh := h.createWebhook(tenantA, body)
-	rc.failEvent("", 1) // set before the event exists: it may go at once
-	first := h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
+	wh, first := suspendingFIFO(h, rc)
 	events := []string{first}
 	for i := range 5 {
 		events = append(events, h.publishHTTP(tenantA, "policy.issue", map[string]any{"n": i}).Locator)
@@ -255,6 +240,16 @@ func TestFIFOAcrossTwoInstances(t *testing.T) {
 	if len(ids) != len(events)+2 {
 		t.Errorf("%d requests, want %d: each event once and the third twice more", len(ids), len(events)+2)
 	}
+}
+
+// suspendingFIFO creates a FIFO webhook that suspends on a final failure, and ingests a first event that
+// fails for good: the webhook is suspended by it, and holds what follows.
+func suspendingFIFO(h *harness, rc *orderReceiver) (webhook, first string) {
+	body := fifoBody(rc.srv.URL + "/fifo")
+	body["failureHandling"] = map[string]any{"suspend": true}
+	webhook = h.createWebhook(tenantA, body)
+	rc.failArrival(0, 1)
+	return webhook, h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
 }
 
 // startNATS starts a standalone JetStream server on loopback, for instances that run as processes of their
@@ -435,11 +430,7 @@ func metricValue(t *testing.T, metrics, name string) float64 {
 func TestFIFOOrderHoldsForAnEventHeldLate(t *testing.T) {
 	h := startEngine(t)
 	rc := newOrderReceiver(t, 0)
-	body := fifoBody(rc.srv.URL + "/fifo")
-	body["failureHandling"] = map[string]any{"suspend": true}
-	wh := h.createWebhook(tenantA, body)
-	rc.failEvent("", 1) // set before the event exists: it may go at once
-	h.publishHTTP(tenantA, "policy.issue", map[string]any{})
+	wh, _ := suspendingFIFO(h, rc)
 	eventually(t, 10*time.Second, "the webhook suspended", func() bool {
 		return h.must(http.StatusOK, http.MethodGet, wpath(tenantA, "/"+wh), adminToken, nil).object(t)["suspended"] == true
 	})
@@ -510,7 +501,7 @@ func TestFIFORetryCarriesOnAfterOrderingIsSwitchedOff(t *testing.T) {
 	body := fifoBody(rc.srv.URL + "/fifo")
 	body["failureHandling"] = map[string]any{"retryStrategy": map[string]any{"type": "linear", "interval": 2, "attempts": 3}}
 	wh := h.createWebhook(tenantA, body)
-	rc.failEvent("", 1) // set before the event exists: it may go at once
+	rc.failArrival(0, 1)
 	ev := h.publishHTTP(tenantA, "policy.issue", map[string]any{}).Locator
 	eventually(t, 10*time.Second, "a FAILED try and a PENDING retry", func() bool {
 		statuses := map[any]int{}
