@@ -49,6 +49,9 @@ type Config struct {
 	// GCPercent is the Go GC's target for the serve process; 0 leaves Go's own. GOGC, when set in the
 	// environment, wins. The engine does not read it: the target is the process's, set by the command.
 	GCPercent int
+	// MemoryLimit is the Go runtime's soft memory limit for the serve process, in bytes; 0 sets none.
+	// GOMEMLIMIT, when set in the environment, wins. Like GCPercent, the command sets it, not the engine.
+	MemoryLimit int64
 	// ViewsReleaseInterval is how often the views file's mapped pages are given back to the kernel (0: never).
 	ViewsReleaseInterval time.Duration
 	// RetryBuckets tunes which retries wait in buckets rather than in schedules of their own. It has no flag:
@@ -84,6 +87,10 @@ func Default() *Config {
 		// often costs little marking, and the heap's peak follows the target (docs/performance.md, "The GC
 		// target").
 		GCPercent: 50,
+		// A soft limit well above an engine's usual live heap, so the GC collects sooner instead of letting
+		// the heap reach twice its size before returning memory; over it, Go caps the GC at half the CPU
+		// rather than failing (docs/operations.md, "Memory").
+		MemoryLimit: DefaultMemoryLimit,
 		// The views file's pages that batches wrote and read back leave the resident set each second; the
 		// kernel keeps them in its page cache, and a read maps them again at the cost of a minor fault.
 		ViewsReleaseInterval: time.Second,
@@ -128,6 +135,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Sync, "sync", d.Sync, "JetStream fsync policy of the embedded server: always or interval")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", d.OTLPEndpoint, "OTLP/HTTP collector to export trace spans to, e.g. http://127.0.0.1:4318 (empty: none; else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.DurationVar(&c.ViewsReleaseInterval, "views-release-interval", d.ViewsReleaseInterval, "how often the views file's mapped pages are given back to the kernel, so they leave the process's RSS (0: never)")
+	fs.Var(byteSize{&c.MemoryLimit}, "memory-limit", "soft memory limit of the Go runtime: a `size` such as 88MiB or 1GiB (0: none); GOMEMLIMIT, when set, wins")
 	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "Go GC target: how far (%) the heap may grow over the live heap between collections (0: Go's own, 100); GOGC, when set, wins")
 }
 
@@ -312,6 +320,9 @@ func (c *Config) Validate() error {
 	if err := CheckGCPercent(c.GCPercent); err != nil {
 		errs = append(errs, err)
 	}
+	if err := CheckMemoryLimit(c.MemoryLimit); err != nil {
+		errs = append(errs, err)
+	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("--lease-ttl must be at least 1s, got %s", c.LeaseTTL))
 	}
@@ -342,6 +353,30 @@ func GCTarget(percent int, getenv func(string) string) (int, bool) {
 		return 0, false
 	}
 	return percent, true
+}
+
+// DefaultMemoryLimit is serve's soft memory limit unless told otherwise.
+const DefaultMemoryLimit = 88 << 20
+
+// minMemoryLimit is the least soft limit accepted: below it the GC would run without pause on an idle engine.
+const minMemoryLimit = 32 << 20
+
+// CheckMemoryLimit refuses a --memory-limit that is neither 0 (none) nor at least 32MiB.
+func CheckMemoryLimit(limit int64) error {
+	if limit != 0 && limit < minMemoryLimit {
+		return fmt.Errorf("--memory-limit must be 0 (none) or at least %s, got %s", FormatByteSize(minMemoryLimit), FormatByteSize(limit))
+	}
+	return nil
+}
+
+// MemoryLimitTarget returns the soft memory limit a process given --memory-limit should set
+// (runtime/debug.SetMemoryLimit), or false to leave Go's own: when limit is 0, or when GOMEMLIMIT is in the
+// environment.
+func MemoryLimitTarget(limit int64, getenv func(string) string) (int64, bool) {
+	if limit == 0 || getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	return limit, true
 }
 
 // RetryBuckets mirrors delivery.RetryBuckets: tasks due further ahead than After wait in buckets spanning Span

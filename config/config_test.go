@@ -169,6 +169,56 @@ func TestGCPercent(t *testing.T) {
 	}
 }
 
+// TestMemoryLimit checks serve's soft memory limit: the default unless told otherwise, sizes with units, 0
+// for none, nothing too small to run, and GOMEMLIMIT winning.
+func TestMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		env     map[string]string
+		want    int64
+		invalid bool
+	}{
+		{want: DefaultMemoryLimit},
+		{args: []string{"--memory-limit", "1GiB"}, want: 1 << 30},
+		{args: []string{"--memory-limit", "200000000"}, want: 200000000},
+		{args: []string{"--memory-limit", "64 MiB"}, want: 64 << 20},
+		{env: map[string]string{"HOOKSTREAM_MEMORY_LIMIT": "0"}, want: 0},
+		{args: []string{"--memory-limit", "16MiB"}, want: 16 << 20, invalid: true},
+	} {
+		cfg, err := parse(t, c.args, c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.MemoryLimit != c.want {
+			t.Errorf("%v %v: memory limit %d, want %d", c.args, c.env, cfg.MemoryLimit, c.want)
+		}
+		err = cfg.Validate()
+		if (err != nil) != c.invalid {
+			t.Errorf("%v %v: validate = %v, want invalid %v", c.args, c.env, err, c.invalid)
+		}
+		if c.invalid && !strings.Contains(err.Error(), "--memory-limit") {
+			t.Errorf("error %q does not name --memory-limit", err)
+		}
+	}
+	for _, bad := range []string{"lots", "-5MiB", "1.5GiB", "12XB", "99999999999TiB"} {
+		if _, err := parse(t, []string{"--memory-limit", bad}, nil); err == nil || !strings.Contains(err.Error(), "memory-limit") {
+			t.Errorf("--memory-limit %q: err = %v, want one naming the flag", bad, err)
+		}
+	}
+	if got := FormatByteSize(DefaultMemoryLimit); got != "88MiB" {
+		t.Errorf("default formats as %q", got)
+	}
+	if got, ok := MemoryLimitTarget(DefaultMemoryLimit, func(string) string { return "" }); !ok || got != DefaultMemoryLimit {
+		t.Errorf("MemoryLimitTarget = %d, %v; want the default, true", got, ok)
+	}
+	if _, ok := MemoryLimitTarget(DefaultMemoryLimit, func(k string) string { return map[string]string{"GOMEMLIMIT": "1GiB"}[k] }); ok {
+		t.Error("MemoryLimitTarget overrides GOMEMLIMIT from the environment")
+	}
+	if _, ok := MemoryLimitTarget(0, func(string) string { return "" }); ok {
+		t.Error("MemoryLimitTarget sets a limit for --memory-limit 0")
+	}
+}
+
 func TestOTLPEndpointSources(t *testing.T) {
 	for _, c := range []struct {
 		name   string

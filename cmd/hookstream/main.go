@@ -151,6 +151,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	if percent, ok := config.GCTarget(c.GCPercent, getenv); ok {
 		debug.SetGCPercent(percent)
 	}
+	if limit, ok := config.MemoryLimitTarget(c.MemoryLimit, getenv); ok {
+		debug.SetMemoryLimit(limit)
+	}
 	return engine.Run(ctx, c, log)
 }
 
