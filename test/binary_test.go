@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -75,12 +77,24 @@ func (s *syncBuffer) String() string {
 
 func startBinary(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer, chan error) {
 	t.Helper()
+	return startBinaryWithEnv(t, nil, args...)
+}
+
+// startBinaryWithEnv is startBinary with more environment variables (KEY=value) for the process; GOGC and
+// GOMEMLIMIT are left out unless given, so that the test's own do not leak into it.
+func startBinaryWithEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *syncBuffer, chan error) {
+	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOOKSTREAM_ADMIN_TOKEN="+adminToken)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(append(cmd.Env, env...), "HOOKSTREAM_ADMIN_TOKEN="+adminToken)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -153,6 +167,53 @@ func TestBusyPortsFailFast(t *testing.T) {
 				}
 			case <-time.After(20 * time.Second):
 				t.Fatalf("hung on a busy %s port\n%s", name, out.String())
+			}
+		})
+	}
+}
+
+// TestServeSetsGoRuntimeTargets checks that serve sets the GC target and the soft memory limit from its
+// flags, and leaves them to GOGC and GOMEMLIMIT when those are set, as the Go runtime itself reports them.
+func TestServeSetsGoRuntimeTargets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	for _, c := range []struct {
+		name     string
+		flags    []string
+		env      []string
+		gogc     float64
+		memLimit float64
+	}{
+		{name: "defaults", gogc: 50, memLimit: 88 << 20},
+		{name: "flags", flags: []string{"--gc-percent", "80", "--memory-limit", "1GiB"}, gogc: 80, memLimit: 1 << 30},
+		{name: "none", flags: []string{"--memory-limit", "0"}, gogc: 50, memLimit: math.MaxInt64},
+		{name: "environment wins", flags: []string{"--gc-percent", "80", "--memory-limit", "1GiB"},
+			env: []string{"GOGC=120", "GOMEMLIMIT=200MiB"}, gogc: 120, memLimit: 200 << 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			httpAddr := freePort(t)
+			args := append([]string{"serve", "--http", httpAddr, "--data", t.TempDir(), "--nats-listen", freePort(t)}, c.flags...)
+			startBinaryWithEnv(t, c.env, args...)
+			var metrics string
+			eventually(t, 30*time.Second, "metrics", func() bool {
+				req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/metrics", nil)
+				req.Header.Set("Authorization", "Bearer "+adminToken)
+				resp, err := checkedClient(t, 5*time.Second).Do(req)
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				metrics = string(body)
+				return err == nil && resp.StatusCode == http.StatusOK
+			})
+			if got := metricValue(t, metrics, "go_gc_gogc_percent"); got != c.gogc {
+				t.Errorf("GC target %g, want %g", got, c.gogc)
+			}
+			if got := metricValue(t, metrics, "go_gc_gomemlimit_bytes"); got != c.memLimit {
+				t.Errorf("memory limit %g, want %g", got, c.memLimit)
 			}
 		})
 	}
