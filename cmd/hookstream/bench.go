@@ -48,6 +48,7 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.DurationVar(&o.PendingWait, "pending-wait", 0, "how long the phase with retries pending waits after the fill (default: the engine's longest duplicate window, at most 10m, so the server no longer holds the fill's message ids)")
 	fs.IntVar(&o.Rounds, "rounds", 0, fmt.Sprintf("run the raw baseline and the main phase N times, alternately, and report the median ratio and the range (default %d for a burst, 1 with --rate)", bench.DefaultRounds))
 	spawn := fs.Bool("spawn", false, "start `hookstream serve` (this binary) as a child process and measure it from outside: its own RSS (VmHWM) and CPU")
+	serveBinary := fs.String("serve-binary", "", "with --spawn, the hookstream binary whose serve is started instead of this one (an earlier build, for before and after figures in one sitting)")
 	serveArgs := fs.String("serve-args", "", "more flags for the spawned serve, space-separated, e.g. \"--gc-percent 100\"")
 	fs.StringVar(&o.HTTP, "http", "", "API URL of a running engine on this machine (default: start one in-process)")
 	fs.StringVar(&o.NATS, "nats", "", "NATS URL of the running engine")
@@ -95,10 +96,13 @@ Without --http it starts an engine in a temporary data folder in this process.
 		if err != nil {
 			return fmt.Errorf("--spawn: %w", err)
 		}
+		if *serveBinary != "" {
+			exe = *serveBinary
+		}
 		o.Spawn = exe
 		o.ServeArgs = strings.Fields(*serveArgs)
-	} else if *serveArgs != "" {
-		return errors.New("--serve-args needs --spawn")
+	} else if *serveArgs != "" || *serveBinary != "" {
+		return errors.New("--serve-args and --serve-binary need --spawn")
 	}
 	if o.IngestHTTP && !flagGiven(fs, "webhooks") {
 		o.Webhooks = 0
