@@ -46,18 +46,39 @@ func (*Events) Buckets() []string { return []string{string(eventsBucket), string
 
 // Apply implements View.
 func (v *Events) Apply(tx *bolt.Tx, m *Msg) error {
+	p, err := v.Prepare(m)
+	if err != nil {
+		return err
+	}
+	return v.ApplyPrepared(tx, m, p)
+}
+
+// preparedEvent is an event message ready to store: its tenant and the JSON the view keeps.
+type preparedEvent struct {
+	tenant string
+	data   []byte
+}
+
+// Prepare implements PreparingView: it decodes the event and encodes what the view keeps.
+func (v *Events) Prepare(m *Msg) (any, error) {
 	e, err := DecodeEvent(v.subjects, m)
 	if err != nil {
-		return Skip(err)
+		return nil, Skip(err)
 	}
 	data, err := json.Marshal(storedEvent{Event: e, Traceparent: e.Trace.Traceparent(), Tracestate: e.Trace.State})
 	if err != nil {
-		return Skip(fmt.Errorf("encode event: %w", err))
+		return nil, Skip(fmt.Errorf("encode event: %w", err))
 	}
-	if err := tx.Bucket(eventsBySeq).Put(seqKey(nil, m.Seq), []byte(e.Tenant)); err != nil {
+	return &preparedEvent{tenant: e.Tenant, data: data}, nil
+}
+
+// ApplyPrepared implements PreparingView.
+func (*Events) ApplyPrepared(tx *bolt.Tx, m *Msg, prepared any) error {
+	p := prepared.(*preparedEvent)
+	if err := tx.Bucket(eventsBySeq).Put(seqKey(nil, m.Seq), []byte(p.tenant)); err != nil {
 		return err
 	}
-	return tx.Bucket(eventsBucket).Put(seqKey(key(e.Tenant, ""), m.Seq), data)
+	return tx.Bucket(eventsBucket).Put(seqKey(key(p.tenant, ""), m.Seq), p.data)
 }
 
 // TrimBelow drops the events the stream no longer holds (below its first sequence), as a rebuild from the
