@@ -47,7 +47,8 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 	record := hookstream.DeliveryRecord{Type: hookstream.RecordAttempts, Tenant: tenant, Webhook: webhook, Time: now}
 	for seq := uint64(1); seq <= events; seq++ {
-		at := now.Add(time.Duration(seq) * time.Microsecond)
+		// Spread as a delivery run's are: a few events per millisecond, the resolution of their locators.
+		at := now.Add(time.Duration(seq) * 150 * time.Microsecond)
 		m := nats.NewMsg(br.Subjects.Event(tenant, "bench.event"))
 		m.Data = fmt.Appendf(nil, `{"seq":"%012d","sent":"%d","pad":"%s"}`, seq, at.UnixNano(), pad)
 		m.Header.Set("traceparent", fmt.Sprintf("00-%032x-%016x-01", seq, seq))
