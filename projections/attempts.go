@@ -122,19 +122,64 @@ func decodeEntry(v []byte) (*hookstream.Attempt, error) {
 }
 
 // Apply implements View.
-func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
-	var r hookstream.DeliveryRecord
-	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return Skip(fmt.Errorf("decode delivery record: %w", err))
+func (v *Attempts) Apply(tx *bolt.Tx, m *Msg) error {
+	p, err := v.Prepare(m)
+	if err != nil {
+		return err
 	}
-	switch r.Type {
+	return v.ApplyPrepared(tx, m, p)
+}
+
+// preparedRecord is a delivery record ready to apply: decoded, with the JSON of each attempt it records (in
+// the order applyAttempts takes them).
+type preparedRecord struct {
+	r        hookstream.DeliveryRecord
+	attempts []*hookstream.Attempt
+	encoded  []encodedAttempt
+}
+
+// encodedAttempt is an attempt's JSON, or why it could not be encoded.
+type encodedAttempt struct {
+	data []byte
+	err  error
+}
+
+// Prepare implements PreparingView: it decodes the record and encodes the attempts it records.
+func (*Attempts) Prepare(m *Msg) (any, error) {
+	p := &preparedRecord{}
+	if err := json.Unmarshal(m.Data, &p.r); err != nil {
+		return nil, Skip(fmt.Errorf("decode delivery record: %w", err))
+	}
+	switch p.r.Type {
 	case hookstream.RecordAttempt:
-		if r.Attempt == nil {
-			return Skip(fmt.Errorf("attempt record without attempt"))
+		if p.r.Attempt == nil {
+			return nil, Skip(fmt.Errorf("attempt record without attempt"))
 		}
-		return applyAttempts(tx, m.Seq, []*hookstream.Attempt{r.Attempt})
+		p.attempts = []*hookstream.Attempt{p.r.Attempt}
 	case hookstream.RecordAttempts:
-		return applyAttempts(tx, m.Seq, r.Attempts)
+		p.attempts = p.r.Attempts
+	}
+	p.encoded = make([]encodedAttempt, len(p.attempts))
+	for i, a := range p.attempts {
+		if a == nil {
+			continue
+		}
+		data, err := json.Marshal(a)
+		if err != nil {
+			err = fmt.Errorf("encode attempt: %w", err)
+		}
+		p.encoded[i] = encodedAttempt{data: data, err: err}
+	}
+	return p, nil
+}
+
+// ApplyPrepared implements PreparingView.
+func (*Attempts) ApplyPrepared(tx *bolt.Tx, m *Msg, prepared any) error {
+	p := prepared.(*preparedRecord)
+	r := &p.r
+	switch r.Type {
+	case hookstream.RecordAttempt, hookstream.RecordAttempts:
+		return applyAttempts(tx, m.Seq, p.attempts, p.encoded)
 	case hookstream.RecordAttemptCancelled:
 		k := key(r.Tenant, r.Cancelled)
 		v := tx.Bucket(attemptsBucket).Get(k)
@@ -163,15 +208,15 @@ func (*Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 	}
 }
 
-// applyAttempts applies the attempts of the record stored at seq (nil entries are skipped), and lists under seq
-// the keys of those it applied, for retention to find.
-func applyAttempts(tx *bolt.Tx, seq uint64, attempts []*hookstream.Attempt) error {
+// applyAttempts applies the attempts of the record stored at seq (nil entries are skipped), each with its
+// JSON, and lists under seq the keys of those it applied, for retention to find.
+func applyAttempts(tx *bolt.Tx, seq uint64, attempts []*hookstream.Attempt, encoded []encodedAttempt) error {
 	var applied []byte
-	for _, a := range attempts {
+	for i, a := range attempts {
 		if a == nil {
 			continue
 		}
-		k, err := applyAttempt(tx, seq, a)
+		k, err := applyAttempt(tx, seq, a, encoded[i])
 		if err != nil {
 			return err
 		}
@@ -199,13 +244,14 @@ func recordKeys(v []byte) [][]byte {
 	return keys
 }
 
-// applyAttempt applies an attempt's record stored at seq, and returns the attempt's key, or nil when the record
-// changed nothing. It replaces the attempt's PENDING record; once the attempt has an outcome, later records of
-// it change nothing. A resumed task can record an attempt again when its first record had not reached this
-// instance's view: attempts batches carry no per-attempt message id for the server to dedupe, so the view
-// keeps the first outcome, as the server's dedupe did. The PENDING record's attempts_seq entry stays when the
-// outcome replaces it: retention skips an attempt whose latest record is not the one it trims.
-func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) ([]byte, error) {
+// applyAttempt applies an attempt's record stored at seq (enc is the attempt's JSON), and returns the attempt's
+// key, or nil when the record changed nothing. It replaces the attempt's PENDING record; once the attempt has an
+// outcome, later records of it change nothing. A resumed task can record an attempt again when its first record
+// had not reached this instance's view: attempts batches carry no per-attempt message id for the server to
+// dedupe, so the view keeps the first outcome, as the server's dedupe did. The PENDING record's attempts_seq
+// entry stays when the outcome replaces it: retention skips an attempt whose latest record is not the one it
+// trims.
+func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt, enc encodedAttempt) ([]byte, error) {
 	attempts := tx.Bucket(attemptsBucket)
 	k := key(a.Tenant, a.Locator)
 	if v := attempts.Get(k); v != nil {
@@ -222,10 +268,10 @@ func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt) ([]byte, error
 			}
 		}
 	}
-	data, err := json.Marshal(a)
-	if err != nil {
-		return nil, fmt.Errorf("encode attempt: %w", err)
+	if enc.err != nil {
+		return nil, enc.err
 	}
+	data := enc.data
 	pairs := tx.Bucket(pairsBucket)
 	pair := key(a.Tenant, a.Webhook, a.Event)
 	state := readPair(pairs.Get(pair))

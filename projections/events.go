@@ -46,18 +46,122 @@ func (*Events) Buckets() []string { return []string{string(eventsBucket), string
 
 // Apply implements View.
 func (v *Events) Apply(tx *bolt.Tx, m *Msg) error {
-	e, err := DecodeEvent(v.subjects, m)
+	p, err := v.Prepare(m)
 	if err != nil {
-		return Skip(err)
-	}
-	data, err := json.Marshal(storedEvent{Event: e, Traceparent: e.Trace.Traceparent(), Tracestate: e.Trace.State})
-	if err != nil {
-		return Skip(fmt.Errorf("encode event: %w", err))
-	}
-	if err := tx.Bucket(eventsBySeq).Put(seqKey(nil, m.Seq), []byte(e.Tenant)); err != nil {
 		return err
 	}
-	return tx.Bucket(eventsBucket).Put(seqKey(key(e.Tenant, ""), m.Seq), data)
+	return v.ApplyPrepared(tx, m, p)
+}
+
+// preparedEvent is an event message ready to store: its tenant and the JSON the view keeps.
+type preparedEvent struct {
+	tenant string
+	data   []byte
+}
+
+// Prepare implements PreparingView: it decodes the event and encodes what the view keeps.
+func (v *Events) Prepare(m *Msg) (any, error) {
+	e, err := DecodeEvent(v.subjects, m)
+	if err != nil {
+		return nil, Skip(err)
+	}
+	data, err := encodeStored(storedEvent{Event: e, Traceparent: e.Trace.Traceparent(), Tracestate: e.Trace.State})
+	if err != nil {
+		return nil, Skip(fmt.Errorf("encode event: %w", err))
+	}
+	return &preparedEvent{tenant: e.Tenant, data: data}, nil
+}
+
+// ApplyPrepared implements PreparingView.
+func (*Events) ApplyPrepared(tx *bolt.Tx, m *Msg, prepared any) error {
+	p := prepared.(*preparedEvent)
+	if err := tx.Bucket(eventsBySeq).Put(seqKey(nil, m.Seq), []byte(p.tenant)); err != nil {
+		return err
+	}
+	return tx.Bucket(eventsBucket).Put(seqKey(key(p.tenant, ""), m.Seq), p.data)
+}
+
+// encodeStored encodes an event as the view keeps it: the bytes of json.Marshal(s).
+func encodeStored(s storedEvent) ([]byte, error) {
+	if data, ok := appendStored(make([]byte, 0, 192+len(s.Data)+len(s.Tracestate)), &s); ok {
+		return data, nil
+	}
+	return json.Marshal(s)
+}
+
+// appendStored appends json.Marshal(s) to b for the events producers send: strings of plain ASCII and data
+// with nothing for json.Marshal to compact or escape. It skips encoding/json's reflection, and its second
+// validation and compaction of the data, which DecodeEvent validated already. It reports false for any other
+// event, which json.Marshal encodes.
+func appendStored(b []byte, s *storedEvent) ([]byte, bool) {
+	e := s.Event
+	if len(e.Data) == 0 || !plainJSON(e.Data) {
+		return nil, false
+	}
+	ts, err := e.Timestamp.MarshalJSON()
+	if err != nil {
+		return nil, false
+	}
+	ok := true
+	field := func(name, v string) {
+		b = append(b, name...)
+		if ok = ok && plainString(v); ok {
+			b = append(append(append(b, '"'), v...), '"')
+		}
+	}
+	field(`{"locator":`, e.Locator)
+	field(`,"type":`, e.Type)
+	field(`,"tenantLocator":`, e.Tenant)
+	b = append(append(b, `,"timestamp":`...), ts...)
+	if e.RequestID != "" {
+		field(`,"requestId":`, e.RequestID)
+	}
+	b = append(append(b, `,"data":`...), e.Data...)
+	if s.Traceparent != "" {
+		field(`,"traceparent":`, s.Traceparent)
+	}
+	if s.Tracestate != "" {
+		field(`,"tracestate":`, s.Tracestate)
+	}
+	return append(b, '}'), ok
+}
+
+// plainString reports whether json.Marshal writes s as its bytes between quotes: printable ASCII with nothing
+// it escapes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainJSON reports whether json.Marshal writes valid JSON data as it is: no whitespace outside its strings to
+// compact away, none of the characters it escapes for HTML (<, >, &), and no byte that may start U+2028 or
+// U+2029, which it escapes too.
+func plainJSON(data []byte) bool {
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case c == '<' || c == '>' || c == '&' || c == 0xe2:
+			return false
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return false
+		}
+	}
+	return true
 }
 
 // TrimBelow drops the events the stream no longer holds (below its first sequence), as a rebuild from the

@@ -51,6 +51,17 @@ type BatchView interface {
 	Flush(tx *bolt.Tx) error
 }
 
+// PreparingView is a View that does the part of applying a message that needs no transaction (decoding it,
+// encoding what it stores) in Prepare, before its batch's transaction begins: the views share bbolt's single
+// writer, so one view prepares its next batch while another holds the writer. ApplyPrepared then applies the
+// message with what Prepare returned; an error of Prepare is handled as Apply's would be, and Apply must stay
+// the same as Prepare followed by ApplyPrepared.
+type PreparingView interface {
+	View
+	Prepare(m *Msg) (any, error)
+	ApplyPrepared(tx *bolt.Tx, m *Msg, prepared any) error
+}
+
 // LoadingView is a View that keeps an in-memory index of its state; Load fills it from the file at start,
 // before any message is applied.
 type LoadingView interface {
@@ -102,6 +113,10 @@ type Options struct {
 	NoSync bool
 	// MaxBatch bounds the messages applied in one transaction.
 	MaxBatch int
+	// MaxBatchBytes, when positive, also bounds a transaction by the bytes of its messages' data: a delivery
+	// record carries many attempts, so a batch of MaxBatch of them is a transaction so large that its leaf
+	// nodes grow unsplit and it holds bbolt's single writer long enough to stall every other view.
+	MaxBatchBytes int
 	// ReleaseInterval, when positive, is how often the mapped pages of the views file are given back after a
 	// batch: bbolt reads the file through a shared read-only mapping, and every page a batch wrote and read
 	// back would otherwise stay in the process's resident set until the kernel needs the memory.
@@ -391,10 +406,11 @@ func (r *runner) stop() {
 }
 
 // loop applies what arrives in batches: it blocks for one message, then takes whatever else is already
-// waiting, up to MaxBatch, into the same transaction.
+// waiting, up to MaxBatch (and MaxBatchBytes), into the same transaction.
 func (r *runner) loop() {
 	defer r.store.wg.Done()
 	batch := make([]jetstream.Msg, 0, r.store.opts.MaxBatch)
+	maxBytes := r.store.opts.MaxBatchBytes
 	var linger time.Duration
 	if lv, ok := r.view.(LingeringView); ok {
 		linger = lv.Linger()
@@ -406,15 +422,16 @@ func (r *runner) loop() {
 		case m := <-r.in:
 			batch = append(batch[:0], m)
 		}
+		size := len(batch[0].Data())
 		var deadline <-chan time.Time
 		if linger > 0 {
 			deadline = time.After(linger)
 		}
 	fill:
-		for len(batch) < cap(batch) {
+		for len(batch) < cap(batch) && (maxBytes <= 0 || size < maxBytes) {
 			select {
 			case m := <-r.in:
-				batch = append(batch, m)
+				batch, size = append(batch, m), size+len(m.Data())
 				continue
 			default:
 			}
@@ -423,7 +440,7 @@ func (r *runner) loop() {
 			}
 			select {
 			case m := <-r.in:
-				batch = append(batch, m)
+				batch, size = append(batch, m), size+len(m.Data())
 			case <-deadline:
 				break fill
 			case <-r.done:
@@ -444,27 +461,46 @@ func (r *runner) apply(batch []jetstream.Msg) error {
 	name := r.view.Name()
 	c := r.cursor
 	var pending uint64
+	// Everything but the bbolt writes happens before the transaction, while another view may hold the writer.
+	msgs := make([]preparedMsg, 0, len(batch))
+	for _, jm := range batch {
+		md, err := jm.Metadata()
+		if err != nil {
+			return fmt.Errorf("message metadata: %w", err)
+		}
+		if md.Sequence.Stream <= c.applied {
+			continue // redelivered by the ordered consumer after a reset
+		}
+		c.applied, pending = md.Sequence.Stream, md.NumPending
+		m := Msg{Subject: jm.Subject(), Seq: md.Sequence.Stream, Time: md.Timestamp, Header: jm.Headers(), Data: jm.Data()}
+		msgs = append(msgs, preparedMsg{Msg: m})
+	}
+	pv, preparing := r.view.(PreparingView)
+	if preparing {
+		for i := range msgs {
+			msgs[i].prepared, msgs[i].err = pv.Prepare(&msgs[i].Msg)
+		}
+	}
 	err := r.store.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range r.view.Buckets() {
 			tx.Bucket([]byte(b)).FillPercent = AppendFill
 		}
-		for _, jm := range batch {
-			md, err := jm.Metadata()
+		for i := range msgs {
+			m := &msgs[i].Msg
+			err := msgs[i].err
+			switch {
+			case err != nil:
+			case preparing:
+				err = pv.ApplyPrepared(tx, m, msgs[i].prepared)
+			default:
+				err = r.view.Apply(tx, m)
+			}
 			if err != nil {
-				return fmt.Errorf("message metadata: %w", err)
-			}
-			if md.Sequence.Stream <= c.applied {
-				continue // redelivered by the ordered consumer after a reset
-			}
-			m := &Msg{Subject: jm.Subject(), Seq: md.Sequence.Stream, Time: md.Timestamp, Header: jm.Headers(), Data: jm.Data()}
-			if err := r.view.Apply(tx, m); err != nil {
 				if !errors.As(err, &skipError{}) {
 					return fmt.Errorf("apply %s seq %d: %w", m.Subject, m.Seq, err)
 				}
 				r.store.log.Warn("view skipped a message it cannot apply", "view", name, "seq", m.Seq, "subject", m.Subject, "err", err)
 			}
-			c.applied = md.Sequence.Stream
-			pending = md.NumPending
 		}
 		if bv, ok := r.view.(BatchView); ok {
 			if err := bv.Flush(tx); err != nil {
@@ -484,6 +520,13 @@ func (r *runner) apply(batch []jetstream.Msg) error {
 	r.mu.Unlock()
 	r.store.maybeRelease()
 	return nil
+}
+
+// preparedMsg is a message of a batch and what its view's Prepare made of it.
+type preparedMsg struct {
+	Msg
+	prepared any
+	err      error
 }
 
 // maybeRelease gives back the views file's mapped pages when ReleaseInterval has passed since the last time.
