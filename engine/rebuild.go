@@ -60,16 +60,10 @@ func Rebuild(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Reb
 	return stats, err
 }
 
-// rebuildBatchBytes bounds a rebuild's transactions by their messages' bytes: the attempts view's records
-// each carry many attempts, and with transactions this small the views take bbolt's single writer in turn
-// often enough for each to prepare its next batch while another writes.
-const rebuildBatchBytes = 1 << 20
-
 // build replays every stream into a new views file at path.
 func build(ctx context.Context, b *broker.Broker, path string, log *slog.Logger, progress func(applied, total uint64)) (RebuildStats, error) {
 	start := time.Now()
-	store, err := projections.Open(path, b.JS, projections.Options{StreamName: b.Subjects.StreamName, NoSync: true,
-		MaxBatchBytes: rebuildBatchBytes}, log)
+	store, err := projections.Open(path, b.JS, projections.Options{StreamName: b.Subjects.StreamName, NoSync: true}, log)
 	if err != nil {
 		return RebuildStats{}, err
 	}

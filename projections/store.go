@@ -113,9 +113,11 @@ type Options struct {
 	NoSync bool
 	// MaxBatch bounds the messages applied in one transaction.
 	MaxBatch int
-	// MaxBatchBytes, when positive, also bounds a transaction by the bytes of its messages' data: a delivery
+	// MaxBatchBytes also bounds a transaction by the bytes of its messages' data (0: 1 MiB): a delivery
 	// record carries many attempts, so a batch of MaxBatch of them is a transaction so large that its leaf
-	// nodes grow unsplit and it holds bbolt's single writer long enough to stall every other view.
+	// nodes grow unsplit, it holds bbolt's single writer long enough to stall every other view, and a view
+	// catching up holds all of its decoded records at once. Transactions this small let the views take the
+	// writer in turn often enough for each to prepare its next batch while another writes.
 	MaxBatchBytes int
 	// ReleaseInterval, when positive, is how often the mapped pages of the views file are given back after a
 	// batch: bbolt reads the file through a shared read-only mapping, and every page a batch wrote and read
@@ -150,6 +152,9 @@ func Open(path string, js jetstream.JetStream, opts Options, log *slog.Logger) (
 	opts.Path = path
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 2048
+	}
+	if opts.MaxBatchBytes <= 0 {
+		opts.MaxBatchBytes = 1 << 20
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
 	if err != nil {
@@ -428,7 +433,7 @@ func (r *runner) loop() {
 			deadline = time.After(linger)
 		}
 	fill:
-		for len(batch) < cap(batch) && (maxBytes <= 0 || size < maxBytes) {
+		for len(batch) < cap(batch) && size < maxBytes {
 			select {
 			case m := <-r.in:
 				batch, size = append(batch, m), size+len(m.Data())
