@@ -40,3 +40,24 @@ func TestEncodeStoredMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncodeStored holds the events view's encoder to json.Marshal on any valid event data and any strings.
+func FuzzEncodeStored(f *testing.F) {
+	f.Add(`{"a":1}`, "a.b", "req-1", "k=v")
+	f.Add(`{"a":"<\u2028>"}`, "a&b", "", "")
+	f.Add("{\"a\" :\t[1, \"x\\\"\"]}", "t\"", "r\u00e9", "x,<y>")
+	at := time.Date(2026, 12, 3, 9, 30, 0, 123456789, time.UTC)
+	f.Fuzz(func(t *testing.T, data, eventType, requestID, state string) {
+		if !json.Valid([]byte(data)) {
+			return
+		}
+		e := hookstream.Event{Locator: "evt_1", Type: eventType, Tenant: "t", Timestamp: at, RequestID: requestID,
+			Data: json.RawMessage(data), Trace: tracing.Context{State: state}}
+		s := storedEvent{Event: &e, Traceparent: e.Trace.Traceparent(), Tracestate: e.Trace.State}
+		want, wantErr := json.Marshal(s)
+		got, err := encodeStored(s)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("got %s (%v), want %s (%v)", got, err, want, wantErr)
+		}
+	})
+}
