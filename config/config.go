@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -87,10 +88,10 @@ func Default() *Config {
 		// often costs little marking, and the heap's peak follows the target (docs/performance.md, "The GC
 		// target").
 		GCPercent: 50,
-		// A soft limit well above an engine's usual live heap, so the GC collects sooner instead of letting
-		// the heap reach twice its size before returning memory; over it, Go caps the GC at half the CPU
-		// rather than failing (docs/operations.md, "Memory").
-		MemoryLimit: DefaultMemoryLimit,
+		// No soft memory limit: most of a busy engine's live heap is the embedded server's block caches, which
+		// no collection frees, so a limit near them makes the GC run without pause (docs/operations.md,
+		// "Memory").
+		MemoryLimit: 0,
 		// The views file's pages that batches wrote and read back leave the resident set each second; the
 		// kernel keeps them in its page cache, and a read maps them again at the cost of a minor fault.
 		ViewsReleaseInterval: time.Second,
@@ -135,7 +136,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Sync, "sync", d.Sync, "JetStream fsync policy of the embedded server: always or interval")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", d.OTLPEndpoint, "OTLP/HTTP collector to export trace spans to, e.g. http://127.0.0.1:4318 (empty: none; else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.DurationVar(&c.ViewsReleaseInterval, "views-release-interval", d.ViewsReleaseInterval, "how often the views file's mapped pages are given back to the kernel, so they leave the process's RSS (0: never)")
-	fs.Var(byteSize{&c.MemoryLimit}, "memory-limit", "soft memory limit of the Go runtime: a `size` such as 88MiB or 1GiB (0: none); GOMEMLIMIT, when set, wins")
+	fs.Var(byteSize{&c.MemoryLimit}, "memory-limit", "soft memory limit of the Go runtime: a `size` such as 256MiB or 1GiB (0: none); GOMEMLIMIT, when set, wins")
 	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "Go GC target: how far (%) the heap may grow over the live heap between collections (0: Go's own, 100); GOGC, when set, wins")
 }
 
@@ -254,8 +255,11 @@ func readFile(path string) (map[string]string, error) {
 		switch v := v.(type) {
 		case string:
 			out[k] = v
-		case bool, float64:
-			out[k] = fmt.Sprint(v)
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		case float64:
+			// Written out in full: fmt would write a byte count such as 268435456 as 2.68435456e+08.
+			out[k] = strconv.FormatFloat(v, 'f', -1, 64)
 		default:
 			return nil, fmt.Errorf("config file %s: %s must be a string, number or boolean", path, k)
 		}
@@ -354,9 +358,6 @@ func GCTarget(percent int, getenv func(string) string) (int, bool) {
 	}
 	return percent, true
 }
-
-// DefaultMemoryLimit is serve's soft memory limit unless told otherwise.
-const DefaultMemoryLimit = 88 << 20
 
 // minMemoryLimit is the least soft limit accepted: below it the GC would run without pause on an idle engine.
 const minMemoryLimit = 32 << 20

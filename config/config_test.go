@@ -169,8 +169,8 @@ func TestGCPercent(t *testing.T) {
 	}
 }
 
-// TestMemoryLimit checks serve's soft memory limit: the default unless told otherwise, sizes with units, 0
-// for none, nothing too small to run, and GOMEMLIMIT winning.
+// TestMemoryLimit checks serve's soft memory limit: none unless told, sizes with units or in bytes (from a
+// config file's number too), nothing too small to run, and GOMEMLIMIT winning.
 func TestMemoryLimit(t *testing.T) {
 	for _, c := range []struct {
 		args    []string
@@ -178,7 +178,7 @@ func TestMemoryLimit(t *testing.T) {
 		want    int64
 		invalid bool
 	}{
-		{want: DefaultMemoryLimit},
+		{want: 0},
 		{args: []string{"--memory-limit", "1GiB"}, want: 1 << 30},
 		{args: []string{"--memory-limit", "200000000"}, want: 200000000},
 		{args: []string{"--memory-limit", "64 MiB"}, want: 64 << 20},
@@ -200,18 +200,25 @@ func TestMemoryLimit(t *testing.T) {
 			t.Errorf("error %q does not name --memory-limit", err)
 		}
 	}
+	file := filepath.Join(t.TempDir(), "c.json")
+	if err := os.WriteFile(file, []byte(`{"memory-limit": 268435456, "retain-events-bytes": 10000000000}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := parse(t, []string{"--config", file}, nil); err != nil || cfg.MemoryLimit != 268435456 || cfg.RetainEventsBytes != 10000000000 {
+		t.Errorf("byte counts as JSON numbers in a config file: %v, %+v", err, cfg)
+	}
 	for _, bad := range []string{"lots", "-5MiB", "1.5GiB", "12XB", "99999999999TiB"} {
 		if _, err := parse(t, []string{"--memory-limit", bad}, nil); err == nil || !strings.Contains(err.Error(), "memory-limit") {
 			t.Errorf("--memory-limit %q: err = %v, want one naming the flag", bad, err)
 		}
 	}
-	if got := FormatByteSize(DefaultMemoryLimit); got != "88MiB" {
-		t.Errorf("default formats as %q", got)
+	if got := FormatByteSize(88 << 20); got != "88MiB" {
+		t.Errorf("88 MiB formats as %q", got)
 	}
-	if got, ok := MemoryLimitTarget(DefaultMemoryLimit, func(string) string { return "" }); !ok || got != DefaultMemoryLimit {
-		t.Errorf("MemoryLimitTarget = %d, %v; want the default, true", got, ok)
+	if got, ok := MemoryLimitTarget(1<<30, func(string) string { return "" }); !ok || got != 1<<30 {
+		t.Errorf("MemoryLimitTarget = %d, %v; want 1GiB, true", got, ok)
 	}
-	if _, ok := MemoryLimitTarget(DefaultMemoryLimit, func(k string) string { return map[string]string{"GOMEMLIMIT": "1GiB"}[k] }); ok {
+	if _, ok := MemoryLimitTarget(1<<30, func(k string) string { return map[string]string{"GOMEMLIMIT": "1GiB"}[k] }); ok {
 		t.Error("MemoryLimitTarget overrides GOMEMLIMIT from the environment")
 	}
 	if _, ok := MemoryLimitTarget(0, func(string) string { return "" }); ok {

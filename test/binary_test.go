@@ -185,9 +185,8 @@ func TestServeSetsGoRuntimeTargets(t *testing.T) {
 		gogc     float64
 		memLimit float64
 	}{
-		{name: "defaults", gogc: 50, memLimit: 88 << 20},
+		{name: "defaults", gogc: 50, memLimit: math.MaxInt64},
 		{name: "flags", flags: []string{"--gc-percent", "80", "--memory-limit", "1GiB"}, gogc: 80, memLimit: 1 << 30},
-		{name: "none", flags: []string{"--memory-limit", "0"}, gogc: 50, memLimit: math.MaxInt64},
 		{name: "environment wins", flags: []string{"--gc-percent", "80", "--memory-limit", "1GiB"},
 			env: []string{"GOGC=120", "GOMEMLIMIT=200MiB"}, gogc: 120, memLimit: 200 << 20},
 	} {
