@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookstream/hookstream"
+	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,6 +53,7 @@ func BenchmarkRebuild(b *testing.B) {
 		m := nats.NewMsg(br.Subjects.Event(tenant, "bench.event"))
 		m.Data = fmt.Appendf(nil, `{"seq":"%012d","sent":"%d","pad":"%s"}`, seq, at.UnixNano(), pad)
 		m.Header.Set("traceparent", fmt.Sprintf("00-%032x-%016x-01", seq, seq))
+		m.Header.Set(broker.HeaderIngestedAt, at.Format(time.RFC3339Nano)) // so the attempts name these events
 		publish(m)
 		created := at.Add(time.Millisecond)
 		record.Attempts = append(record.Attempts, &hookstream.Attempt{Locator: hookstream.NewLocator(created), Tenant: tenant,

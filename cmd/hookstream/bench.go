@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -47,8 +48,8 @@ Without --http it starts an engine in a temporary data folder in this process.
 	fs.IntVar(&o.PendingRetries, "pending-retries", 0, "add a phase run with P retries pending, due in 24 h")
 	fs.DurationVar(&o.PendingWait, "pending-wait", 0, "how long the phase with retries pending waits after the fill (default: the engine's longest duplicate window, at most 10m, so the server no longer holds the fill's message ids)")
 	fs.IntVar(&o.Rounds, "rounds", 0, fmt.Sprintf("run the raw baseline and the main phase N times, alternately, and report the median ratio and the range (default %d for a burst, 1 with --rate)", bench.DefaultRounds))
-	spawn := fs.Bool("spawn", false, "start `hookstream serve` (this binary) as a child process and measure it from outside: its own RSS (VmHWM) and CPU")
-	serveBinary := fs.String("serve-binary", "", "with --spawn, the hookstream binary whose serve is started instead of this one (an earlier build, for before and after figures in one sitting)")
+	spawn := fs.Bool("spawn", false, "start `hookstream serve` (this binary, or --serve-binary) as a child process and measure it from outside: its own RSS (VmHWM) and CPU")
+	serveBinary := fs.String("serve-binary", "", "with --spawn, the path of the hookstream binary whose serve is started instead of this one (an earlier build, for before and after figures in one sitting)")
 	serveArgs := fs.String("serve-args", "", "more flags for the spawned serve, space-separated, e.g. \"--gc-percent 100\"")
 	fs.StringVar(&o.HTTP, "http", "", "API URL of a running engine on this machine (default: start one in-process)")
 	fs.StringVar(&o.NATS, "nats", "", "NATS URL of the running engine")
@@ -97,7 +98,9 @@ Without --http it starts an engine in a temporary data folder in this process.
 			return fmt.Errorf("--spawn: %w", err)
 		}
 		if *serveBinary != "" {
-			exe = *serveBinary
+			if exe, err = filepath.Abs(*serveBinary); err != nil {
+				return fmt.Errorf("--serve-binary: %w", err)
+			}
 		}
 		o.Spawn = exe
 		o.ServeArgs = strings.Fields(*serveArgs)
