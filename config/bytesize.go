@@ -1,7 +1,7 @@
 package config
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -15,7 +15,7 @@ var byteUnits = []struct {
 	scale  int64
 }{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
 
-// ParseByteSize reads a size such as "96MiB", "1GiB" or "1048576".
+// ParseByteSize reads a size such as "256MiB", "1GiB" or "1048576".
 func ParseByteSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	scale := int64(1)
@@ -27,7 +27,7 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 || n > (1<<62)/scale {
-		return 0, fmt.Errorf("want a whole number of bytes, optionally with B, KiB, MiB, GiB or TiB, e.g. 96MiB")
+		return 0, errors.New("want a whole number of bytes, optionally with B, KiB, MiB, GiB or TiB, e.g. 256MiB")
 	}
 	return n * scale, nil
 }

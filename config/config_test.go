@@ -182,7 +182,7 @@ func TestMemoryLimit(t *testing.T) {
 		{args: []string{"--memory-limit", "1GiB"}, want: 1 << 30},
 		{args: []string{"--memory-limit", "200000000"}, want: 200000000},
 		{args: []string{"--memory-limit", "64 MiB"}, want: 64 << 20},
-		{env: map[string]string{"HOOKSTREAM_MEMORY_LIMIT": "0"}, want: 0},
+		{env: map[string]string{"HOOKSTREAM_MEMORY_LIMIT": "512MiB"}, want: 512 << 20},
 		{args: []string{"--memory-limit", "16MiB"}, want: 16 << 20, invalid: true},
 	} {
 		cfg, err := parse(t, c.args, c.env)
