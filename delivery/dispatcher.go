@@ -318,6 +318,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, j *job) {
 		j.rate = d.rateOf(j.t.tenant, j.t.webhook)
 	}
 	rate := j.rate
+	if rate > 0 {
+		l.limited = true
+	}
 	// A rate-limited lane takes no more than it starts within laneWaitLimit: what it queued would keep its
 	// event (and the router's ack floor, which held releases follow) waiting on the limit.
 	bound := l.rateBound(rate)
@@ -431,7 +434,7 @@ func (d *Dispatcher) runLane(ctx context.Context, key string, l *lane) {
 		if d.waitOutPause(ctx, key, j) {
 			continue
 		}
-		if err := d.acquire(ctx, key, l, j, backlog); err != nil {
+		if err := d.acquire(ctx, key, j, backlog); err != nil {
 			delay := stoppedDelay // the shared rate key could not be read: the broker is away
 			if errors.Is(err, errStopping) {
 				delay = 0
@@ -449,13 +452,8 @@ func (d *Dispatcher) runLane(ctx context.Context, key string, l *lane) {
 // acquire waits for a global slot and, for a rate-limited webhook, for the task's start under the limit.
 // A start the task missed by more than rateSlack (a slot it waited for, a slow reservation) is given up for
 // the next: late starts would bunch up.
-func (d *Dispatcher) acquire(ctx context.Context, key string, l *lane, j *job, backlog int) error {
+func (d *Dispatcher) acquire(ctx context.Context, key string, j *job, backlog int) error {
 	rate := j.rate
-	if rate > 0 {
-		d.mu.Lock()
-		l.limited = true
-		d.mu.Unlock()
-	}
 	waited := false
 	for {
 		var start time.Time

@@ -53,13 +53,13 @@ func rateInterval(rate int) time.Duration {
 	return max(time.Second/time.Duration(rate), (time.Second+rateSlack)/time.Duration(allowed)+1)
 }
 
-// gate returns the webhook's gate, emptied of its reserved starts when its rate changed.
-func (r *rateLimits) gate(key string, rate int) *rateGate {
+// gate returns the webhook's gate; next empties it of its reserved starts when the webhook's rate changed.
+func (r *rateLimits) gate(key string) *rateGate {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g, ok := r.gates[key]
 	if !ok {
-		g = &rateGate{rate: rate}
+		g = &rateGate{}
 		r.gates[key] = g
 	}
 	return g
@@ -75,7 +75,7 @@ func (r *rateLimits) forget(key string) {
 // next returns the next start reserved for this instance, reserving up to want more when none is left.
 // Starts already past their slack are dropped unused.
 func (r *rateLimits) next(ctx context.Context, key string, rate, want int) (time.Time, error) {
-	g := r.gate(key, rate)
+	g := r.gate(key)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.rate != rate {

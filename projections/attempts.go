@@ -130,16 +130,15 @@ func (v *Attempts) Apply(tx *bolt.Tx, m *Msg) error {
 	return v.ApplyPrepared(tx, m, p)
 }
 
-// preparedRecord is a delivery record ready to apply: decoded, with the JSON of each attempt it records (in
-// the order applyAttempts takes them).
+// preparedRecord is a delivery record ready to apply: decoded, with each attempt it records and its JSON.
 type preparedRecord struct {
 	r        hookstream.DeliveryRecord
-	attempts []*hookstream.Attempt
-	encoded  []encodedAttempt
+	attempts []preparedAttempt
 }
 
-// encodedAttempt is an attempt's JSON, or why it could not be encoded.
-type encodedAttempt struct {
+// preparedAttempt is an attempt with its JSON, or why it could not be encoded.
+type preparedAttempt struct {
+	*hookstream.Attempt
 	data []byte
 	err  error
 }
@@ -150,17 +149,19 @@ func (*Attempts) Prepare(m *Msg) (any, error) {
 	if err := json.Unmarshal(m.Data, &p.r); err != nil {
 		return nil, Skip(fmt.Errorf("decode delivery record: %w", err))
 	}
+	attempts := p.r.Attempts
 	switch p.r.Type {
 	case hookstream.RecordAttempt:
 		if p.r.Attempt == nil {
 			return nil, Skip(fmt.Errorf("attempt record without attempt"))
 		}
-		p.attempts = []*hookstream.Attempt{p.r.Attempt}
+		attempts = []*hookstream.Attempt{p.r.Attempt}
 	case hookstream.RecordAttempts:
-		p.attempts = p.r.Attempts
+	default:
+		return p, nil
 	}
-	p.encoded = make([]encodedAttempt, len(p.attempts))
-	for i, a := range p.attempts {
+	p.attempts = make([]preparedAttempt, 0, len(attempts))
+	for _, a := range attempts {
 		if a == nil {
 			continue
 		}
@@ -168,7 +169,7 @@ func (*Attempts) Prepare(m *Msg) (any, error) {
 		if err != nil {
 			err = fmt.Errorf("encode attempt: %w", err)
 		}
-		p.encoded[i] = encodedAttempt{data: data, err: err}
+		p.attempts = append(p.attempts, preparedAttempt{Attempt: a, data: data, err: err})
 	}
 	return p, nil
 }
@@ -179,7 +180,7 @@ func (*Attempts) ApplyPrepared(tx *bolt.Tx, m *Msg, prepared any) error {
 	r := &p.r
 	switch r.Type {
 	case hookstream.RecordAttempt, hookstream.RecordAttempts:
-		return applyAttempts(tx, m.Seq, p.attempts, p.encoded)
+		return applyAttempts(tx, m.Seq, p.attempts)
 	case hookstream.RecordAttemptCancelled:
 		k := key(r.Tenant, r.Cancelled)
 		v := tx.Bucket(attemptsBucket).Get(k)
@@ -208,15 +209,12 @@ func (*Attempts) ApplyPrepared(tx *bolt.Tx, m *Msg, prepared any) error {
 	}
 }
 
-// applyAttempts applies the attempts of the record stored at seq (nil entries are skipped), each with its
-// JSON, and lists under seq the keys of those it applied, for retention to find.
-func applyAttempts(tx *bolt.Tx, seq uint64, attempts []*hookstream.Attempt, encoded []encodedAttempt) error {
+// applyAttempts applies the attempts of the record stored at seq, and lists under seq the keys of those it
+// applied, for retention to find.
+func applyAttempts(tx *bolt.Tx, seq uint64, attempts []preparedAttempt) error {
 	var applied []byte
-	for i, a := range attempts {
-		if a == nil {
-			continue
-		}
-		k, err := applyAttempt(tx, seq, a, encoded[i])
+	for _, a := range attempts {
+		k, err := applyAttempt(tx, seq, a)
 		if err != nil {
 			return err
 		}
@@ -244,14 +242,14 @@ func recordKeys(v []byte) [][]byte {
 	return keys
 }
 
-// applyAttempt applies an attempt's record stored at seq (enc is the attempt's JSON), and returns the attempt's
-// key, or nil when the record changed nothing. It replaces the attempt's PENDING record; once the attempt has an
-// outcome, later records of it change nothing. A resumed task can record an attempt again when its first record
-// had not reached this instance's view: attempts batches carry no per-attempt message id for the server to
-// dedupe, so the view keeps the first outcome, as the server's dedupe did. The PENDING record's attempts_seq
-// entry stays when the outcome replaces it: retention skips an attempt whose latest record is not the one it
-// trims.
-func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt, enc encodedAttempt) ([]byte, error) {
+// applyAttempt applies an attempt's record stored at seq, and returns the attempt's key, or nil when the record
+// changed nothing. It replaces the attempt's PENDING record; once the attempt has an outcome, later records of
+// it change nothing. A resumed task can record an attempt again when its first record had not reached this
+// instance's view: attempts batches carry no per-attempt message id for the server to dedupe, so the view
+// keeps the first outcome, as the server's dedupe did. The PENDING record's attempts_seq entry stays when the
+// outcome replaces it: retention skips an attempt whose latest record is not the one it trims.
+func applyAttempt(tx *bolt.Tx, seq uint64, pa preparedAttempt) ([]byte, error) {
+	a := pa.Attempt
 	attempts := tx.Bucket(attemptsBucket)
 	k := key(a.Tenant, a.Locator)
 	if v := attempts.Get(k); v != nil {
@@ -268,10 +266,10 @@ func applyAttempt(tx *bolt.Tx, seq uint64, a *hookstream.Attempt, enc encodedAtt
 			}
 		}
 	}
-	if enc.err != nil {
-		return nil, enc.err
+	if pa.err != nil {
+		return nil, pa.err
 	}
-	data := enc.data
+	data := pa.data
 	pairs := tx.Bucket(pairsBucket)
 	pair := key(a.Tenant, a.Webhook, a.Event)
 	state := readPair(pairs.Get(pair))

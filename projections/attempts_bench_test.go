@@ -67,19 +67,7 @@ func BenchmarkAttemptsApply(b *testing.B) {
 						Seq: uint64(seq), Time: now, Data: data})
 				}
 				b.StartTimer()
-				if err := store.DB().Update(func(tx *bolt.Tx) error {
-					for _, name := range view.Buckets() {
-						tx.Bucket([]byte(name)).FillPercent = projections.AppendFill // as the view's runner sets it
-					}
-					for _, m := range msgs {
-						if err := view.Apply(tx, m); err != nil {
-							return err
-						}
-					}
-					return nil
-				}); err != nil {
-					b.Fatal(err)
-				}
+				applyBatch(b, store, view, msgs)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "attempts/s")
 			b.ReportMetric(float64(allocated(b, store.DB(), view.Buckets()))/float64(b.N), "page-bytes/attempt")

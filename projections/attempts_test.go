@@ -26,9 +26,37 @@ func openAttempts(tb testing.TB) (*projections.Store, *projections.Attempts) {
 	}
 	tb.Cleanup(func() { _ = store.Close() })
 	view := projections.NewAttempts(store)
+	makeBuckets(tb, store, view)
+	return store, view
+}
+
+// makeBuckets makes the views' buckets in store, as their runners do at start.
+func makeBuckets(tb testing.TB, store *projections.Store, views ...projections.View) {
+	tb.Helper()
+	if err := store.DB().Update(func(tx *bolt.Tx) error {
+		for _, v := range views {
+			for _, name := range v.Buckets() {
+				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// applyBatch applies msgs to view in one write transaction, its buckets filled as the view's runner fills
+// them.
+func applyBatch(tb testing.TB, store *projections.Store, view projections.View, msgs []*projections.Msg) {
+	tb.Helper()
 	if err := store.DB().Update(func(tx *bolt.Tx) error {
 		for _, name := range view.Buckets() {
-			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			tx.Bucket([]byte(name)).FillPercent = projections.AppendFill
+		}
+		for _, m := range msgs {
+			if err := view.Apply(tx, m); err != nil {
 				return err
 			}
 		}
@@ -36,7 +64,6 @@ func openAttempts(tb testing.TB) (*projections.Store, *projections.Attempts) {
 	}); err != nil {
 		tb.Fatal(err)
 	}
-	return store, view
 }
 
 // applyRecords applies records to view in one transaction, the i-th at sequence i+1, as the view's runner

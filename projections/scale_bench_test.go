@@ -13,7 +13,6 @@ import (
 	"github.com/hookstream/hookstream"
 	"github.com/hookstream/hookstream/broker"
 	"github.com/hookstream/hookstream/projections"
-	bolt "go.etcd.io/bbolt"
 )
 
 // scaleTenants is how many tenants the events of BenchmarkViewsAtScale are spread over, round robin, so
@@ -37,18 +36,7 @@ func BenchmarkViewsAtScale(b *testing.B) {
 	b.Cleanup(func() { _ = store.Close() })
 	subjects := broker.Subjects{Prefix: broker.DefaultPrefix}
 	views := []projections.View{projections.NewEvents(store, subjects), projections.NewAttempts(store)}
-	if err := store.DB().Update(func(tx *bolt.Tx) error {
-		for _, v := range views {
-			for _, name := range v.Buckets() {
-				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
+	makeBuckets(b, store, views...)
 	data := []byte(`{"policy":"` + strings.Repeat("x", 512-13) + `"}`)
 	start := time.Now().UTC().Add(-time.Hour)
 	const batch = 512 // events per transaction, each with its attempt record
@@ -79,19 +67,7 @@ func BenchmarkViewsAtScale(b *testing.B) {
 		b.StartTimer()
 		began := time.Now()
 		for k, msgs := range [][]*projections.Msg{events, records} {
-			if err := store.DB().Update(func(tx *bolt.Tx) error {
-				for _, name := range views[k].Buckets() {
-					tx.Bucket([]byte(name)).FillPercent = projections.AppendFill
-				}
-				for _, m := range msgs {
-					if err := views[k].Apply(tx, m); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				b.Fatal(err)
-			}
+			applyBatch(b, store, views[k], msgs)
 		}
 		spent += time.Since(began)
 		if done := min(i+batch, b.N); b.N >= 10*batch && (done-mark >= tenth || done == b.N) {
